@@ -1,0 +1,110 @@
+"""Input checks run in Python before anything is traced.
+
+Every check raises a ``ValueError`` or ``TypeError`` whose message names the argument, the value
+received and what is allowed, so that a bad hyperparameter never reaches a compiled loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got the bool {value!r}")
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # pragma: no cover - numpy raises many kinds here
+        raise TypeError(f"{name} must be a real number, got {value!r}") from err
+    if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must be a real scalar, got {value!r}")
+    return float(arr)
+
+
+def positive(name: str, value: Any) -> float:
+    """Check ``value > 0`` and finite; return it as a float."""
+    x = _as_float(name, value)
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return x
+
+
+def non_negative(name: str, value: Any) -> float:
+    """Check ``value >= 0`` and finite; return it as a float."""
+    x = _as_float(name, value)
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return x
+
+
+def unit_interval(name: str, value: Any) -> float:
+    """Check ``0 <= value < 1`` (decay rates, momentum coefficients); return it as a float."""
+    x = _as_float(name, value)
+    if not (0.0 <= x < 1.0):
+        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+    return x
+
+
+def integer_at_least(name: str, value: Any, minimum: int) -> int:
+    """Check that ``value`` is an integer ``>= minimum``; return it as an int."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def learning_rate(value: Any, name: str = "learning_rate") -> float | Callable:
+    """Check a learning rate: a finite float > 0, or a schedule ``count -> rate``.
+
+    A schedule is evaluated once at step 0 (eagerly, before tracing) and must give a finite
+    positive rate there.
+    """
+    if callable(value):
+        first = _as_float(f"{name}(0)", np.asarray(value(0)))
+        if not math.isfinite(first) or first <= 0:
+            raise ValueError(
+                f"{name} schedule must give a finite rate > 0, got {first!r} at step 0"
+            )
+        return value
+    return positive(name, value)
+
+
+def finite_tree(name: str, tree: Any) -> None:
+    """Check that every leaf of a pytree is a finite real array."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise ValueError(f"{name} must contain at least one array, got {tree!r}")
+    for leaf in leaves:
+        arr = np.asarray(leaf)
+        if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite, got non-finite entries in {arr!r}")
+
+
+def bounds(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Check a box ``lower < upper`` (element-wise, finite, same 1-D shape)."""
+    lo = np.atleast_1d(np.asarray(lower, dtype=float))
+    hi = np.atleast_1d(np.asarray(upper, dtype=float))
+    if lo.ndim != 1 or lo.shape != hi.shape:
+        raise ValueError(
+            f"lower and upper must be 1-D with the same shape, got {lo.shape} and {hi.shape}"
+        )
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise ValueError(f"lower and upper must be finite, got {lo!r} and {hi!r}")
+    if np.any(lo >= hi):
+        raise ValueError(f"lower must be < upper in every coordinate, got {lo!r} and {hi!r}")
+    return lo, hi
+
+
+def one_of(name: str, value: Any, allowed: Any) -> Any:
+    """Check that ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
+    return value

@@ -1,0 +1,79 @@
+"""Adam: bias-corrected running means of the gradient and of its square."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import optax
+
+from .. import _checks
+from ._base import LearningRate, rate_at, scaled, zero_count
+from .rmsprop import root_with_eps
+
+
+class AdamState(NamedTuple):
+    count: jax.Array  # t, the number of updates made
+    first_moment: optax.Params  # m, the running mean of g
+    second_moment: optax.Params  # s, the running mean of g²
+
+
+def adam(
+    learning_rate: LearningRate,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    *,
+    eps_in_sqrt: bool = True,
+) -> optax.GradientTransformation:
+    """Adam, in the lecture's form:
+
+        m_t = β₁ m_{t−1} + (1 − β₁) g_t,     s_t = β₂ s_{t−1} + (1 − β₂) g_t²,
+        m̂_t = m_t / (1 − β₁ᵗ),             ŝ_t = s_t / (1 − β₂ᵗ),
+        θ_t = θ_{t−1} − η_t m̂_t / √(ŝ_t + ε),        m_0 = s_0 = 0.
+
+    ``eps_in_sqrt=True`` (lecture) equals ``optax.adam(η, β₁, β₂, eps=0, eps_root=ε)``;
+    ``eps_in_sqrt=False`` divides by √ŝ_t + ε, optax's default ``optax.adam(η, β₁, β₂, eps=ε)``.
+
+    **Arguments**
+
+    - ``learning_rate``: η > 0, or a schedule t ↦ η_t.
+    - ``beta1``, ``beta2``: decays β₁, β₂ ∈ [0, 1) of the first and second moments.
+    - ``eps``: ε > 0.
+    - ``eps_in_sqrt``: where ε enters, see above.
+
+    **Returns** an ``optax.GradientTransformation`` on any pytree of parameters.
+    """
+    learning_rate = _checks.learning_rate(learning_rate)
+    beta1 = _checks.unit_interval("beta1", beta1)
+    beta2 = _checks.unit_interval("beta2", beta2)
+    eps = _checks.positive("eps", eps)
+
+    def init(params):
+        zeros = optax.tree.zeros_like(params)
+        return AdamState(count=zero_count(), first_moment=zeros, second_moment=zeros)
+
+    def update(grads, state, params=None):
+        del params
+        eta = rate_at(learning_rate, state.count)
+        t = state.count + 1
+        first = jax.tree.map(
+            lambda m, g: scaled(beta1, m) * m + scaled(1.0 - beta1, g) * g,
+            state.first_moment,
+            grads,
+        )
+        second = jax.tree.map(
+            lambda s, g: scaled(beta2, s) * s + scaled(1.0 - beta2, g) * g * g,
+            state.second_moment,
+            grads,
+        )
+
+        def step(m, s):
+            m_hat = m / (1 - scaled(beta1, m) ** t)
+            s_hat = s / (1 - scaled(beta2, s) ** t)
+            return -scaled(eta, m) * m_hat / root_with_eps(s_hat, eps, eps_in_sqrt)
+
+        updates = jax.tree.map(step, first, second)
+        return updates, AdamState(count=t, first_moment=first, second_moment=second)
+
+    return optax.GradientTransformation(init, update)

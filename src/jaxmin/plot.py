@@ -1,0 +1,163 @@
+"""Figures (matplotlib, no pyplot state): optimiser paths on landscapes, loss curves, minima."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from .find_minima import MinimaResult
+from .objectives import Objective
+from .result import MinimizeResult
+
+_GRID = 300
+
+
+def _recorded(result: MinimizeResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Path, loss and steps up to the last step actually taken (drops the padding)."""
+    steps = np.asarray(result.path_step)
+    last = int(np.searchsorted(steps, int(result.nit), side="right"))
+    last = max(last, 1)
+    return np.asarray(result.path)[:last], np.asarray(result.path_fun)[:last], steps[:last]
+
+
+def _surface_axes(objective: Objective, ax) -> None:
+    """Contours of f on the objective's box with log-spaced levels, and its known points."""
+    lo, hi = objective.lower, objective.upper
+    if objective.dim == 1:
+        xs = np.linspace(lo[0], hi[0], _GRID)
+        ax.plot(xs, np.asarray(objective.fun(jnp.asarray(xs)[:, None])), color="0.3", lw=1)
+        for points, marker in ((objective.minima, "*"), (objective.maxima, "^")):
+            if len(points):
+                ax.plot(
+                    points[:, 0],
+                    np.asarray(objective.fun(jnp.asarray(points))),
+                    marker,
+                    color="k",
+                    ms=12,
+                    ls="none",
+                )
+        ax.set_xlabel("x")
+        ax.set_ylabel("f(x)")
+        return
+    xs, ys = np.linspace(lo[0], hi[0], _GRID), np.linspace(lo[1], hi[1], _GRID)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1)
+    values = np.asarray(objective.fun(jnp.asarray(grid)))
+    shifted = values - values.min()
+    positive = shifted[shifted > 0]
+    floor = max(float(positive.min()) if positive.size else 1e-12, 1e-12 * float(shifted.max()))
+    levels = np.geomspace(floor, float(shifted.max()) + floor, 30)
+    ax.contour(
+        xs,
+        ys,
+        shifted + floor,
+        levels=levels,
+        cmap="viridis",
+        norm=LogNorm(levels[0], levels[-1]),
+        linewidths=0.7,
+    )
+    for points, marker, label in (
+        (objective.minima, "*", "minima"),
+        (objective.saddles, "X", "saddles"),
+        (objective.maxima, "^", "maxima"),
+    ):
+        if len(points):
+            ax.plot(points[:, 0], points[:, 1], marker, color="k", ms=11, ls="none", label=label)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+
+
+def plot_paths(objective: Objective, results: dict[str, MinimizeResult], path: str | Path) -> Path:
+    """Contour plot (log-spaced levels) of ``objective`` with each optimiser's path, start and end.
+
+    Writes a PNG to ``path`` and returns it.
+    """
+    fig = Figure(figsize=(7, 6), layout="constrained")
+    ax = fig.add_subplot()
+    _surface_axes(objective, ax)
+    for name, result in results.items():
+        points, values, _ = _recorded(result)
+        if objective.dim == 1:
+            xs = points[:, 0]
+            line = ax.plot(xs, values, ".-", ms=3, lw=1, label=f"{name} ({result.status_name})")[0]
+            ax.plot(xs[-1], values[-1], "o", color=line.get_color(), mec="k")
+        else:
+            line = ax.plot(
+                points[:, 0], points[:, 1], "-", lw=1.5, label=f"{name} ({result.status_name})"
+            )[0]
+            ax.plot(points[-1, 0], points[-1, 1], "o", color=line.get_color(), mec="k")
+    if results:
+        first = _recorded(next(iter(results.values())))[0][0]
+        ax.plot(*first[:2], "s", color="red", ms=8, ls="none", label="start")
+    ax.set_title(f"{objective.name}: {objective.formula}")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_loss(objective: Objective, results: dict[str, MinimizeResult], path: str | Path) -> Path:
+    """Loss against step for each optimiser: f − f* on a log scale where f* is known.
+
+    Writes a PNG to ``path`` and returns it.
+    """
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    has_minimum = len(objective.minima) > 0
+    f_star = objective.global_minimum if has_minimum else 0.0
+    for name, result in results.items():
+        _, values, steps = _recorded(result)
+        gap = values - f_star
+        if has_minimum:
+            gap = np.maximum(gap, np.finfo(gap.dtype).tiny)
+        ax.plot(np.maximum(steps, 1), gap, label=name)
+    ax.set_xscale("log")
+    if has_minimum:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("f − f*" if has_minimum else "f")
+    ax.set_title(f"{objective.name}: loss against step")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_minima(objective: Objective, found: MinimaResult, path: str | Path) -> Path:
+    """The stationary points found by :func:`jaxmin.find_minima` over the analytic ones.
+
+    Writes a PNG to ``path`` and returns it.
+    """
+    fig = Figure(figsize=(7, 6), layout="constrained")
+    ax = fig.add_subplot()
+    _surface_axes(objective, ax)
+    if objective.dim == 2:
+        ax.plot(found.starts[:, 0], found.starts[:, 1], ".", color="0.6", ms=2, label="starts")
+        for points, marker, color, label in (
+            (found.x, "o", "tab:green", "found minima"),
+            (found.saddles, "o", "tab:orange", "found saddles"),
+            (found.maxima, "o", "tab:red", "found maxima"),
+        ):
+            if len(points):
+                ax.plot(
+                    points[:, 0],
+                    points[:, 1],
+                    marker,
+                    mfc="none",
+                    mec=color,
+                    ms=14,
+                    mew=2,
+                    ls="none",
+                    label=label,
+                )
+    ax.set_title(f"{objective.name}: {len(found.x)} minima, {len(found.saddles)} saddles found")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
