@@ -76,7 +76,7 @@ def _dim(n: int) -> int:
 
 
 def quadratic_bowl(a: float = 1.0, b: float = 1.0) -> Objective:
-    """f(x, y) = a·x² + b·y², a, b > 0: one minimum at the origin; GD converges for η < 1/max(a, b)."""
+    """f(x, y) = a·x² + b·y², a, b > 0: one minimum at 0; GD converges for η < 1/max(a, b)."""
     a = _checks.positive("a", a)
     b = _checks.positive("b", b)
 

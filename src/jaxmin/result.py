@@ -32,7 +32,7 @@ def status_names(status: Any) -> str | list:
 
 
 class MinimizeResult(NamedTuple):
-    """Outcome of :func:`jaxmin.minimize` (with a leading batch axis on every field for many starts).
+    """Outcome of :func:`jaxmin.minimize` (every field has a leading axis for many starts).
 
     **Fields**
 
