@@ -1,0 +1,210 @@
+"""The compiled driver: convergence, statuses, recording, batching, pytrees and bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxmin import Status, minimize, objectives, optim
+
+
+def spd_quadratic(n, seed):
+    """E(x) = ½ (x − c)ᵀ A (x − c) with eigenvalues of A in [1, 10]; minimiser c, L = λ_max."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    eig = rng.uniform(1.0, 10.0, n)
+    a = jnp.asarray(q @ np.diag(eig) @ q.T)
+    c = jnp.asarray(rng.standard_normal(n))
+
+    def fun(x):
+        d = x - c
+        return 0.5 * d @ a @ d
+
+    return fun, np.asarray(c), float(eig.max())
+
+
+@given(n=st.integers(1, 6), seed=st.integers(0, 10_000), fraction=st.floats(0.2, 0.95))
+def test_gd_below_two_over_l_converges_to_the_minimiser(n, seed, fraction):
+    fun, c, lipschitz = spd_quadratic(n, seed)
+    x0 = jnp.asarray(np.random.default_rng(seed + 1).standard_normal(n))
+    result = minimize(fun, x0, optim.gd(fraction * 2 / lipschitz), steps=5000, gtol=1e-10)
+    assert result.status_name == "converged"
+    np.testing.assert_allclose(result.x, c, atol=1e-9)
+    assert result.grad_norm <= 1e-10
+    assert result.nfev == result.nit + 1
+
+
+def test_jit_and_no_jit_agree():
+    fun = objectives.himmelblau().fun
+    x0 = jnp.array([0.5, -0.3])
+    compiled = minimize(fun, x0, optim.adam(0.05), steps=15, gtol=1e-3)
+    with jax.disable_jit():
+        eager = minimize(fun, x0, optim.adam(0.05), steps=15, gtol=1e-3)
+    for a, b in zip(jax.tree.leaves(compiled), jax.tree.leaves(eager), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=6)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 6))
+def test_vmapped_starts_equal_one_by_one(seed, k):
+    fun = objectives.himmelblau().fun
+    starts = jnp.asarray(np.random.default_rng(seed).uniform(-5, 5, (k, 2)))
+    opt = optim.nesterov(1e-3)
+    batch = minimize(fun, starts, opt, steps=300, gtol=1e-6, record_every=7, batched=True)
+    for i in range(k):
+        single = minimize(fun, starts[i], opt, steps=300, gtol=1e-6, record_every=7)
+        for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(batch), strict=True):
+            np.testing.assert_allclose(a, b[i], rtol=1e-12, atol=1e-12)
+
+
+def test_mixed_shape_pytree_parameters():
+    target = {"w": jnp.arange(6.0).reshape(2, 3), "b": jnp.array([1.0, -2.0]), "s": jnp.array(3.0)}
+
+    def fun(p):
+        return sum(jnp.sum((p[k] - target[k]) ** 2) for k in target)
+
+    x0 = jax.tree.map(jnp.zeros_like, target)
+    result = minimize(fun, x0, optim.momentum(0.1), steps=500, gtol=1e-10, record_every=10)
+    assert result.status_name == "converged"
+    for k in target:
+        np.testing.assert_allclose(result.x[k], target[k], atol=1e-10)
+        assert result.path[k].shape == (51, *target[k].shape)
+
+
+def test_optax_rules_run_in_the_driver():
+    result = minimize(objectives.sphere(3).fun, jnp.ones(3), optax.adam(0.1), steps=2000, gtol=1e-8)
+    assert result.status == Status.CONVERGED
+    np.testing.assert_allclose(result.x, 0.0, atol=1e-8)
+
+
+# --- the tutorial's learning-rate study on the quadratic bowl (a = b = 1, so L = 2) ------------
+
+BOWL = objectives.quadratic_bowl(1.0, 1.0)
+START = jnp.array([1.5, -1.0])
+
+
+def test_bowl_small_rate_converges():
+    result = minimize(BOWL.fun, START, optim.gd(0.1), steps=1000, gtol=1e-10)
+    assert result.status_name == "converged"
+    np.testing.assert_allclose(result.x, 0.0, atol=1e-10)
+
+
+def test_bowl_rate_one_half_lands_in_one_step():
+    result = minimize(BOWL.fun, START, optim.gd(0.5), steps=100, gtol=1e-12)
+    assert result.status_name == "converged"
+    assert int(result.nit) == 1
+    np.testing.assert_array_equal(result.x, [0.0, 0.0])
+
+
+def test_bowl_rate_one_oscillates_for_ever():
+    result = minimize(BOWL.fun, START, optim.gd(1.0), steps=1000)
+    assert result.status_name == "max_steps"
+    signs = (-1.0) ** np.arange(1001)[:, None]
+    np.testing.assert_allclose(result.path, signs * np.asarray(START), rtol=1e-15)
+    np.testing.assert_allclose(result.path_fun, BOWL.fun(START))
+
+
+def test_bowl_rate_above_one_diverges_without_nan():
+    x32 = START.astype(jnp.float32)
+    result = minimize(BOWL.fun, x32, optim.gd(1.01), steps=10_000)
+    assert result.status_name == "diverged"
+    assert int(result.nit) < 10_000
+    assert np.all(np.isfinite(result.x)) and np.isfinite(result.fun)
+    assert np.all(np.isfinite(result.path)) and np.all(np.isfinite(result.path_fun))
+    # In float64 the iterates grow as 1.02ᵗ and stay finite for 10⁴ steps: growing, never NaN.
+    result64 = minimize(BOWL.fun, START, optim.gd(1.01), steps=10_000, record_every=100)
+    assert np.all(np.isfinite(result64.path_fun))
+    assert np.all(np.diff(result64.path_fun) > 0)
+
+
+# --- statuses, counts and the recorded path --------------------------------------------------
+
+
+def test_non_finite_loss_stops_with_the_last_finite_iterate():
+    def fun(x):  # log is -inf/NaN once x[0] ≤ 0; a large step takes it there
+        return -jnp.log(x[0]) + x[0] ** 2 * 10.0 + x[1] ** 2
+
+    result = minimize(fun, jnp.array([2.0, 1.0]), optim.gd(0.2), steps=50, record_every=1)
+    assert result.status_name == "diverged"
+    assert np.all(np.isfinite(result.x)) and np.isfinite(result.fun)
+    nit = int(result.nit)
+    np.testing.assert_array_equal(result.path[nit], result.x)
+    np.testing.assert_array_equal(result.path[nit + 1 :], np.broadcast_to(result.x, (50 - nit, 2)))
+    assert int(result.nfev) == nit + 2  # the evaluation that failed is counted
+
+
+def test_start_at_the_minimum_converges_at_step_zero():
+    result = minimize(BOWL.fun, jnp.zeros(2), optim.adam(0.1), steps=10, gtol=1e-8)
+    assert result.status_name == "converged"
+    assert int(result.nit) == 0 and int(result.nfev) == 1
+
+
+def test_record_every_records_every_rth_iterate():
+    result = minimize(BOWL.fun, START, optim.gd(0.1), steps=20, record_every=5)
+    np.testing.assert_array_equal(result.path_step, [0, 5, 10, 15, 20])
+    full = minimize(BOWL.fun, START, optim.gd(0.1), steps=20, record_every=1)
+    np.testing.assert_allclose(result.path, full.path[::5], rtol=1e-15)
+    np.testing.assert_allclose(result.path_fun, full.path_fun[::5], rtol=1e-15)
+
+
+def test_path_after_convergence_repeats_the_final_iterate():
+    result = minimize(BOWL.fun, START, optim.gd(0.5), steps=10, gtol=1e-12)
+    np.testing.assert_array_equal(result.path[1:], np.zeros((10, 2)))
+
+
+def test_batched_statuses_are_per_start():
+    starts = jnp.array([[0.0, 0.0], [1.0, 1.0]])
+    result = minimize(BOWL.fun, starts, optim.gd(0.1), steps=3, gtol=1e-8, batched=True)
+    assert result.status_name == ["converged", "max_steps"]
+
+
+# --- bad input, raised before tracing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"steps": 0}, ValueError, "steps"),
+        ({"steps": 2.5}, TypeError, "steps"),
+        ({"steps": 10, "record_every": 0}, ValueError, "record_every"),
+        ({"steps": 10, "gtol": 0.0}, ValueError, "gtol"),
+        ({"steps": 10, "gtol": -1e-3}, ValueError, "gtol"),
+    ],
+)
+def test_bad_driver_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        minimize(BOWL.fun, START, optim.gd(0.1), **kwargs)
+
+
+def test_non_finite_start_is_rejected():
+    with pytest.raises(ValueError, match="x0"):
+        minimize(BOWL.fun, jnp.array([jnp.nan, 1.0]), optim.gd(0.1), steps=5)
+
+
+def test_integer_start_is_rejected():
+    with pytest.raises(TypeError, match="x0"):
+        minimize(BOWL.fun, jnp.array([1, 2]), optim.gd(0.1), steps=5)
+
+
+def test_non_scalar_objective_is_rejected():
+    with pytest.raises(ValueError, match="scalar"):
+        minimize(lambda x: x**2, START, optim.gd(0.1), steps=5)
+
+
+def test_optimizer_must_be_a_gradient_transformation():
+    with pytest.raises(TypeError, match="optimizer"):
+        minimize(BOWL.fun, START, "adam", steps=5)
+
+
+def test_batched_start_needs_a_common_leading_axis():
+    with pytest.raises(ValueError, match="leading axis"):
+        minimize(
+            lambda p: jnp.sum(p["a"]) + jnp.sum(p["b"]),
+            {"a": jnp.ones((3, 2)), "b": jnp.ones((4, 2))},
+            optim.gd(0.1),
+            steps=5,
+            batched=True,
+        )
