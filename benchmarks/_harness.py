@@ -6,8 +6,9 @@ they import it as ``from _harness import ...``. The conventions (see DESIGN.md):
 - compile time is reported separately from run time: for a ``jax.jit`` function it is the time
   of ``.lower(*args).compile()`` (tracing + lowering + XLA compilation); for a callable that
   cannot be lowered it is estimated as *first call − median run* and labelled as such;
-- run time is the median (with min, max and quartiles) of ``repeats`` calls after warm-up,
-  each call ending in ``jax.block_until_ready``;
+- run time is the median (with min, max and quartiles) of ``repeats`` samples after warm-up,
+  each call ending in ``jax.block_until_ready``; a sample is one call, or the mean of several
+  calls where a single call is too short to time reliably (``calls_per_sample``);
 - a benchmark compares against its reference in the same run and reports ratios;
 - results go to ``benchmarks/results/<name>.json`` (machine info, config, notes, tables of rows)
   and ``benchmarks/results/<name>.md`` (the same tables in markdown), and the markdown is printed;
@@ -21,6 +22,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -52,6 +54,8 @@ class Timing:
     """Wall-clock seconds of repeated calls, each measured up to ``jax.block_until_ready``."""
 
     samples: tuple[float, ...]
+    number: int = 1
+    """Calls per sample; each sample is the mean time per call over ``number`` calls."""
 
     @property
     def median(self) -> float:
@@ -87,6 +91,7 @@ class Timing:
             "q1_s": self.q1,
             "q3_s": self.q3,
             "repeats": len(self.samples),
+            "calls_per_sample": self.number,
             "samples_s": list(self.samples),
         }
 
@@ -112,31 +117,63 @@ def timed_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float
     return time.perf_counter() - start, out
 
 
+def time_sample(fn: Callable[..., Any], *args: Any, number: int = 1, **kwargs: Any) -> float:
+    """Mean seconds per call over ``number`` calls, each blocked with ``block_until_ready``."""
+    start = time.perf_counter()
+    for _ in range(number):
+        _call_blocked(fn, args, kwargs)
+    return (time.perf_counter() - start) / number
+
+
+def calls_per_sample(fn: Callable[[], Any], min_sample_s: float, max_number: int = 10_000) -> int:
+    """How many calls of ``fn`` make one sample last at least ``min_sample_s`` (like timeit).
+
+    Very short calls (tens of microseconds) are then timed over many calls, so that timer
+    resolution and scheduler noise do not dominate a sample.
+    """
+    if min_sample_s <= 0:
+        return 1
+    once = max(timed_call(fn)[0], 1e-7)
+    return int(min(max_number, max(1, math.ceil(min_sample_s / once))))
+
+
 def time_calls(
-    fn: Callable[..., Any], *args: Any, repeats: int, warmup: int = 1, **kwargs: Any
+    fn: Callable[..., Any],
+    *args: Any,
+    repeats: int,
+    warmup: int = 1,
+    number: int = 1,
+    **kwargs: Any,
 ) -> Timing:
-    """Time ``repeats`` calls of ``fn(*args, **kwargs)`` after ``warmup`` untimed calls."""
+    """Time ``repeats`` samples of ``number`` calls of ``fn(*args, **kwargs)`` after warm-up."""
     for _ in range(warmup):
         _call_blocked(fn, args, kwargs)
-    return Timing(tuple(timed_call(fn, *args, **kwargs)[0] for _ in range(repeats)))
+    samples = tuple(time_sample(fn, *args, number=number, **kwargs) for _ in range(repeats))
+    return Timing(samples, number)
 
 
 def time_interleaved(
-    fns: Mapping[str, Callable[[], Any]], *, repeats: int, warmup: int = 1
+    fns: Mapping[str, Callable[[], Any]],
+    *,
+    repeats: int,
+    warmup: int = 1,
+    min_sample_s: float = 0.0,
 ) -> dict[str, Timing]:
     """Time several zero-argument callables in turn (A, B, C, A, B, C, …).
 
     Interleaving spreads slow drifts of a shared, noisy machine evenly over the contenders, so
     that the ratios of their medians are fairer than with one block of repeats after another.
+    Each sample of a callable lasts at least ``min_sample_s`` (see :func:`calls_per_sample`).
     """
     for fn in fns.values():
         for _ in range(warmup):
             _call_blocked(fn, (), {})
+    numbers = {name: calls_per_sample(fn, min_sample_s) for name, fn in fns.items()}
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            samples[name].append(timed_call(fn)[0])
-    return {name: Timing(tuple(values)) for name, values in samples.items()}
+            samples[name].append(time_sample(fn, number=numbers[name]))
+    return {name: Timing(tuple(samples[name]), numbers[name]) for name in fns}
 
 
 def compile_seconds(jitted: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:

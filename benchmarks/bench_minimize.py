@@ -8,7 +8,9 @@ For every problem and rule, four ways of running the same number of steps are ti
 - ``python-loop+optax``: a per-step ``jax.jit`` (value_and_grad, optax update, apply_updates)
   called ``steps`` times from Python (target: python-loop/ours ≥ 5 at n = 2, dispatch-bound);
 - ``fori_loop+optax``: a bare ``lax.fori_loop`` with the optax rule and nothing else, as the
-  floor that shows the cost of ``minimize``'s bookkeeping (status, recording, divergence guard).
+  floor that shows the cost of ``minimize``'s bookkeeping (status, recording, divergence guard);
+- ``_run-exec+jaxmin``: the compiled executable of ``minimize``'s loop (ours) called directly,
+  which separates ``minimize``'s per-call Python overhead (input checks, dispatch) from its loop.
 
 Run: ``python benchmarks/bench_minimize.py [--quick] [--repeats N]``.
 """
@@ -41,7 +43,13 @@ from jaxmin.minimize import _run as minimize_run
 from jaxmin.result import Status
 
 NAME = "bench_minimize"
-IMPLS = ("minimize+jaxmin", "minimize+optax", "python-loop+optax", "fori_loop+optax")
+IMPLS = (
+    "minimize+jaxmin",
+    "minimize+optax",
+    "python-loop+optax",
+    "fori_loop+optax",
+    "_run-exec+jaxmin",
+)
 
 
 # --- problems and rules ------------------------------------------------------------------------
@@ -120,17 +128,20 @@ def rule_pair(
 
 
 def minimize_runner(
-    problem: Problem, optimizer: optax.GradientTransformation
+    problem: Problem, optimizer: optax.GradientTransformation, *, executable: bool = False
 ) -> tuple[float, Callable[[], Any]]:
     """Exact compile time of ``minimize``'s jitted loop, and a call of the public ``minimize``.
 
     ``minimize`` caches its compiled loop on (fun, optimizer, steps, record_every, batched), so
-    the same objects are reused for every call and only the first one compiles.
+    the same objects are reused for every call and only the first one compiles. With
+    ``executable=True`` the call is the compiled loop itself, without ``minimize``'s checks.
     """
     steps = problem.steps
-    seconds, _ = compile_seconds(
+    seconds, compiled = compile_seconds(
         minimize_run, problem.fun, optimizer, steps, steps, False, problem.x0, -1.0
     )
+    if executable:
+        return seconds, functools.partial(compiled, problem.x0, -1.0)
 
     def call() -> Any:
         return jaxmin.minimize(problem.fun, problem.x0, optimizer, steps=steps, record_every=steps)
@@ -189,7 +200,7 @@ def fori_loop_runner(
 
 def final_value(impl: str, out: Any, fun: Callable[[jax.Array], jax.Array]) -> float:
     """f at the final iterate of any contender's output."""
-    if impl.startswith("minimize"):
+    if impl.startswith(("minimize", "_run")):
         return float(out.fun)
     if impl.startswith("fori_loop"):
         return float(out[1])
@@ -218,7 +229,9 @@ def check_outputs(label: str, outputs: dict[str, Any], problem: Problem) -> dict
 # --- one benchmark -----------------------------------------------------------------------------
 
 
-def measure(problem: Problem, rule: str, repeats: int) -> dict[str, Measurement | float]:
+def measure(
+    problem: Problem, rule: str, repeats: int, min_sample_s: float
+) -> dict[str, Measurement | float]:
     """Compile, warm up and time the four contenders for one problem and rule (interleaved)."""
     ours, ref = rule_pair(rule, problem.hyper[rule])
     builders = {
@@ -226,6 +239,7 @@ def measure(problem: Problem, rule: str, repeats: int) -> dict[str, Measurement 
         "minimize+optax": (minimize_runner, ref),
         "python-loop+optax": (python_loop_runner, ref),
         "fori_loop+optax": (fori_loop_runner, ref),
+        "_run-exec+jaxmin": (functools.partial(minimize_runner, executable=True), ours),
     }
     compiled: dict[str, float] = {}
     calls: dict[str, Callable[[], Any]] = {}
@@ -236,7 +250,7 @@ def measure(problem: Problem, rule: str, repeats: int) -> dict[str, Measurement 
         first[impl], outputs[impl] = timed_call(calls[impl])
     label = f"{problem.name} n={problem.x0.size} {rule}"
     values = check_outputs(label, outputs, problem)
-    timings = time_interleaved(calls, repeats=repeats, warmup=1)
+    timings = time_interleaved(calls, repeats=repeats, warmup=1, min_sample_s=min_sample_s)
     result: dict[str, Any] = {}
     for impl in IMPLS:
         result[impl] = Measurement(compiled[impl], "lower+compile", timings[impl], first[impl])
@@ -262,6 +276,7 @@ def timing_row(problem: Problem, rule: str, impl: str, m: Measurement, f: float)
         "ms_per_step": 1e3 * run.median / problem.steps,
         "final_f": f,
         "repeats": len(run.samples),
+        "calls_per_sample": run.number,
         "samples_s": list(run.samples),
     }
 
@@ -282,6 +297,7 @@ def ratio_row(problem: Problem, rule: str, result: dict[str, Any]) -> dict:
         "python-loop/ours": python_over_ours,
         "ours/fori_loop": med("minimize+jaxmin") / med("fori_loop+optax"),
         "python-loop/fori_loop": med("python-loop+optax") / med("fori_loop+optax"),
+        "minimize overhead ms/call": 1e3 * (med("minimize+jaxmin") - med("_run-exec+jaxmin")),
         "ours<=optax (10% noise)": ours_over_optax <= 1.10,
     }
     row["python-loop/ours>=5"] = python_over_ours >= 5 if problem.x0.size == 2 else None
@@ -305,15 +321,20 @@ TIMING_COLUMNS = (
 
 NOTES = [
     "run = median wall time of the public call (e.g. jaxmin.minimize(...), including its input "
-    "checks and dispatch) over interleaved repeats after one warm-up, each ending in "
-    "jax.block_until_ready; min/max over the same repeats.",
+    "checks and dispatch) over interleaved repeats after one warm-up, each call ending in "
+    "jax.block_until_ready; a sample averages as many calls as make it last ≥ min_sample_s "
+    "(calls_per_sample in the JSON); min/max over the samples.",
     "compile_s = jax.jit(...).lower(...).compile() of the jitted program: minimize's private "
     "_run(fun, optimizer, steps, record_every, batched, x0, gtol) for minimize+*, the per-step "
     "function for python-loop+optax (one step only), the whole loop for fori_loop+optax.",
     "python-loop+optax dispatches one jitted step per iteration from Python and blocks once at "
     "the end (async dispatch may overlap Python with compute, which favours the loop).",
     "fori_loop+optax is a bare lax.fori_loop(value_and_grad, optax update, apply_updates): the "
-    "floor without minimize's per-step status, gradient norm, recording and divergence guard.",
+    "floor without minimize's per-step status, gradient norm, recording and divergence guard "
+    "(f is evaluated once, at the end; the gradient alone each step).",
+    "_run-exec+jaxmin calls the compiled executable of minimize's loop directly; "
+    "'minimize overhead ms/call' = minimize+jaxmin − _run-exec+jaxmin, the Python-side cost of "
+    "one minimize call (argument checks, jax.eval_shape of fun, jit dispatch).",
     "Rules: optax equivalents are sgd(lr), sgd(lr, momentum=γ), rmsprop(lr, decay=β, eps=ε), "
     "adam(lr, b1, b2, eps=0, eps_root=ε) (ε inside the square root, the lecture's form).",
     "Problems: Rosenbrock 2D from (-1.2, 1); diagonal quadratic ½Σdᵢxᵢ², dᵢ evenly in [1, 10], "
@@ -326,12 +347,13 @@ NOTES = [
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     repeats = repeats_for(args, full=7, quick=3)
+    min_sample_s = 0.01 if args.quick else 0.05
     rules = ("gd", "adam") if args.quick else ("gd", "momentum", "rmsprop", "adam")
     timing_rows, ratio_rows = [], []
     for problem in problems(args.quick):
         for rule in rules:
             print(f"... {problem.name} n={problem.x0.size} {rule}", flush=True)
-            result = measure(problem, rule, repeats)
+            result = measure(problem, rule, repeats, min_sample_s)
             for impl in IMPLS:
                 row = timing_row(problem, rule, impl, result[impl], result[f"{impl}:f"])
                 timing_rows.append(row)
@@ -341,7 +363,12 @@ def main() -> None:
             warn(f"ours slower than optax: {row['problem']} n={row['n']} {row['rule']}")
         if row["python-loop/ours>=5"] is False:
             warn(f"python-loop/ours < 5 at n=2: {row['rule']}")
-    config = {"repeats": repeats, "rules": list(rules), "quick": args.quick}
+    config = {
+        "repeats": repeats,
+        "min_sample_s": min_sample_s,
+        "rules": list(rules),
+        "quick": args.quick,
+    }
     write_results(
         NAME,
         {"Timings": timing_rows, "Ratios (of median run times)": ratio_rows},

@@ -1,0 +1,59 @@
+"""find_minima recovers every analytic minimum (and the saddles) of the lecture's surfaces."""
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmin import find_minima, objectives
+
+
+def nearest(found, known):
+    """For each known point, the distance to the nearest found point."""
+    return np.array([np.min(np.linalg.norm(found - k, axis=1)) for k in known])
+
+
+@pytest.mark.parametrize("name", ["himmelblau", "six_hump_camel"])
+def test_all_minima_and_saddles_are_recovered(name):
+    obj = objectives.get(name)
+    result = find_minima(obj.fun, obj.lower, obj.upper, key=jax.random.key(0))
+    assert result.x.shape == obj.minima.shape
+    assert np.all(nearest(result.x, obj.minima) < 1e-6)
+    assert np.all(np.diff(result.fun) >= 0)  # sorted by value
+    np.testing.assert_allclose(result.fun[0], obj.global_minimum, atol=1e-12)
+    assert len(result.saddles) == len(obj.saddles)
+    assert np.all(nearest(result.saddles, obj.saddles) < 1e-6)
+    assert len(result.maxima) == len(obj.maxima)
+
+
+def test_degenerate_saddle_has_no_minimum():
+    obj = objectives.monkey_saddle()
+    result = find_minima(
+        obj.fun, obj.lower, obj.upper, key=jax.random.key(1), n_starts=64, steps=200
+    )
+    assert len(result.x) == 0
+    assert len(result.saddles) == 1
+    np.testing.assert_allclose(result.saddles[0], 0.0, atol=1e-6)
+
+
+def test_one_dimensional_tutorial_function():
+    obj = objectives.tutorial_1d()
+    result = find_minima(
+        obj.fun, obj.lower, obj.upper, key=jax.random.key(2), n_starts=32, steps=500
+    )
+    np.testing.assert_allclose(result.x, [[4 / 3]], atol=1e-10)
+    np.testing.assert_allclose(result.maxima, [[0.0]], atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "kwargs", "message"),
+    [
+        ([0, 0], [0, 1], {}, "lower must be < upper"),
+        ([0, 0], [1, 1, 1], {}, "same shape"),
+        ([0, np.inf], [1, 1], {}, "finite"),
+        ([0, 0], [1, 1], {"n_starts": 0}, "n_starts"),
+        ([0, 0], [1, 1], {"gtol": -1.0}, "gtol"),
+    ],
+)
+def test_bad_box_and_arguments(lower, upper, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        find_minima(objectives.himmelblau().fun, lower, upper, key=jax.random.key(0), **kwargs)
