@@ -9,8 +9,9 @@ For every problem and rule, four ways of running the same number of steps are ti
   called ``steps`` times from Python (target: python-loop/ours ≥ 5 at n = 2, dispatch-bound);
 - ``fori_loop+optax``: a bare ``lax.fori_loop`` with the optax rule and nothing else, as the
   floor that shows the cost of ``minimize``'s bookkeeping (status, recording, divergence guard);
-- ``_run-exec+jaxmin``: the compiled executable of ``minimize``'s loop (ours) called directly,
-  which separates ``minimize``'s per-call Python overhead (input checks, dispatch) from its loop.
+- ``_run-exec+jaxmin`` / ``_run-exec+optax``: the compiled executable of ``minimize``'s loop
+  called directly, which separates ``minimize``'s per-call Python overhead (input checks,
+  dispatch) from its loop, and compares the two rules in the loop alone.
 
 Run: ``python benchmarks/bench_minimize.py [--quick] [--repeats N]``.
 """
@@ -49,6 +50,7 @@ IMPLS = (
     "python-loop+optax",
     "fori_loop+optax",
     "_run-exec+jaxmin",
+    "_run-exec+optax",
 )
 
 
@@ -240,6 +242,7 @@ def measure(
         "python-loop+optax": (python_loop_runner, ref),
         "fori_loop+optax": (fori_loop_runner, ref),
         "_run-exec+jaxmin": (functools.partial(minimize_runner, executable=True), ours),
+        "_run-exec+optax": (functools.partial(minimize_runner, executable=True), ref),
     }
     compiled: dict[str, float] = {}
     calls: dict[str, Callable[[], Any]] = {}
@@ -294,6 +297,7 @@ def ratio_row(problem: Problem, rule: str, result: dict[str, Any]) -> dict:
         "n": problem.x0.size,
         "rule": rule,
         "ours/optax": ours_over_optax,
+        "ours/optax (loop only)": med("_run-exec+jaxmin") / med("_run-exec+optax"),
         "python-loop/ours": python_over_ours,
         "ours/fori_loop": med("minimize+jaxmin") / med("fori_loop+optax"),
         "python-loop/fori_loop": med("python-loop+optax") / med("fori_loop+optax"),
@@ -332,7 +336,7 @@ NOTES = [
     "fori_loop+optax is a bare lax.fori_loop(value_and_grad, optax update, apply_updates): the "
     "floor without minimize's per-step status, gradient norm, recording and divergence guard "
     "(f is evaluated once, at the end; the gradient alone each step).",
-    "_run-exec+jaxmin calls the compiled executable of minimize's loop directly; "
+    "_run-exec+* call the compiled executable of minimize's loop directly; "
     "'minimize overhead ms/call' = minimize+jaxmin − _run-exec+jaxmin, the Python-side cost of "
     "one minimize call (argument checks, jax.eval_shape of fun, jit dispatch).",
     "Rules: optax equivalents are sgd(lr), sgd(lr, momentum=γ), rmsprop(lr, decay=β, eps=ε), "

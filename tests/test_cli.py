@@ -1,0 +1,106 @@
+"""The jaxmin command: --help, landscape and minima write figures and JSON that load again."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from jaxmin import cli
+
+
+def test_console_script_help():
+    exe = shutil.which("jaxmin")
+    assert exe is not None, "the jaxmin console script is not installed"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
+    assert "landscape" in out and "minima" in out
+
+
+def test_landscape_writes_figures_and_summary(tmp_path, capsys):
+    code = cli.main(
+        [
+            "landscape",
+            "--surface",
+            "himmelblau",
+            "--start=-1,-1",
+            "--steps",
+            "200",
+            "--lr",
+            "gd=1e-3,adam=0.05",
+            "--optimizers",
+            "gd,adam",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    assert (tmp_path / "himmelblau_paths.png").stat().st_size > 10_000
+    assert (tmp_path / "himmelblau_loss.png").stat().st_size > 10_000
+    summary = json.loads((tmp_path / "himmelblau_summary.json").read_text())
+    assert summary["start"] == [-1.0, -1.0]
+    assert set(summary["optimizers"]) == {"gd", "adam"}
+    assert summary["optimizers"]["adam"]["settings"]["learning_rate"] == 0.05
+    assert summary["optimizers"]["gd"]["nit"] <= 200
+    assert "adam" in capsys.readouterr().out
+
+
+def test_landscape_on_the_one_dimensional_function(tmp_path):
+    code = cli.main(
+        [
+            "landscape",
+            "--surface",
+            "tutorial_1d",
+            "--steps",
+            "50",
+            "--lr",
+            "0.05",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    assert (tmp_path / "tutorial_1d_paths.png").exists()
+
+
+def test_minima_command(tmp_path):
+    code = cli.main(
+        [
+            "minima",
+            "--surface",
+            "himmelblau",
+            "--starts",
+            "64",
+            "--steps",
+            "300",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    summary = json.loads((tmp_path / "himmelblau_minima.json").read_text())
+    assert len(summary["minima"]) == 4
+    assert max(summary["distance_to_analytic_minimum"]) < 1e-4
+    assert (tmp_path / "himmelblau_minima.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["landscape", "--optimizers", "sgd"], "unknown 'sgd'"),
+        (["landscape", "--lr", "1e-3,1e-3"], "2 rates for 5"),
+        (["landscape", "--lr=-1"], "learning_rate"),
+        (["landscape", "--start", "1,2,3"], "start"),
+        (["landscape", "--steps", "0"], "steps"),
+    ],
+)
+def test_bad_arguments_exit_with_a_message(argv, message, capsys, tmp_path):
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_parse_learning_rates():
+    names = ["gd", "adam"]
+    assert cli.parse_learning_rates(None, names) == {"gd": None, "adam": None}
+    assert cli.parse_learning_rates("0.1", names) == {"gd": 0.1, "adam": 0.1}
+    assert cli.parse_learning_rates("0.1,0.2", names) == {"gd": 0.1, "adam": 0.2}
+    assert cli.parse_learning_rates("adam=0.3", names) == {"gd": None, "adam": 0.3}
