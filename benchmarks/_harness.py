@@ -100,7 +100,7 @@ class Timing:
 class Measurement:
     """Compile time (with how it was measured), first-call time, and the repeated run times."""
 
-    compile_s: float
+    compile_s: float | None
     compile_method: str
     run: Timing
     first_call_s: float | None = None
@@ -224,13 +224,27 @@ def _version(package: str) -> str | None:
         return None
 
 
+def cpu_model() -> str | None:
+    """The CPU model name: ``platform.processor()``, else ``/proc/cpuinfo`` on Linux."""
+    if platform.processor():
+        return platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def machine_info() -> dict[str, Any]:
     """What the numbers depend on: hardware, Python, library versions, JAX backend and dtype."""
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "processor": platform.processor() or None,
+        "processor": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "python": sys.version.split()[0],
@@ -255,7 +269,12 @@ def format_cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float | np.floating):
         return f"{float(value):.4g}"
-    return str(value)
+    return escape_pipes(str(value))
+
+
+def escape_pipes(text: str) -> str:
+    """Escape ``|`` so that a cell or header never splits a markdown table row."""
+    return text.replace("|", "\\|")
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -264,7 +283,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | N
         return "(no rows)\n"
     columns = list(columns) if columns is not None else list(rows[0])
     lines = [
-        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join(escape_pipes(c) for c in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
     ]
     lines += ["| " + " | ".join(format_cell(row.get(c)) for c in columns) + " |" for row in rows]
@@ -292,7 +311,8 @@ def render_markdown(
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     parts = [
         f"# {title}\n",
-        f"{machine['date']} · {machine['platform']} · {machine['cpu_count']} CPUs · "
+        f"{machine['date']} · {machine['platform']} · {machine['processor']} · "
+        f"{machine['cpu_count']} CPUs · "
         f"Python {machine['python']} · {versions} · backend {machine['jax_backend']} · "
         f"x64 {machine['jax_enable_x64']}\n",
     ]

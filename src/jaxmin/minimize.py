@@ -16,14 +16,17 @@ from .result import MinimizeResult, Status
 _RUNNING = -1
 
 
-def tree_norm(tree: Any) -> jax.Array:
-    """‖t‖₂ over all leaves of a pytree."""
-    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)))
+def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
+    """‖∇f‖₂² over all leaves, made NaN if any entry of x is not finite: one fused reduction.
 
-
-def tree_isfinite(tree: Any) -> jax.Array:
-    """True where every entry of every leaf is finite."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+    Σ (g² + (x − x)) adds 0 for a finite x and NaN otherwise; a non-finite gradient, or one whose
+    squared norm overflows the dtype, makes it non-finite as well.
+    """
+    terms = [
+        jnp.sum(jnp.square(g) + (xi - xi))
+        for g, xi in zip(jax.tree.leaves(grad), jax.tree.leaves(x), strict=True)
+    ]
+    return sum(terms[1:], terms[0])
 
 
 def check_objective(fun: Callable, x0: Any) -> None:
@@ -106,57 +109,47 @@ def _run_one(fun, optimizer, steps, record_every, x0, *, gtol):
         path = jax.tree.map(lambda p, leaf: p.at[slot].set(leaf), path, x)
         return path, path_fun.at[slot].set(f)
 
-    def status_of(step, f, g, x, gnorm):
-        finite = jnp.isfinite(f) & tree_isfinite(g) & tree_isfinite(x)
+    def status_of(step, f, sq_norm):
         return jnp.where(
-            ~finite,
+            ~(jnp.isfinite(f) & jnp.isfinite(sq_norm)),
             Status.DIVERGED,
             jnp.where(
-                gnorm <= gtol,
+                sq_norm <= gtol * jnp.abs(gtol),
                 Status.CONVERGED,
                 jnp.where(step >= steps, Status.MAX_STEPS, _RUNNING),
             ),
         ).astype(jnp.int32)
 
     f0, g0 = value_and_grad(x0)
-    gnorm0 = tree_norm(g0)
+    sq0 = squared_norm_if_finite(g0, x0)
     path, path_fun = record(jax.tree.map(buffer, x0), buffer(f0), 0, x0, f0)
-    status0 = status_of(0, f0, g0, x0, gnorm0)
     zero = jnp.asarray(0, jnp.int32)
-    init = (zero, x0, optimizer.init(x0), f0, g0, gnorm0, status0, path, path_fun)
+    # The carry keeps the previous iterate beside the current one, so that a step that turns
+    # non-finite can be undone once after the loop instead of selecting on every step.
+    previous = (x0, f0, sq0)
+    current = (x0, optimizer.init(x0), f0, g0, sq0)
+    init = (zero, previous, current, status_of(0, f0, sq0), path, path_fun)
 
     def cond(carry):
-        return carry[6] == _RUNNING
+        return carry[3] == _RUNNING
 
     def body(carry):
-        step, x, state, f, g, gnorm, _, path, path_fun = carry
+        step, _, (x, state, f, g, sq), _, path, path_fun = carry
         updates, new_state = optimizer.update(g, state, x)
         new_x = optax.apply_updates(x, updates)
         new_f, new_g = value_and_grad(new_x)
-        new_gnorm = tree_norm(new_g)
-        new_step = step + 1
-        status = status_of(new_step, new_f, new_g, new_x, new_gnorm)
-        diverged = status == Status.DIVERGED
-        path, path_fun = record(path, path_fun, new_step, new_x, new_f)
+        new_sq = squared_norm_if_finite(new_g, new_x)
+        path, path_fun = record(path, path_fun, step + 1, new_x, new_f)
+        status = status_of(step + 1, new_f, new_sq)
+        current = (new_x, new_state, new_f, new_g, new_sq)
+        return step + 1, (x, f, sq), current, status, path, path_fun
 
-        def keep_finite(new, old):
-            return jax.tree.map(lambda a, b: jnp.where(diverged, b, a), new, old)
-
-        return (
-            new_step,
-            keep_finite(new_x, x),
-            keep_finite(new_state, state),
-            keep_finite(new_f, f),
-            keep_finite(new_g, g),
-            keep_finite(new_gnorm, gnorm),
-            status,
-            path,
-            path_fun,
-        )
-
-    loops, x, _, f, _, gnorm, status, path, path_fun = jax.lax.while_loop(cond, body, init)
-    diverged = status == Status.DIVERGED
-    nit = loops - (diverged & (loops > 0)).astype(jnp.int32)
+    loops, previous, current, status, path, path_fun = jax.lax.while_loop(cond, body, init)
+    undo = (status == Status.DIVERGED) & (loops > 0)
+    x, f, sq = jax.tree.map(
+        lambda old, new: jnp.where(undo, old, new), previous, (current[0], current[2], current[4])
+    )
+    nit = loops - undo.astype(jnp.int32)
     path_step = jnp.arange(n_records, dtype=jnp.int32) * record_every
     after_end = path_step > nit
     path = jax.tree.map(
@@ -166,7 +159,7 @@ def _run_one(fun, optimizer, steps, record_every, x0, *, gtol):
     return MinimizeResult(
         x=x,
         fun=f,
-        grad_norm=gnorm,
+        grad_norm=jnp.sqrt(sq),
         nit=nit,
         nfev=loops + 1,
         status=status,
