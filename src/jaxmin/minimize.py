@@ -52,8 +52,9 @@ def minimize(
 
     Each step evaluates (E, ∇E) at θ_k, stops if ‖∇E(θ_k)‖₂ ≤ ``gtol`` (status ``converged``),
     and otherwise applies θ_{k+1} = θ_k + u_k with (u_k, state) = optimizer.update(∇E, state, θ_k).
-    A non-finite loss, gradient or iterate stops the run with status ``diverged`` and returns the
-    last finite iterate; running out of ``steps`` gives ``max_steps``.
+    A non-finite loss, gradient or iterate (or a ‖∇E‖² beyond the dtype's range) stops the run
+    with status ``diverged`` and returns the last finite iterate; running out of ``steps`` gives
+    ``max_steps``. The run is one ``lax.while_loop``; under ``vmap`` it ends when every start has.
 
     **Arguments**
 
