@@ -1,0 +1,180 @@
+"""The hand-written backpropagation of the lecture, as batched matrix products.
+
+For a batch of N rows (row convention: z⁽ˡ⁾ = a⁽ˡ⁻¹⁾W⁽ˡ⁾ + b⁽ˡ⁾, shapes ``(N, n_l)``):
+
+1. forward pass, storing z⁽ˡ⁾ and a⁽ˡ⁾ = σ(z⁽ˡ⁾) for l = 1…L (a⁽⁰⁾ = x);
+2. output error   Δ⁽ᴸ⁾ = ∂E/∂ŷ ⊙ σ_out′(z⁽ᴸ⁾)               (∂E/∂ŷ from the loss);
+3. back through   Δ⁽ˡ⁾ = (Δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾ᵀ) ⊙ m⁽ˡ⁾ ⊙ σ′(z⁽ˡ⁾)  (m⁽ˡ⁾ the dropout mask, or 1);
+4. gradients      ∂E/∂W⁽ˡ⁾ = a⁽ˡ⁻¹⁾ᵀ Δ⁽ˡ⁾,   ∂E/∂b⁽ˡ⁾ = Σ_rows Δ⁽ˡ⁾.
+
+These are the lecture's Δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀΔ⁽ˡ⁺¹⁾) ⊙ σ′(z⁽ˡ⁾), ∂E/∂W⁽ˡ⁾ = Δ⁽ˡ⁾a⁽ˡ⁻¹⁾ᵀ for column
+vectors, summed over the rows of the batch in one product per layer. Nothing here uses autodiff
+except, for a :func:`~jaxmin.nn.losses.custom` loss, its output gradient ∂E/∂ŷ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .activations import Activation
+from .activations import activation as get_activation
+from .losses import Loss, get_loss
+from .mlp import Params, as_rows, check_dropout_mask, forward_cache, sizes_of
+
+_CONTRACT_ROWS = (((0,), (0,)), ((), ()))
+"""dot_general dimensions of aᵀΔ: contract the row axis of both operands."""
+_CONTRACT_OUTPUTS = (((1,), (1,)), ((), ()))
+"""dot_general dimensions of ΔWᵀ: contract the output axis of Δ with that of W."""
+
+
+def _split_outputs(outputs: jax.Array, n: int, loss: Loss) -> tuple[jax.Array, jax.Array | None]:
+    """The outputs on the data rows and, for a loss with a quadrature grid, on the grid rows."""
+    return (outputs, None) if loss.grid is None else (outputs[:n], outputs[n:])
+
+
+def loss_and_grad(
+    params: Params,
+    inputs: jax.Array,
+    y: jax.Array,
+    hidden: Activation,
+    output: Activation,
+    loss: Loss,
+    dropout_mask: list | None = None,
+) -> tuple[jax.Array, Params]:
+    """(E, ∂E/∂params) by the hand-written backward pass, for inputs already checked.
+
+    ``inputs`` are the data rows followed by the loss's grid rows (if it has a grid).
+    """
+    cache = forward_cache(params, inputs, hidden, output, dropout_mask)
+    yhat, grid_out = _split_outputs(cache.activations[-1], y.shape[0], loss)
+    value = loss.value(yhat, y, grid_out)
+    d_yhat, d_grid = loss.output_grad(yhat, y, grid_out)
+    if d_grid is not None:
+        d_yhat = jnp.concatenate([d_yhat, d_grid], axis=0)
+    delta = d_yhat
+    if output.name != "linear":
+        delta = delta * output.derivative(cache.pre_activations[-1], cache.activations[-1])
+    grads: list[dict[str, jax.Array]] = []
+    for layer in range(len(params) - 1, -1, -1):
+        grads.append(
+            {
+                "W": jax.lax.dot_general(cache.inputs[layer], delta, _CONTRACT_ROWS),
+                "b": jnp.sum(delta, axis=0),
+            }
+        )
+        if layer > 0:
+            back = jax.lax.dot_general(delta, params[layer]["W"], _CONTRACT_OUTPUTS)
+            if dropout_mask is not None:
+                back = back * dropout_mask[layer - 1]
+            z, a = cache.pre_activations[layer - 1], cache.activations[layer - 1]
+            delta = back * hidden.derivative(z, a)
+    return value, grads[::-1]
+
+
+def loss_value(
+    params: Params,
+    inputs: jax.Array,
+    y: jax.Array,
+    hidden: Activation,
+    output: Activation,
+    loss: Loss,
+    dropout_mask: list | None = None,
+) -> jax.Array:
+    """E(params) for inputs already checked (the function that ``jax.grad`` differentiates)."""
+    outputs = forward_cache(params, inputs, hidden, output, dropout_mask).activations[-1]
+    yhat, grid_out = _split_outputs(outputs, y.shape[0], loss)
+    return loss.value(yhat, y, grid_out)
+
+
+def autodiff_loss_and_grad(
+    params: Params,
+    inputs: jax.Array,
+    y: jax.Array,
+    hidden: Activation,
+    output: Activation,
+    loss: Loss,
+    dropout_mask: list | None = None,
+) -> tuple[jax.Array, Params]:
+    """(E, ∂E/∂params) by ``jax.value_and_grad`` of the same forward pass: the reference."""
+    return jax.value_and_grad(loss_value)(params, inputs, y, hidden, output, loss, dropout_mask)
+
+
+def prepare(
+    params: Params,
+    x: Any,
+    y: Any,
+    activation: str | Activation,
+    loss: str | Loss,
+    output: str | Activation,
+    dropout_mask: list | None = None,
+) -> tuple:
+    """Check a network, its data, loss and masks, before any tracing.
+
+    Returns the arguments of :func:`loss_and_grad`: ``(params, inputs, y, hidden, output, loss,
+    masks)``, with ``inputs`` the rows of ``x`` followed by the loss's grid rows, if any.
+    """
+    sizes = sizes_of(params)
+    x = as_rows("x", x, sizes[0])
+    y = as_rows("y", y, sizes[-1])
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
+        )
+    hidden, out, loss = get_activation(activation), get_activation(output), get_loss(loss)
+    if loss.logits and out.name != "linear":
+        raise ValueError(
+            f"loss {loss.name!r} takes logits: use output='linear', got output={out.name!r}"
+        )
+    if loss.grid is not None:
+        grid = as_rows("the loss's grid", loss.grid, sizes[0])
+        x = jnp.concatenate([x, grid.astype(x.dtype)], axis=0)
+    masks = check_dropout_mask(dropout_mask, sizes_of(params), x.shape[0])
+    return params, x, y, hidden, out, loss, masks
+
+
+def backprop(
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    activation: str | Activation,
+    loss: str | Loss,
+    output: str | Activation = "linear",
+    dropout_mask: list | None = None,
+) -> tuple[jax.Array, Params]:
+    """The loss and its gradient with respect to every weight and bias, by backpropagation.
+
+    **Arguments**
+
+    - ``params``: per-layer ``{"W", "b"}`` dicts (see :func:`jaxmin.nn.init_mlp`).
+    - ``x``: inputs ``(N, n_0)`` (or ``(N,)``); ``y``: targets ``(N, n_L)`` (or ``(N,)``).
+    - ``activation``: hidden-layer activation (name or :class:`~jaxmin.nn.Activation`).
+    - ``loss``: ``"mse"``, ``"binary_cross_entropy"`` or a :class:`~jaxmin.nn.Loss`
+      (:func:`~jaxmin.nn.chi2`, :func:`~jaxmin.nn.custom`, …).
+    - ``output``: output-layer activation (default ``linear``).
+    - ``dropout_mask``: one mask per hidden layer (see :func:`~jaxmin.nn.dropout_masks`),
+      broadcastable to (rows, n_l); rows include the loss's grid rows if it has a grid.
+
+    **Returns**
+
+    ``(E, grads)`` with ``grads`` the same pytree as ``params``. Works under ``jit`` and
+    ``vmap``; equals ``jax.value_and_grad`` of the same loss to round-off.
+    """
+    return loss_and_grad(*prepare(params, x, y, activation, loss, output, dropout_mask))
+
+
+def autodiff_grad(
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    activation: str | Activation,
+    loss: str | Loss,
+    output: str | Activation = "linear",
+    dropout_mask: list | None = None,
+) -> tuple[jax.Array, Params]:
+    """The same ``(E, grads)`` as :func:`backprop`, from ``jax.value_and_grad`` (the reference)."""
+    return autodiff_loss_and_grad(*prepare(params, x, y, activation, loss, output, dropout_mask))
