@@ -18,6 +18,8 @@ class Status(enum.IntEnum):
     """The step budget ran out before any tolerance was reached."""
     DIVERGED = 2
     """The loss, gradient or iterate became non-finite; the last finite iterate is returned."""
+    STOPPED_EARLY = 3
+    """Patience ran out: the monitored (validation) loss did not improve for that many epochs."""
 
     def __str__(self) -> str:
         return self.name.lower()

@@ -6,6 +6,7 @@ from .dropout import dropout_masks
 from .initializers import INIT_NAMES, init_mlp, weight_variance
 from .losses import LOSS_NAMES, Loss, binary_cross_entropy, chi2, custom, mse
 from .mlp import forward
+from .training import TrainResult, train, train_ensemble
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -13,6 +14,7 @@ __all__ = [
     "LOSS_NAMES",
     "Activation",
     "Loss",
+    "TrainResult",
     "activation",
     "autodiff_grad",
     "backprop",
@@ -23,5 +25,7 @@ __all__ = [
     "forward",
     "init_mlp",
     "mse",
+    "train",
+    "train_ensemble",
     "weight_variance",
 ]

@@ -128,9 +128,17 @@ def prepare(
         raise ValueError(
             f"loss {loss.name!r} takes logits: use output='linear', got output={out.name!r}"
         )
+    grid_out = None
     if loss.grid is not None:
         grid = as_rows("the loss's grid", loss.grid, sizes[0])
         x = jnp.concatenate([x, grid.astype(x.dtype)], axis=0)
+        grid_out = jax.ShapeDtypeStruct((grid.shape[0], sizes[-1]), y.dtype)
+    try:
+        jax.eval_shape(loss.value, y, y, grid_out)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"loss {loss.name!r} does not fit targets y of shape {y.shape}: {err}"
+        ) from err
     masks = check_dropout_mask(dropout_mask, sizes_of(params), x.shape[0])
     return params, x, y, hidden, out, loss, masks
 

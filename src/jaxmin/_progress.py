@@ -1,0 +1,35 @@
+"""A minimal text progress bar on stderr, updated between compiled chunks of a long run."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class ProgressBar:
+    """``desc |█████·····| done/total [elapsed<remaining] note``, redrawn in place."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True, width: int = 30):
+        self.total, self.desc, self.enabled, self.width = total, desc, enabled, width
+        self.start = time.perf_counter()
+        self.update(0)
+
+    def update(self, done: int, note: str = "") -> None:
+        """Show ``done`` of ``total`` units, with an optional note (e.g. the current loss)."""
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        fraction = min(done / self.total, 1.0) if self.total else 1.0
+        remaining = f"{elapsed * (1 - fraction) / fraction:.1f}s" if fraction > 0 else "?"
+        filled = int(round(self.width * fraction))
+        bar = "█" * filled + "·" * (self.width - filled)
+        sys.stderr.write(
+            f"\r{self.desc} |{bar}| {done}/{self.total} [{elapsed:.1f}s<{remaining}] {note}"
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        """End the line."""
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

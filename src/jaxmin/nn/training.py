@@ -1,0 +1,374 @@
+"""Training: mini-batch epochs compiled in chunks, look-back and patience stopping, ensembles.
+
+:func:`train` fits one network and :func:`train_ensemble` fits many at once (different seeds,
+different data, or both) under ``vmap`` in one compiled program; a single network is an ensemble
+of one, so a member gives the same numbers alone and inside an ensemble. Between compiled chunks
+of ``chunk_epochs`` epochs the Python side updates a progress bar, writes a checkpoint, and
+stops once every member has stopped. See :mod:`jaxmin.nn.epoch` for what one epoch does.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .. import _checks, checkpoint
+from .._progress import ProgressBar
+from ..optim import adam
+from ..result import status_names
+from .activations import Activation
+from .backprop import prepare
+from .dropout import check_rate
+from .epoch import Config, chunk, init_state, split_data
+from .losses import Loss
+from .mlp import Params, sizes_of
+
+GRADIENTS = ("backprop", "autodiff")
+"""Where the gradients come from: the hand-written backward pass, or ``jax.grad``."""
+
+
+class TrainResult(NamedTuple):
+    """Outcome of :func:`train` (for :func:`train_ensemble`, every field has a leading axis).
+
+    **Fields**
+
+    - ``params``: the parameters at the best epoch (look-back) — or the last ones with
+      ``lookback=False``.
+    - ``final_params``: the parameters after the last epoch run (the last finite ones if the
+      run diverged).
+    - ``best_epoch``: the epoch (1-based) with the lowest monitored loss: the validation loss,
+      or the training loss without a validation split.
+    - ``best_loss``: that lowest monitored loss.
+    - ``epochs_run``: epochs completed.
+    - ``status``: ``max_steps`` (all epochs ran), ``stopped_early`` (patience ran out) or
+      ``diverged`` (a non-finite loss or parameter stopped the run), as an integer code.
+    - ``train_loss``, ``val_loss``: the loss on the whole training / validation set after each
+      epoch (without dropout or the L2 penalty), shape ``(epochs,)``; NaN after a member
+      stopped; ``val_loss`` has length 0 without a validation split.
+    - ``val_rows``: the indices of the rows of ``x`` held out for validation.
+    """
+
+    params: Params
+    final_params: Params
+    best_epoch: np.ndarray
+    best_loss: np.ndarray
+    epochs_run: np.ndarray
+    status: np.ndarray
+    train_loss: np.ndarray
+    val_loss: np.ndarray
+    val_rows: np.ndarray
+
+    @property
+    def status_name(self) -> str | list:
+        """The status as a name, or a list of names for an ensemble."""
+        return status_names(self.status)
+
+    def summary(self) -> dict:
+        """A JSON-serialisable dict of the outcome (no parameters)."""
+        return {
+            "best_epoch": np.asarray(self.best_epoch).tolist(),
+            "best_loss": np.asarray(self.best_loss).tolist(),
+            "epochs_run": np.asarray(self.epochs_run).tolist(),
+            "status": self.status_name,
+            "train_loss": np.asarray(self.train_loss).tolist(),
+            "val_loss": np.asarray(self.val_loss).tolist(),
+        }
+
+
+@partial(jax.jit, static_argnums=(4, 5))
+def _split_many(keys, x, y, loss, cfg, data_axis):
+    return jax.vmap(split_data, in_axes=(0, data_axis, data_axis, None, None))(
+        keys, x, y, loss, cfg
+    )
+
+
+@partial(jax.jit, static_argnums=2)
+def _init_many(params, keys, cfg):
+    return jax.vmap(init_state, in_axes=(0, 0, None))(params, keys, cfg)
+
+
+@partial(jax.jit, static_argnums=2)
+def _chunk_many(state, data, cfg):
+    return jax.vmap(chunk, in_axes=(0, 0, None))(state, data, cfg)
+
+
+def _as_keys(keys: Any, members: int) -> jax.Array:
+    keys = jnp.asarray(keys) if not isinstance(keys, jax.Array) else keys
+    if not jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        if keys.dtype != jnp.uint32 or keys.shape[-1:] != (2,):
+            raise TypeError(f"key must be a JAX random key (jax.random.key), got {keys!r}")
+        keys = jax.random.wrap_key_data(keys)
+    if keys.shape != (members,):
+        raise ValueError(f"keys must hold one key per member ({members}), got shape {keys.shape}")
+    return keys
+
+
+def _check_data(name: str, data: jax.Array) -> None:
+    if not bool(jnp.all(jnp.isfinite(data))):
+        raise ValueError(f"{name} must be finite, got non-finite entries")
+
+
+def _config(sizes, hidden, output, loss: Loss, optimizer, n_rows: int, settings: dict) -> Config:
+    """Check the training settings and build the static configuration."""
+    epochs = _checks.integer_at_least("epochs", settings["epochs"], 1)
+    validation = settings["validation"]
+    if not isinstance(validation, float | int) or isinstance(validation, bool):
+        raise TypeError(f"validation must be a fraction in [0, 1), got {validation!r}")
+    _checks.unit_interval("validation", validation)
+    n_val = int(round(validation * n_rows))
+    if validation > 0 and (n_val == 0 or n_val == n_rows):
+        raise ValueError(
+            f"validation={validation} of {n_rows} rows leaves an empty training or validation set"
+        )
+    n_train = n_rows - n_val
+    batch_size = settings["batch_size"]
+    batch_size = n_train if batch_size is None else batch_size
+    batch_size = _checks.integer_at_least("batch_size", batch_size, 1)
+    if batch_size > n_train:
+        raise ValueError(f"batch_size must be <= the {n_train} training rows, got {batch_size}")
+    if not loss.mini_batch and batch_size != n_train:
+        raise ValueError(
+            f"loss {loss.name!r} does not split into mini-batches (correlated rows): "
+            f"use batch_size=None (all {n_train} training rows)"
+        )
+    dropout = check_rate(settings["dropout"])
+    if dropout > 0 and len(sizes) < 3:
+        raise ValueError("dropout needs a hidden layer: sizes has none")
+    patience = settings["patience"]
+    patience = 0 if patience is None else _checks.integer_at_least("patience", patience, 1)
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError(f"optimizer must be an optax GradientTransformation, got {optimizer!r}")
+    return Config(
+        sizes=sizes,
+        hidden=hidden,
+        output=output,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=batch_size,
+        n_train=n_train,
+        n_val=n_val,
+        dropout=dropout,
+        l2=_checks.non_negative("l2", settings["l2"]),
+        gradient=_checks.one_of("gradient", settings["gradient"], GRADIENTS),
+        patience=patience,
+        chunk=min(_checks.integer_at_least("chunk_epochs", settings["chunk_epochs"], 1), epochs),
+    )
+
+
+def _meta(cfg: Config, members: int, loss: Loss, rows: int) -> dict:
+    """What identifies a run in its checkpoint (the optimiser is identified by its state)."""
+    fields = cfg._asdict() | {"hidden": repr(cfg.hidden), "output": repr(cfg.output)}
+    fields.pop("optimizer")
+    return fields | {"members": members, "loss": loss.name, "rows": rows, "sizes": list(cfg.sizes)}
+
+
+_SETTINGS = (
+    "activation",
+    "loss",
+    "output",
+    "optimizer",
+    "epochs",
+    "batch_size",
+    "validation",
+    "lookback",
+    "patience",
+    "dropout",
+    "l2",
+    "gradient",
+    "chunk_epochs",
+    "progress",
+    "checkpoint",
+)
+"""The keyword arguments that :func:`train` and :func:`train_ensemble` share."""
+
+
+def _settings(arguments: dict) -> dict:
+    """The shared settings out of a call's arguments (``locals()``)."""
+    return {name: arguments[name] for name in _SETTINGS}
+
+
+def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
+    single = jax.tree.map(lambda leaf: leaf[0], params)
+    sizes = sizes_of(single)
+    x_rows = x if data_axis is None else x[0]
+    y_rows = y if data_axis is None else y[0]
+    _, x_checked, y_checked, hidden, output, loss, _ = prepare(
+        single,
+        x_rows,
+        y_rows,
+        settings.pop("activation"),
+        settings.pop("loss"),
+        settings.pop("output"),
+    )
+    n_rows = y_checked.shape[0]
+    dtype = jax.tree.leaves(single)[0].dtype
+    if data_axis is None:
+        x, y = x_checked[:n_rows].astype(dtype), y_checked.astype(dtype)
+    else:
+        x = jnp.asarray(x, dtype).reshape(members, n_rows, sizes[0])
+        y = jnp.asarray(y, dtype).reshape(members, n_rows, sizes[-1])
+    _check_data("x", x)
+    _check_data("y", y)
+    optimizer = settings.pop("optimizer")
+    optimizer = adam(1e-3) if optimizer is None else optimizer
+    lookback = settings.pop("lookback")
+    progress = settings.pop("progress")
+    path = settings.pop("checkpoint")
+    cfg = _config(sizes, hidden, output, loss, optimizer, n_rows, settings)
+
+    data = _split_many(keys, x, y, loss, cfg, data_axis)
+    state = _init_many(params, keys, cfg)
+    n_chunks = math.ceil(cfg.epochs / cfg.chunk)
+    width = n_chunks * cfg.chunk
+    history = {
+        "train": np.full((members, width), np.nan, dtype),
+        "val": np.full((members, width), np.nan, dtype),
+        "chunks_done": np.zeros((), np.int64),
+    }
+    meta = _meta(cfg, members, loss, n_rows)
+    if path is not None and Path(path).exists():
+        state, history = checkpoint.load(path, (state, history), meta)
+        history = jax.tree.map(np.array, history)
+    bar = ProgressBar(cfg.epochs, "train", enabled=progress)
+    for index in range(int(history["chunks_done"]), n_chunks):
+        if not bool(jnp.any(state.status == -1)):
+            break
+        state, (train_loss, val_loss) = _chunk_many(state, data, cfg)
+        columns = slice(index * cfg.chunk, (index + 1) * cfg.chunk)
+        history["train"][:, columns] = np.asarray(train_loss)
+        history["val"][:, columns] = np.asarray(val_loss)
+        history["chunks_done"] = np.asarray(index + 1)
+        if path is not None:
+            checkpoint.save(path, (state, history), meta)
+        if progress:
+            done = int(jnp.max(state.epoch))
+            bar.update(done, f"training loss {np.nanmin(history['train'][:, done - 1]):.4g}")
+    bar.close()
+
+    run = int(jnp.max(state.epoch))
+    return TrainResult(
+        params=state.best_params if lookback else state.params,
+        final_params=state.params,
+        best_epoch=np.asarray(state.best_epoch),
+        best_loss=np.asarray(state.best_monitor),
+        epochs_run=np.asarray(state.epoch),
+        status=np.asarray(state.status),
+        train_loss=history["train"][:, :run],
+        val_loss=history["val"][:, :run] if cfg.n_val else history["val"][:, :0],
+        val_rows=np.asarray(data.val_rows),
+    )
+
+
+def train_ensemble(
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    keys: jax.Array,
+    activation: str | Activation,
+    loss: str | Loss = "mse",
+    output: str | Activation = "linear",
+    optimizer: optax.GradientTransformation | None = None,
+    epochs: int = 1000,
+    batch_size: int | None = None,
+    validation: float = 0.0,
+    lookback: bool = True,
+    patience: int | None = None,
+    dropout: float = 0.0,
+    l2: float = 0.0,
+    gradient: str = "backprop",
+    data_axis: int | None = None,
+    chunk_epochs: int = 100,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+) -> TrainResult:
+    """Train many networks at once, in one compiled program (``vmap`` over members).
+
+    Takes the arguments of :func:`train`, with a leading member axis on ``params`` (e.g. from
+    ``jax.vmap(lambda k: init_mlp(k, sizes))(keys)``) and one key per member in ``keys``.
+    With ``data_axis=0``, ``x`` and ``y`` also carry a leading member axis (a different data
+    set per member, such as Monte Carlo replicas); with ``None`` all members share them. Each
+    member has its own validation split, shuffles and dropout masks, from its key.
+    """
+    leaves = jax.tree.leaves(params)
+    if not leaves or any(jnp.ndim(leaf) == 0 for leaf in leaves):
+        raise ValueError("params must carry a leading member axis on every leaf")
+    members = int(jnp.shape(leaves[0])[0])
+    if any(jnp.shape(leaf)[0] != members for leaf in leaves):
+        raise ValueError("every leaf of params must have the same leading member axis")
+    if data_axis not in (None, 0):
+        raise ValueError(f"data_axis must be None (shared data) or 0, got {data_axis!r}")
+    if data_axis == 0:
+        for name, data in (("x", x), ("y", y)):
+            if jnp.ndim(data) < 2 or jnp.shape(data)[0] != members:
+                raise ValueError(
+                    f"with data_axis=0, {name} must have a leading axis of {members} members, "
+                    f"got shape {jnp.shape(data)}"
+                )
+    return _run(params, x, y, _as_keys(keys, members), data_axis, members, **_settings(locals()))
+
+
+def train(
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    key: jax.Array,
+    activation: str | Activation,
+    loss: str | Loss = "mse",
+    output: str | Activation = "linear",
+    optimizer: optax.GradientTransformation | None = None,
+    epochs: int = 1000,
+    batch_size: int | None = None,
+    validation: float = 0.0,
+    lookback: bool = True,
+    patience: int | None = None,
+    dropout: float = 0.0,
+    l2: float = 0.0,
+    gradient: str = "backprop",
+    chunk_epochs: int = 100,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+) -> TrainResult:
+    """Train a network by mini-batch gradient descent, compiled in chunks of epochs.
+
+    Each epoch shuffles the training rows (from ``key``), runs one optimiser update per
+    mini-batch with gradients of E + λΣ‖W‖² from the hand-written backprop, then records the
+    training and validation losses. Look-back keeps the parameters of the epoch with the lowest
+    validation loss; patience stops once it has not improved for ``patience`` epochs.
+
+    **Arguments**
+
+    - ``params``: initial parameters (:func:`~jaxmin.nn.init_mlp`); ``x``, ``y``: data rows.
+    - ``key``: a JAX random key: validation split, shuffles and dropout masks derive from it.
+    - ``activation``, ``output``, ``loss``: as for :func:`~jaxmin.nn.backprop`.
+    - ``optimizer``: any optax GradientTransformation (default ``jaxmin.optim.adam(1e-3)``).
+    - ``epochs``: the maximum number of epochs.
+    - ``batch_size``: rows per mini-batch (default: all training rows, full-batch descent);
+      the ⌊n_train/B⌋ batches of an epoch leave out the remainder of a random shuffle.
+    - ``validation``: the fraction of rows held out at random for validation (0: none).
+    - ``lookback``: return the parameters of the best epoch (True) or of the last (False).
+    - ``patience``: stop after this many epochs without improvement (None: never).
+    - ``dropout``: the rate p ∈ [0, 1) of inverted dropout on hidden units, training only.
+    - ``l2``: λ ≥ 0 of the penalty λ Σ_l ‖W⁽ˡ⁾‖² on the weights (not the biases).
+    - ``gradient``: ``"backprop"`` (hand-written) or ``"autodiff"`` (``jax.grad``).
+    - ``chunk_epochs``: epochs per compiled chunk (progress and checkpoints between chunks).
+    - ``progress``: show a progress bar on stderr.
+    - ``checkpoint``: a ``.npz`` path written after every chunk; if it exists when the run
+      starts, the run resumes from it and ends with the same numbers as an uninterrupted run.
+
+    **Returns**
+
+    A :class:`TrainResult`.
+    """
+    key = _as_keys(jnp.asarray(key)[None] if isinstance(key, jax.Array) else key, 1)
+    stacked = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], params)
+    result = _run(stacked, x, y, key, None, 1, **_settings(locals()))
+    return jax.tree.map(lambda leaf: leaf[0], result)

@@ -1,0 +1,208 @@
+"""Training: loss goes down, look-back, patience, divergence, ensembles, checkpoints, inputs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxmin import nn, optim
+from jaxmin.nn import training as train_module
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1, 1, size=(n, 1)), axis=0)
+    return x, np.sin(3 * x) + 0.1 * rng.normal(size=x.shape)
+
+
+def _train(**kwargs):
+    x, y = kwargs.pop("data", None) or _data()
+    arguments = {
+        "key": jax.random.key(1),
+        "activation": "tanh",
+        "optimizer": optim.adam(1e-2),
+        "epochs": 60,
+        "batch_size": 16,
+        "validation": 0.25,
+        "chunk_epochs": 20,
+    } | kwargs
+    params = arguments.pop("params", nn.init_mlp(jax.random.key(0), [1, 8, 1]))
+    return nn.train(params, x, y, **arguments)
+
+
+def test_training_reduces_the_loss_and_records_history():
+    result = _train()
+    assert result.status_name == "max_steps"
+    assert int(result.epochs_run) == 60
+    assert result.train_loss.shape == result.val_loss.shape == (60,)
+    assert result.train_loss[-1] < 0.2 * result.train_loss[0]
+    assert result.val_rows.shape == (16,)
+
+
+def test_lookback_returns_the_parameters_of_the_best_validation_epoch():
+    x, y = _data()
+    result = _train(epochs=80)
+    best = int(np.nanargmin(result.val_loss)) + 1
+    assert int(result.best_epoch) == best
+    np.testing.assert_allclose(result.best_loss, result.val_loss[best - 1], rtol=1e-12)
+    rows = result.val_rows
+    val_mse = jnp.mean((nn.forward(result.params, x[rows], activation="tanh") - y[rows]) ** 2)
+    np.testing.assert_allclose(val_mse, result.val_loss[best - 1], rtol=1e-10)
+    # Training again for exactly best_epoch epochs ends on the same parameters.
+    again = _train(epochs=best, lookback=False)
+    for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(result.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_patience_stops_after_that_many_epochs_without_improvement():
+    # A learning rate this large makes the validation loss stall early.
+    result = _train(epochs=400, patience=5, optimizer=optim.gd(0.5), batch_size=4)
+    assert result.status_name == "stopped_early"
+    assert int(result.epochs_run) == int(result.best_epoch) + 5
+    assert np.all(np.isnan(result.train_loss[int(result.epochs_run) :]))
+
+
+def test_a_diverging_run_stops_with_finite_parameters():
+    result = _train(
+        optimizer=optim.gd(5.0), activation="linear", batch_size=64, validation=0.0, epochs=500
+    )
+    assert result.status_name == "diverged"
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.params))
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.final_params))
+    assert result.val_loss.shape == (0,)
+
+
+def test_backprop_and_autodiff_training_agree_with_dropout_and_l2():
+    kwargs = {"dropout": 0.2, "l2": 1e-3, "epochs": 20, "activation": "elu"}
+    ours = _train(gradient="backprop", **kwargs)
+    ref = _train(gradient="autodiff", **kwargs)
+    np.testing.assert_allclose(ours.train_loss, ref.train_loss, rtol=1e-9)
+    np.testing.assert_allclose(ours.val_loss, ref.val_loss, rtol=1e-9)
+
+
+def test_l2_shrinks_the_weights():
+    free = _train(epochs=40)
+    penalised = _train(epochs=40, l2=0.1)
+    norm = lambda p: sum(float(jnp.sum(layer["W"] ** 2)) for layer in p)  # noqa: E731
+    assert norm(penalised.final_params) < 0.5 * norm(free.final_params)
+
+
+def test_a_member_gives_the_same_numbers_alone_and_in_an_ensemble():
+    x, y = _data()
+    sizes = [1, 8, 1]
+    keys = jax.random.split(jax.random.key(7), 3)
+    params = jax.vmap(lambda k: nn.init_mlp(k, sizes))(keys)
+    settings = {
+        "activation": "sigmoid",
+        "optimizer": optim.adam(1e-2),
+        "epochs": 30,
+        "batch_size": 8,
+        "validation": 0.25,
+        "dropout": 0.1,
+        "chunk_epochs": 10,
+    }
+    ensemble = nn.train_ensemble(params, x, y, keys=keys, **settings)
+    assert ensemble.train_loss.shape == (3, 30)
+    for i in (0, 2):
+        alone = nn.train(
+            jax.tree.map(lambda leaf, i=i: leaf[i], params), x, y, key=keys[i], **settings
+        )
+        np.testing.assert_allclose(alone.train_loss, ensemble.train_loss[i], rtol=1e-12)
+        np.testing.assert_array_equal(alone.val_rows, ensemble.val_rows[i])
+        for a, b in zip(
+            jax.tree.leaves(alone.params), jax.tree.leaves(ensemble.params), strict=True
+        ):
+            np.testing.assert_allclose(a, b[i], rtol=1e-12)
+
+
+def test_an_ensemble_over_different_data_sets():
+    x, y = _data()
+    replicas = y[None] + 0.05 * np.random.default_rng(3).normal(size=(2, *y.shape))
+    keys = jax.random.split(jax.random.key(2), 2)
+    params = jax.vmap(lambda k: nn.init_mlp(k, [1, 6, 1]))(keys)
+    settings = {"activation": "tanh", "optimizer": optim.adam(1e-2), "epochs": 15}
+    xs = np.broadcast_to(x, (2, *x.shape))
+    ensemble = nn.train_ensemble(params, xs, replicas, keys=keys, data_axis=0, **settings)
+    alone = nn.train(
+        jax.tree.map(lambda leaf: leaf[1], params), x, replicas[1], key=keys[1], **settings
+    )
+    np.testing.assert_allclose(alone.train_loss, ensemble.train_loss[1], rtol=1e-12)
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(tmp_path, monkeypatch):
+    path = tmp_path / "run.npz"
+    uninterrupted = _train(epochs=50, chunk_epochs=10, dropout=0.1)
+    real_chunk = train_module._chunk_many
+    calls = {"n": 0}
+
+    def dies_in_the_third_chunk(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_chunk(*args)
+
+    monkeypatch.setattr(train_module, "_chunk_many", dies_in_the_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        _train(epochs=50, chunk_epochs=10, dropout=0.1, checkpoint=path)
+    monkeypatch.setattr(train_module, "_chunk_many", real_chunk)
+    assert path.exists()
+    resumed = _train(epochs=50, chunk_epochs=10, dropout=0.1, checkpoint=path)
+    np.testing.assert_array_equal(resumed.train_loss, uninterrupted.train_loss)
+    np.testing.assert_array_equal(resumed.best_epoch, uninterrupted.best_epoch)
+    for a, b in zip(
+        jax.tree.leaves(resumed.params), jax.tree.leaves(uninterrupted.params), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="belongs to a different run"):
+        _train(epochs=40, chunk_epochs=10, checkpoint=path)
+
+
+def test_any_optax_optimizer_and_a_chi2_with_covariance():
+    x, y = _data(n=24)
+    cov = 0.01 * (np.eye(24) + 0.3 * np.exp(-np.abs(np.subtract.outer(x[:, 0], x[:, 0]))))
+    result = _train(
+        data=(x, y),
+        optimizer=optax.sgd(1e-3, momentum=0.9),
+        loss=nn.chi2(cov),
+        batch_size=None,
+        validation=0.25,
+        epochs=40,
+    )
+    assert result.train_loss[-1] < result.train_loss[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"dropout": 1.0}, ValueError, r"dropout must lie in \[0, 1\)"),
+        ({"dropout": -0.1}, ValueError, "dropout"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 100}, ValueError, "batch_size must be <= the 48 training rows"),
+        ({"validation": 1.0}, ValueError, "validation"),
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"patience": 0}, ValueError, "patience"),
+        ({"l2": -1.0}, ValueError, "l2"),
+        ({"gradient": "numeric"}, ValueError, "gradient must be one of"),
+        ({"optimizer": "adam"}, TypeError, "optax GradientTransformation"),
+        ({"loss": nn.chi2(np.eye(64))}, ValueError, "does not split into mini-batches"),
+        ({"key": 3}, TypeError, "JAX random key"),
+        ({"loss": nn.chi2(sigma=np.ones(10))}, ValueError, "does not fit targets y"),
+        ({"activation": "gelu"}, ValueError, "activation must be one of"),
+    ],
+)
+def test_train_rejects_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        _train(**kwargs)
+
+
+def test_train_rejects_bad_data():
+    x, y = _data()
+    params = nn.init_mlp(jax.random.key(0), [1, 4, 1])
+    common = {"key": jax.random.key(0), "activation": "tanh", "epochs": 2}
+    with pytest.raises(ValueError, match="x must be finite"):
+        nn.train(params, np.where(x > 0.5, np.nan, x), y, **common)
+    with pytest.raises(ValueError, match="y must be finite"):
+        nn.train(params, x, np.where(x > 0.5, np.inf, y), **common)
+    with pytest.raises(ValueError, match="same number of rows"):
+        nn.train(params, x, y[:-1], **common)
