@@ -6,6 +6,12 @@ from .dropout import dropout_masks
 from .initializers import INIT_NAMES, init_mlp, weight_variance
 from .losses import LOSS_NAMES, Loss, binary_cross_entropy, chi2, custom, mse
 from .mlp import forward
+from .regression import (
+    linear_least_squares,
+    logistic_regression,
+    polynomial_features,
+    polynomial_least_squares,
+)
 from .training import TrainResult, train, train_ensemble
 
 __all__ = [
@@ -24,7 +30,11 @@ __all__ = [
     "dropout_masks",
     "forward",
     "init_mlp",
+    "linear_least_squares",
+    "logistic_regression",
     "mse",
+    "polynomial_features",
+    "polynomial_least_squares",
     "train",
     "train_ensemble",
     "weight_variance",
