@@ -4,9 +4,10 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
-from jaxmin import cli
+from jaxmin import cli, nn
 
 
 def test_console_script_help():
@@ -104,3 +105,19 @@ def test_parse_learning_rates():
     assert cli.parse_learning_rates("0.1", names) == {"gd": 0.1, "adam": 0.1}
     assert cli.parse_learning_rates("0.1,0.2", names) == {"gd": 0.1, "adam": 0.2}
     assert cli.parse_learning_rates("adam=0.3", names) == {"gd": None, "adam": 0.3}
+
+
+def test_overfitting_command_writes_figures_and_loadable_parameters(tmp_path, capsys):
+    code = cli.main(["overfitting", "--epochs", "3000", "--out", str(tmp_path)])
+    assert code == 0
+    assert (tmp_path / "overfitting_learning_curves.png").stat().st_size > 10_000
+    assert (tmp_path / "overfitting_fit.png").stat().st_size > 10_000
+    summary = json.loads((tmp_path / "overfitting_summary.json").read_text())
+    assert summary["epochs"] == 3000
+    assert len(summary["history"]["val_chi2"]) == 3000
+    params = [
+        {k: np.asarray(v) for k, v in layer.items()} for layer in summary["params"]["lookback"]
+    ]
+    x = np.linspace(0, 1, 5)
+    assert nn.forward(params, x, activation="sigmoid").shape == (5, 1)
+    assert "look" in capsys.readouterr().out

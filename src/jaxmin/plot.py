@@ -1,4 +1,4 @@
-"""Figures (matplotlib, no pyplot state): optimiser paths on landscapes, loss curves, minima."""
+"""Figures (matplotlib, no pyplot state): optimiser paths, loss curves, minima, network fits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from .find_minima import MinimaResult
+from .nn import TrainResult
 from .objectives import Objective
 from .result import MinimizeResult
 
@@ -152,6 +153,76 @@ def plot_minima(objective: Objective, found: MinimaResult, path: str | Path) -> 
                     label=label,
                 )
     ax.set_title(f"{objective.name}: {len(found.x)} minima, {len(found.saddles)} saddles found")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_learning_curves(
+    result: TrainResult, path: str | Path, *, ylabel: str = "loss", title: str = ""
+) -> Path:
+    """Training and validation loss per epoch (log scales), with the look-back epoch marked.
+
+    The look-back point is the epoch of lowest validation loss, whose parameters
+    :func:`jaxmin.nn.train` returns; a validation curve rising after it while the training
+    curve keeps falling is overfitting. Writes a PNG to ``path`` and returns it.
+    """
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    epochs = np.arange(1, len(result.train_loss) + 1)
+    ax.plot(epochs, result.train_loss, lw=1.2, label="training")
+    best = int(result.best_epoch)
+    if len(result.val_loss):
+        ax.plot(epochs, result.val_loss, lw=1.2, label="validation")
+        ax.plot(best, result.val_loss[best - 1], "o", color="k", ms=7, label="look-back point")
+    ax.axvline(best, color="k", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f"look-back epoch {best} of {int(result.epochs_run)}")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    sigma: np.ndarray | None,
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    path: str | Path,
+    *,
+    val_rows: np.ndarray | None = None,
+    title: str = "",
+) -> Path:
+    """Data (with error bars, validation points hollow) and fitted curves against x.
+
+    ``curves`` maps a label to ``(x_grid, values)``. Writes a PNG to ``path`` and returns it.
+    """
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    x, y = np.ravel(x), np.ravel(y)
+    is_val = np.zeros(len(x), bool)
+    if val_rows is not None:
+        is_val[np.asarray(val_rows)] = True
+    err = None if sigma is None else np.ravel(sigma)
+    for mask, face, label in ((~is_val, "k", "training data"), (is_val, "white", "validation")):
+        if mask.any():
+            ax.errorbar(
+                x[mask],
+                y[mask],
+                yerr=None if err is None else err[mask],
+                fmt="o",
+                ms=4,
+                mfc=face,
+                mec="k",
+                ecolor="0.5",
+                label=label,
+            )
+    for label, (grid, values) in curves.items():
+        ax.plot(np.ravel(grid), np.ravel(values), lw=1.5, label=label)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title)
     ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
 
