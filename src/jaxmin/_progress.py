@@ -23,9 +23,9 @@ class ProgressBar:
         remaining = f"{elapsed * (1 - fraction) / fraction:.1f}s" if fraction > 0 else "?"
         filled = int(round(self.width * fraction))
         bar = "█" * filled + "·" * (self.width - filled)
-        sys.stderr.write(
-            f"\r{self.desc} |{bar}| {done}/{self.total} [{elapsed:.1f}s<{remaining}] {note}"
-        )
+        line = f"{self.desc} |{bar}| {done}/{self.total} [{elapsed:.1f}s<{remaining}] {note}"
+        sys.stderr.write("\r" + line.ljust(getattr(self, "_width_shown", 0)))
+        self._width_shown = len(line)
         sys.stderr.flush()
 
     def close(self) -> None:
