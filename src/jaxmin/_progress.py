@@ -12,6 +12,7 @@ class ProgressBar:
     def __init__(self, total: int, desc: str, enabled: bool = True, width: int = 30):
         self.total, self.desc, self.enabled, self.width = total, desc, enabled, width
         self.start = time.perf_counter()
+        self._width_shown = 0
         self.update(0)
 
     def update(self, done: int, note: str = "") -> None:
@@ -24,7 +25,7 @@ class ProgressBar:
         filled = int(round(self.width * fraction))
         bar = "█" * filled + "·" * (self.width - filled)
         line = f"{self.desc} |{bar}| {done}/{self.total} [{elapsed:.1f}s<{remaining}] {note}"
-        sys.stderr.write("\r" + line.ljust(getattr(self, "_width_shown", 0)))
+        sys.stderr.write("\r" + line.ljust(self._width_shown))
         self._width_shown = len(line)
         sys.stderr.flush()
 
