@@ -93,6 +93,8 @@ def _small():
         ({"loss": "binary_cross_entropy", "output": "sigmoid"}, "takes logits"),
         ({"dropout_mask": [jnp.ones((4, 5))]}, r"dropout_mask\[0\] must broadcast"),
         ({"dropout_mask": []}, "one per hidden layer"),
+        ({"x": jnp.full((4, 2), jnp.nan)}, "x must be finite"),
+        ({"y": jnp.full((4, 1), jnp.inf)}, "y must be finite"),
     ],
 )
 def test_backprop_rejects_bad_input(change, match):

@@ -123,6 +123,9 @@ def prepare(
         raise ValueError(
             f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
         )
+    for name, data in (("x", x), ("y", y)):
+        if not isinstance(data, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(data))):
+            raise ValueError(f"{name} must be finite, got non-finite entries")
     hidden, out, loss = get_activation(activation), get_activation(output), get_loss(loss)
     if loss.logits and out.name != "linear":
         raise ValueError(

@@ -110,11 +110,6 @@ def _as_keys(keys: Any, members: int) -> jax.Array:
     return keys
 
 
-def _check_data(name: str, data: jax.Array) -> None:
-    if not bool(jnp.all(jnp.isfinite(data))):
-        raise ValueError(f"{name} must be finite, got non-finite entries")
-
-
 def _config(sizes, hidden, output, loss: Loss, optimizer, n_rows: int, settings: dict) -> Config:
     """Check the training settings and build the static configuration."""
     epochs = _checks.integer_at_least("epochs", settings["epochs"], 1)
@@ -214,8 +209,6 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     else:
         x = jnp.asarray(x, dtype).reshape(members, n_rows, sizes[0])
         y = jnp.asarray(y, dtype).reshape(members, n_rows, sizes[-1])
-    _check_data("x", x)
-    _check_data("y", y)
     optimizer = settings.pop("optimizer")
     optimizer = adam(1e-3) if optimizer is None else optimizer
     lookback = settings.pop("lookback")
@@ -312,6 +305,8 @@ def train_ensemble(
                     f"with data_axis=0, {name} must have a leading axis of {members} members, "
                     f"got shape {jnp.shape(data)}"
                 )
+            if not bool(jnp.all(jnp.isfinite(jnp.asarray(data)))):
+                raise ValueError(f"{name} must be finite, got non-finite entries")
     return _run(params, x, y, _as_keys(keys, members), data_axis, members, **_settings(locals()))
 
 
