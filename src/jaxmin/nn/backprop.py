@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .activations import Activation
 from .activations import activation as get_activation
@@ -124,7 +125,9 @@ def prepare(
             f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
         )
     for name, data in (("x", x), ("y", y)):
-        if not isinstance(data, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(data))):
+        # Checked in numpy, so that the check never becomes part of a trace; traced data
+        # (inside the user's jit or vmap) cannot be inspected and is left alone.
+        if not isinstance(data, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(data))):
             raise ValueError(f"{name} must be finite, got non-finite entries")
     hidden, out, loss = get_activation(activation), get_activation(output), get_loss(loss)
     if loss.logits and out.name != "linear":
