@@ -82,6 +82,18 @@ class Timing:
         """The third quartile."""
         return float(np.percentile(self.samples, 75))
 
+    def row_fields(self, unit: str = "ms") -> dict[str, Any]:
+        """Median, quartiles and extremes (in ``unit``: "s" or "ms") and the samples of a row."""
+        scale = {"s": 1.0, "ms": 1e3}[unit]
+        return {
+            f"run_{stat}_{unit}": scale * getattr(self, stat)
+            for stat in ("median", "q1", "q3", "min", "max")
+        } | {
+            "repeats": len(self.samples),
+            "calls_per_sample": self.number,
+            "samples_s": list(self.samples),
+        }
+
     def as_dict(self) -> dict[str, Any]:
         """Summary statistics and the raw samples, for the JSON file."""
         return {
