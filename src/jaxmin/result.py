@@ -15,11 +15,27 @@ class Status(enum.IntEnum):
     CONVERGED = 0
     """The stopping tolerance was reached (for ``minimize``: ‖∇f‖ ≤ gtol)."""
     MAX_STEPS = 1
-    """The step budget ran out before any tolerance was reached."""
+    """The step, generation or evaluation budget ran out before any tolerance was reached."""
     DIVERGED = 2
     """The loss, gradient or iterate became non-finite; the last finite iterate is returned."""
     STOPPED_EARLY = 3
     """Patience ran out: the monitored (validation) loss did not improve for that many epochs."""
+    FTARGET = 4
+    """The best f reached the target value ``ftarget``."""
+    TOLFUN = 5
+    """f values of the generation and of the recent best-of-generation history lie within tolfun."""
+    TOLX = 6
+    """Every coordinate's standard deviation (and evolution-path step) is below tolx."""
+    CONDITION = 7
+    """The condition number of the covariance matrix exceeds its limit (1e14 by default)."""
+    NO_EFFECT_AXIS = 8
+    """Adding 0.1 standard deviation along a principal axis no longer changes the mean."""
+    NO_EFFECT_COORD = 9
+    """Adding 0.2 standard deviation in some coordinate no longer changes the mean."""
+    FLAT_FITNESS = 10
+    """The best and the 75th-percentile f of the population were equal for several generations."""
+    TOLFACUPX = 11
+    """A standard deviation grew by more than tolfacupx over σ₀: σ₀ too small or f unbounded."""
 
     def __str__(self) -> str:
         return self.name.lower()

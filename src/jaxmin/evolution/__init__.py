@@ -1,0 +1,6 @@
+"""Gradient-free population methods: a genetic algorithm (:mod:`.ga`) and CMA-ES (:mod:`.cmaes`)."""
+
+from . import cmaes
+from ._result import EvolutionHistory, EvolutionResult
+
+__all__ = ["EvolutionHistory", "EvolutionResult", "cmaes"]

@@ -1,0 +1,81 @@
+"""Shared plumbing of the population methods: flat parameter vectors and population evaluation.
+
+A population is an array of shape (λ, n). It is evaluated with ``vmap``; where several devices
+exist, the population axis is sharded over them (padded to a multiple of the device count with
+copies of the first candidate, whose values are dropped), so each device evaluates its share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .. import _checks
+from ..minimize import check_objective
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatObjective:
+    """f(θ) for a pytree θ seen as a function of one flat vector v (θ = unravel(v)).
+
+    Frozen and compared by value, so that a compiled run is reused for the same ``fun`` and
+    parameter structure.
+    """
+
+    fun: Callable[[Any], jax.Array]
+    treedef: Any
+    shapes: tuple[tuple[int, ...], ...]
+
+    def unravel(self, v: jax.Array) -> Any:
+        """Split the flat vector ``v`` back into the pytree θ."""
+        sizes = [math.prod(shape) for shape in self.shapes]
+        parts = jnp.split(v, np.cumsum(sizes)[:-1]) if len(sizes) > 1 else [v]
+        leaves = [part.reshape(shape) for part, shape in zip(parts, self.shapes, strict=True)]
+        return jax.tree.unflatten(self.treedef, leaves)
+
+    def __call__(self, v: jax.Array) -> jax.Array:
+        return self.fun(self.unravel(v))
+
+
+def flatten_start(fun: Callable, x0: Any) -> tuple[Callable, jax.Array, Callable]:
+    """Check ``fun`` and ``x0`` and return (f of a flat vector, the flat start, unravel).
+
+    A 1-D ``x0`` is used as it is; any other pytree of float arrays is flattened in leaf order.
+    """
+    _checks.finite_tree("x0", x0)
+    leaves, treedef = jax.tree.flatten(x0)
+    leaves = [jnp.asarray(leaf) for leaf in leaves]
+    leaves = [
+        leaf if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf.astype(float) for leaf in leaves
+    ]
+    x0 = jax.tree.unflatten(treedef, leaves)
+    check_objective(fun, x0)
+    if len(leaves) == 1 and leaves[0].ndim == 1 and treedef == jax.tree.structure(leaves[0]):
+        return fun, leaves[0], lambda v: v
+    flat = FlatObjective(fun, treedef, tuple(leaf.shape for leaf in leaves))
+    vector = jnp.concatenate([leaf.ravel() for leaf in leaves])
+    return flat, vector, flat.unravel
+
+
+def evaluate(fun: Callable[[jax.Array], jax.Array], population: jax.Array) -> jax.Array:
+    """f of every row of ``population`` (λ, n) with ``vmap``, sharded over the local devices."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return jax.vmap(fun)(population)
+    size = population.shape[0]
+    padded = -(-size // len(devices)) * len(devices)
+    if padded > size:
+        filler = jnp.broadcast_to(population[:1], (padded - size, population.shape[1]))
+        population = jnp.concatenate([population, filler])
+    mesh = Mesh(np.asarray(devices), ("population",))
+    sharding = NamedSharding(mesh, PartitionSpec("population"))
+    population = jax.lax.with_sharding_constraint(population, sharding)
+    values = jax.lax.with_sharding_constraint(jax.vmap(fun)(population), sharding)
+    return values[:size]

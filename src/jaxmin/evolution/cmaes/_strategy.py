@@ -1,0 +1,254 @@
+"""CMA-ES as three pure functions, ``init``, ``ask`` and ``tell`` (Hansen's tutorial, pycma).
+
+One generation g, with mean m, step size σ and covariance C = B diag(D²) Bᵀ:
+
+- sample  x_k = m + σ B (D ⊙ z_k),  z_k ~ N(0, I),  k = 1…λ                         (ask)
+- rank    f(x_{1:λ}) ≤ … ≤ f(x_{λ:λ});  y_i = (x_{i:λ} − m)/σ                      (tell)
+- mean    m' = Σ_{i≤μ} w_i x_{i:λ}
+- paths   p_σ ← (1 − c_σ) p_σ + √(c_σ(2 − c_σ) μ_eff) C^{-1/2} (m' − m)/σ
+          h_σ = [‖p_σ‖²/(1 − (1 − c_σ)^{2(g+1)}) / n − 1 < 1 + 4/(n + 1)]
+          p_c ← (1 − c_c) p_c + h_σ √(c_c(2 − c_c) μ_eff) (m' − m)/σ
+- matrix  C ← (1 − c₁ + c₁(1 − h_σ)c_c(2 − c_c) − c_μ Σw) C + c₁ p_c p_cᵀ + c_μ Σ_i w°_i y_i y_iᵀ
+          with w°_i = w_i for w_i ≥ 0 and w°_i = w_i n/‖C^{-1/2} y_i‖² for the negative
+          weights of active CMA (the ‖·‖ taken with the last eigendecomposition, as pycma)
+- step    σ ← σ exp(clip((c_σ/d_σ)(‖p_σ‖/E‖N(0, I)‖ − 1), −1, 1))
+- lazily, every ``eigen_gap`` generations: C ← (C + Cᵀ)/2 = B diag(D²) Bᵀ (eigh, ascending),
+  eigenvalues guarded from below by ε·max(D²) so that C stays positive definite.
+
+The state also carries what the stopping criteria need (best point, fitness history, flat
+generations); ``ask`` never changes the state, so an ask/evaluate/tell loop is a pure function of
+the key.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ... import _checks
+from ._parameters import StrategyParameters, default_popsize, strategy_parameters
+
+
+class CMAState(NamedTuple):
+    """The state of one CMA-ES run (a pytree; every leaf an array)."""
+
+    mean: jax.Array
+    """m, the distribution mean, shape (n,)."""
+    sigma: jax.Array
+    """σ, the step size."""
+    C: jax.Array
+    """The covariance matrix, shape (n, n), kept symmetric."""
+    B: jax.Array
+    """Eigenvectors of C (columns) at the last eigendecomposition."""
+    D: jax.Array
+    """Square roots of the eigenvalues of C at the last eigendecomposition, ascending."""
+    p_sigma: jax.Array
+    """p_σ, the conjugate evolution path (step-size control)."""
+    p_c: jax.Array
+    """p_c, the evolution path of the rank-one update."""
+    generation: jax.Array
+    """Number of completed generations (``tell`` calls)."""
+    eigen_generation: jax.Array
+    """The generation of the last eigendecomposition."""
+    nfev: jax.Array
+    """Number of f evaluations told so far."""
+    best_x: jax.Array
+    """The best candidate seen so far."""
+    best_f: jax.Array
+    """Its f value (+inf before the first ``tell``)."""
+    fun_range: jax.Array
+    """max f − min f over the last generation (non-finite values excluded)."""
+    best_history: jax.Array
+    """Best f of the last ⌊10 + 30n/λ⌋ generations, newest first (+inf where empty)."""
+    history_count: jax.Array
+    """How many entries of ``best_history`` are filled."""
+    flat_generations: jax.Array
+    """Consecutive generations in which f_{1:λ} = f_{⌊0.75λ⌋+1:λ} (flat fitness)."""
+    sigma0: jax.Array
+    """The initial step size (for the step-size blow-up criterion)."""
+    params: Any
+    """The :class:`StrategyParameters`, as arrays of the state's dtype."""
+
+
+def _as_arrays(params: StrategyParameters, dtype: Any) -> StrategyParameters:
+    return StrategyParameters(*(jnp.asarray(value, dtype=dtype) for value in params))
+
+
+def history_length(n: int, popsize: int) -> int:
+    """Length ⌊10 + 30n/λ⌋ of the best-of-generation history used by the tolfun criterion."""
+    return int(math.floor(10 + 30 * n / popsize))
+
+
+def init(x0: Any, sigma0: float, *, popsize: int | None = None) -> CMAState:
+    """Start CMA-ES at mean ``x0`` with step size ``sigma0``, C = I.
+
+    **Arguments**
+
+    - ``x0``: the initial mean, a finite 1-D float array of length n ≥ 1.
+    - ``sigma0``: the initial step size σ₀ > 0 (about a quarter of the search range).
+    - ``popsize``: λ ≥ 2; None for the default 4 + ⌊3 ln n⌋.
+
+    **Returns** a :class:`CMAState` in the dtype of ``x0`` (float32 unless x64 is enabled).
+    """
+    x0 = check_start(x0)
+    sigma0 = _checks.positive("sigma0", sigma0)
+    n = x0.shape[0]
+    popsize = check_popsize(popsize, n)
+    mean = jnp.asarray(x0)
+    dtype = mean.dtype
+    params = _as_arrays(strategy_parameters(n, popsize), dtype)
+    zeros = jnp.zeros(n, dtype)
+    return CMAState(
+        mean=mean,
+        sigma=jnp.asarray(sigma0, dtype),
+        C=jnp.eye(n, dtype=dtype),
+        B=jnp.eye(n, dtype=dtype),
+        D=jnp.ones(n, dtype),
+        p_sigma=zeros,
+        p_c=zeros,
+        generation=jnp.asarray(0, jnp.int32),
+        eigen_generation=jnp.asarray(0, jnp.int32),
+        nfev=jnp.asarray(0, jnp.int32),
+        best_x=mean,
+        best_f=jnp.asarray(jnp.inf, dtype),
+        fun_range=jnp.asarray(jnp.inf, dtype),
+        best_history=jnp.full(history_length(n, popsize), jnp.inf, dtype),
+        history_count=jnp.asarray(0, jnp.int32),
+        flat_generations=jnp.asarray(0, jnp.int32),
+        sigma0=jnp.asarray(sigma0, dtype),
+        params=params,
+    )
+
+
+def check_start(x0: Any) -> jax.Array:
+    """Check that ``x0`` is a finite 1-D float vector of length ≥ 1; return it as an array."""
+    _checks.finite_tree("x0", x0)
+    arr = jnp.asarray(x0)
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    if arr.ndim != 1 or arr.shape[0] < 1:
+        raise ValueError(f"x0 must be a 1-D vector of length >= 1, got shape {arr.shape}")
+    return arr
+
+
+def check_popsize(popsize: int | None, n: int) -> int:
+    """λ: the default 4 + ⌊3 ln n⌋ for None, otherwise an integer ≥ 2."""
+    if popsize is None:
+        return default_popsize(n)
+    return _checks.integer_at_least("popsize", popsize, 2)
+
+
+def popsize_of(state: CMAState) -> int:
+    """λ of a state (static: the length of the weight vector)."""
+    return state.params.weights.shape[0]
+
+
+def ask(state: CMAState, key: jax.Array) -> jax.Array:
+    """Sample λ candidates x_k = m + σ B (D ⊙ z_k), z_k ~ N(0, I); returns shape (λ, n)."""
+    n = state.mean.shape[0]
+    z = jax.random.normal(key, (popsize_of(state), n), state.mean.dtype)
+    return state.mean + state.sigma * ((z * state.D) @ state.B.T)
+
+
+def _rank(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Stable ascending order of f with NaN ranked last (as +inf); returns (order, sorted f)."""
+    ranked = jnp.where(jnp.isnan(fitness), jnp.inf, fitness)
+    order = jnp.argsort(ranked, stable=True)
+    return order, ranked[order]
+
+
+def _eigendecompose(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """C ← (C + Cᵀ)/2 = B diag(D²) Bᵀ with eigenvalues ≥ ε·max eigenvalue (C rebuilt if raised)."""
+    C = 0.5 * (C + C.T)
+    eigenvalues, B = jnp.linalg.eigh(C)
+    floor = jnp.finfo(C.dtype).eps * jnp.maximum(eigenvalues[-1], jnp.finfo(C.dtype).tiny)
+    raised = jnp.any(eigenvalues < floor)
+    eigenvalues = jnp.maximum(eigenvalues, floor)
+    C = jnp.where(raised, (B * eigenvalues) @ B.T, C)
+    return C, B, jnp.sqrt(eigenvalues)
+
+
+def tell(state: CMAState, candidates: jax.Array, fitness: jax.Array) -> CMAState:
+    """Update the distribution from the λ ``candidates`` (as returned by ``ask``) and their f.
+
+    Only the ranking of f enters the update (NaN ranks last); f values feed the best point and
+    the statistics of the stopping criteria. Implements the equations of the module docstring.
+    """
+    p = state.params
+    n = state.mean.shape[0]
+    dtype = state.mean.dtype
+    order, f_sorted = _rank(fitness)
+    x_sorted = candidates[order]
+    generation = state.generation + 1
+
+    # best point, fitness history and flat-fitness counter (stopping statistics)
+    better = f_sorted[0] < state.best_f
+    best_x = jnp.where(better, x_sorted[0], state.best_x)
+    best_f = jnp.where(better, f_sorted[0], state.best_f)
+    finite = jnp.isfinite(f_sorted)
+    f_max = jnp.max(jnp.where(finite, f_sorted, -jnp.inf))
+    fun_range = jnp.where(jnp.any(finite), f_max - f_sorted[0], jnp.inf)
+    best_history = jnp.roll(state.best_history, 1).at[0].set(f_sorted[0])
+    history_count = jnp.minimum(state.history_count + 1, state.best_history.shape[0])
+    flat = f_sorted[0] >= f_sorted[int(0.75 * popsize_of(state))]
+    flat_generations = jnp.where(flat, state.flat_generations + 1, 0)
+
+    # mean and evolution paths
+    mean_old, sigma = state.mean, state.sigma
+    mean = jnp.maximum(p.weights, 0) @ x_sorted
+    step = (mean - mean_old) / sigma
+    isotropic_step = state.B @ ((state.B.T @ step) / state.D)
+    p_sigma = (1 - p.cs) * state.p_sigma + jnp.sqrt(p.cs * (2 - p.cs) * p.mueff) * isotropic_step
+    correction = 1 - (1 - p.cs) ** (2 * generation.astype(dtype))
+    hsig = jnp.sum(p_sigma**2) / correction / n - 1 < 1 + 4 / (n + 1)
+    hsig = hsig.astype(dtype)
+    p_c = (1 - p.cc) * state.p_c + hsig * jnp.sqrt(p.cc * (2 - p.cc) * p.mueff) * step
+
+    # covariance matrix: rank-one, rank-μ and active (negative-weight) updates
+    y = (x_sorted - mean_old) / sigma
+    mahalanobis_sq = jnp.sum(((y @ state.B) / state.D) ** 2, axis=1)
+    rescale = n / (jnp.sqrt(mahalanobis_sq) + 1e-9) ** 2
+    w = jnp.where(p.weights < 0, p.weights * rescale, p.weights)
+    c1a = p.c1 * (1 - (1 - hsig**2) * p.cc * (2 - p.cc))
+    decay = 1 - c1a - p.cmu * jnp.sum(p.weights)
+    C = decay * state.C + p.c1 * jnp.outer(p_c, p_c) + p.cmu * ((y * w[:, None]).T @ y)
+    C = 0.5 * (C + C.T)
+
+    # step size (cumulative step-size adaptation)
+    log_change = (p.cs / p.damps) * (jnp.linalg.norm(p_sigma) / p.chi_n - 1)
+    sigma = sigma * jnp.exp(jnp.clip(log_change, -1, 1))
+
+    # lazy eigendecomposition
+    due = (generation - state.eigen_generation).astype(dtype) >= p.eigen_gap
+    C, B, D = jax.lax.cond(due, _eigendecompose, lambda c: (c, state.B, state.D), C)
+    return state._replace(
+        mean=mean,
+        sigma=sigma,
+        C=C,
+        B=B,
+        D=D,
+        p_sigma=p_sigma,
+        p_c=p_c,
+        generation=generation,
+        eigen_generation=jnp.where(due, generation, state.eigen_generation),
+        nfev=state.nfev + popsize_of(state),
+        best_x=best_x,
+        best_f=best_f,
+        fun_range=fun_range,
+        best_history=best_history,
+        history_count=history_count,
+        flat_generations=flat_generations,
+    )
+
+
+def axis_ratio(state: CMAState) -> jax.Array:
+    """max D / min D = √cond(C) at the last eigendecomposition."""
+    return state.D[-1] / state.D[0]
+
+
+def standard_deviations(state: CMAState) -> jax.Array:
+    """σ √diag(C): the standard deviation of the sampling distribution in each coordinate."""
+    return state.sigma * jnp.sqrt(jnp.diagonal(state.C))
