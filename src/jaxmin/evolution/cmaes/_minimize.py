@@ -37,10 +37,21 @@ def _generation_record(state, fitness, record_mean):
     return record
 
 
-@functools.partial(jax.jit, static_argnames=("fun", "tol", "record_mean"))
-def _run(fun: Callable, state: CMAState, key: jax.Array, tol: Tolerances, record_mean: bool):
-    """One CMA-ES run until a stopping criterion holds; returns (state, status, history)."""
-    generations = tol.max_evals // popsize_of(state)
+@functools.partial(jax.jit, static_argnames=("fun", "tol", "generations", "record_mean"))
+def _run(
+    fun: Callable,
+    state: CMAState,
+    key: jax.Array,
+    max_evals: jax.Array,
+    tol: Tolerances,
+    generations: int,
+    record_mean: bool,
+):
+    """One CMA-ES run until a stopping criterion holds; returns (state, status, history).
+
+    ``max_evals`` (traced) is the run's budget; ``generations`` (static, ≥ max_evals // λ) sizes
+    the history buffers.
+    """
     template = _generation_record(
         state, jnp.zeros(popsize_of(state), state.mean.dtype), record_mean
     )
@@ -56,7 +67,7 @@ def _run(fun: Callable, state: CMAState, key: jax.Array, tol: Tolerances, record
         new = tell(state, candidates, fitness)
         ok = _finite_state(new) & jnp.any(jnp.isfinite(fitness))
         new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state._replace(nfev=new.nfev))
-        status = jnp.where(ok, termination(new, tol), jnp.int32(Status.DIVERGED))
+        status = jnp.where(ok, termination(new, tol, max_evals), jnp.int32(Status.DIVERGED))
         record = _generation_record(new, fitness, record_mean)
         history = jax.tree.map(
             lambda h, r: h.at[state.generation].set(r.astype(h.dtype)), history, record
@@ -136,20 +147,21 @@ def minimize(
     if tolflatfitness is not None:
         tolflatfitness = _checks.integer_at_least("tolflatfitness", tolflatfitness, 0)
 
+    tol = Tolerances(ftarget=ftarget, tolflatfitness=tolflatfitness, **tolerances)
     runs, used, best = [], 0, None
     for restart in range(restarts + 1):
         lam = popsize * 2**restart
         if max_evals - used < lam:
             break
-        tol = Tolerances(
-            max_evals=max_evals - used,
-            ftarget=ftarget,
-            tolflatfitness=tolflatfitness,
-            **tolerances,
-        )
         state = init(vector, sigma0, popsize=lam)
         state, status, history = _run(
-            fun_flat, state, jax.random.fold_in(key, restart), tol, record_mean
+            fun_flat,
+            state,
+            jax.random.fold_in(key, restart),
+            jnp.asarray(max_evals - used),
+            tol,
+            max_evals // lam,
+            record_mean,
         )
         done = int(state.generation)
         history = {name: np.asarray(value)[:done] for name, value in history.items()}

@@ -89,12 +89,15 @@ def init(x0: Any, sigma0: float, *, popsize: int | None = None) -> CMAState:
 
     - ``x0``: the initial mean, a finite 1-D float array of length n ≥ 1.
     - ``sigma0``: the initial step size σ₀ > 0 (about a quarter of the search range).
+      ``x0`` and ``sigma0`` may be traced values (``init`` under ``jit``); they are then not
+      checked for finiteness and sign.
     - ``popsize``: λ ≥ 2; None for the default 4 + ⌊3 ln n⌋.
 
     **Returns** a :class:`CMAState` in the dtype of ``x0`` (float32 unless x64 is enabled).
     """
     x0 = check_start(x0)
-    sigma0 = _checks.positive("sigma0", sigma0)
+    if not isinstance(sigma0, jax.core.Tracer):
+        sigma0 = _checks.positive("sigma0", sigma0)
     n = x0.shape[0]
     popsize = check_popsize(popsize, n)
     mean = jnp.asarray(x0)
@@ -124,8 +127,12 @@ def init(x0: Any, sigma0: float, *, popsize: int | None = None) -> CMAState:
 
 
 def check_start(x0: Any) -> jax.Array:
-    """Check that ``x0`` is a finite 1-D float vector of length ≥ 1; return it as an array."""
-    _checks.finite_tree("x0", x0)
+    """Check that ``x0`` is a finite 1-D float vector of length ≥ 1; return it as an array.
+
+    Inside a trace (``init`` under ``jit``) only the shape and dtype can be checked.
+    """
+    if not isinstance(x0, jax.core.Tracer):
+        _checks.finite_tree("x0", x0)
     arr = jnp.asarray(x0)
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         arr = arr.astype(jnp.result_type(float))

@@ -33,7 +33,6 @@ RUNNING = -1
 class Tolerances(NamedTuple):
     """Thresholds of the stopping criteria (hashable: a static argument of the compiled run)."""
 
-    max_evals: int
     ftarget: float | None = None
     tolfun: float = 1e-11
     tolfunhist: float = 1e-12
@@ -43,8 +42,12 @@ class Tolerances(NamedTuple):
     tolfacupx: float = 1e3
 
 
-def termination(state: CMAState, tol: Tolerances) -> jax.Array:
-    """The :class:`jaxmin.Status` code of the first criterion that holds, or −1 (keep running)."""
+def termination(state: CMAState, tol: Tolerances, max_evals: jax.Array | int) -> jax.Array:
+    """The :class:`jaxmin.Status` code of the first criterion that holds, or −1 (keep running).
+
+    ``max_evals`` is the evaluation budget of this run (a traced value, so that restarts with
+    what is left of a budget reuse the compiled loop).
+    """
     n = state.mean.shape[0]
     std = standard_deviations(state)
     axis = state.generation % n
@@ -81,7 +84,7 @@ def termination(state: CMAState, tol: Tolerances) -> jax.Array:
             Status.FLAT_FITNESS,
             false if tol.tolflatfitness is None else state.flat_generations > tol.tolflatfitness,
         ),
-        (Status.MAX_STEPS, state.nfev + popsize_of(state) > tol.max_evals),
+        (Status.MAX_STEPS, state.nfev + popsize_of(state) > max_evals),
     ]
     status = jnp.asarray(RUNNING, jnp.int32)
     for code, holds in reversed(checks):

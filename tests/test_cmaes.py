@@ -1,0 +1,369 @@
+"""CMA-ES: pycma's parameters, invariances, positive definiteness, stopping, restarts, sharding."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxmin import Status
+from jaxmin.evolution import cmaes
+
+
+def sphere(x):
+    return jnp.sum(x**2)
+
+
+def rastrigin(x):
+    return 10 * x.shape[0] + jnp.sum(x**2 - 10 * jnp.cos(2 * jnp.pi * x))
+
+
+# pycma 4.5.0: CMAEvolutionStrategy(n * [1], 0.5, {"popsize": λ}) → adapt_sigma.cs, .damps,
+# sp.cc, sm.parameters()["c1"], ["cmu"], sm.lazy_update_gap, sp.weights (mueff, first, last, sum)
+PYCMA_PARAMETERS = {
+    (10, 10): dict(
+        cs=0.3196142529106334,
+        damps=1.3196142529106334,
+        cc=0.29499038303562225,
+        c1=0.015283824524751714,
+        cmu=0.02355177665041747,
+        eigen_gap=0.2574956920299673,
+        mueff=3.1672992814107017,
+        w1=0.45627264690340597,
+        wlast=-0.5497499176973853,
+        wsum=-0.6489457144406467,
+    ),
+    (40, 15): dict(
+        cs=0.13758496613517535,
+        damps=1.1375849661351753,
+        cc=0.09300921663424917,
+        c1=0.0011694327252618397,
+        cmu=0.0034052196437063466,
+        eigen_gap=0.5464896124038984,
+        mueff=4.5409152090759575,
+        w1=0.34479619859202054,
+        wlast=-0.3083672593205417,
+        wsum=-0.34342358133145084,
+    ),
+    (100, 1000): dict(
+        cs=0.5,
+        damps=9.002567236025513,
+        cc=0.06000177612768206,
+        c1=0.00019018172626366318,
+        cmu=0.04744003387400695,
+        eigen_gap=0.02099507607507698,
+        mueff=254.56747274609546,
+        w1=0.012519519350764832,
+        wlast=-0.0007199722481441168,
+        wsum=0.799247659280963,
+    ),
+}
+
+
+@pytest.mark.parametrize(("n", "popsize"), list(PYCMA_PARAMETERS))
+def test_strategy_parameters_equal_pycma(n, popsize):
+    p = cmaes.strategy_parameters(n, popsize)
+    ref = PYCMA_PARAMETERS[(n, popsize)]
+    ours = p._asdict() | {
+        "w1": p.weights[0],
+        "wlast": p.weights[-1],
+        "wsum": p.weights.sum(),
+    }
+    for name, value in ref.items():
+        assert ours[name] == pytest.approx(value, rel=1e-12), name
+    assert np.all(np.diff(p.weights) <= 0)
+    assert p.weights[p.weights > 0].sum() == pytest.approx(1.0, rel=1e-14)
+
+
+def test_default_popsize_and_expected_norm():
+    assert [cmaes.default_popsize(n) for n in (2, 10, 40, 100, 1000)] == [6, 10, 15, 17, 24]
+    samples = np.linalg.norm(np.random.default_rng(0).normal(size=(200_000, 7)), axis=1)
+    assert cmaes.expected_norm(7) == pytest.approx(samples.mean(), rel=2e-3)
+    assert cmaes.expected_norm(1) == pytest.approx(np.sqrt(2 / np.pi), rel=1e-14)
+
+
+def test_sphere_evaluation_counts_match_pycma_order():
+    """n = 10, five seeds: pycma 4.5's median is 1410 evaluations (±10% required)."""
+    counts = []
+    for seed in range(5):
+        x0 = np.random.default_rng(seed).uniform(-3, 3, 10)
+        r = cmaes.minimize(sphere, x0, 0.5, key=jax.random.key(seed), max_evals=10**5, ftarget=1e-8)
+        assert r.status_name == "ftarget" and float(r.fun) <= 1e-8
+        counts.append(int(r.nfev))
+    assert 0.9 * 1410 <= np.median(counts) <= 1.1 * 1410
+
+
+INCREASING = [
+    lambda f: f,
+    lambda f: 3.0 * f - 7.0,
+    jnp.log1p,
+    lambda f: jnp.cbrt(f) ** 5,
+]
+
+
+@jax.jit
+def trajectory(x0, shift, A, which, key):
+    """25 generations of ask/tell on g((x − s)ᵀA(x − s)), g = INCREASING[which] increasing."""
+
+    def objective(x):
+        z = x - shift
+        return jax.lax.switch(which, INCREASING, z @ A @ z)
+
+    def step(state, g):
+        x = cmaes.ask(state, jax.random.fold_in(key, g))
+        state = cmaes.tell(state, x, jax.vmap(objective)(x))
+        return state, state.mean
+
+    return jax.lax.scan(step, cmaes.init(x0, 0.7), jnp.arange(25))
+
+
+@given(
+    st.integers(2, 6),
+    st.integers(0, 2**31 - 1),
+    st.sampled_from([1, 2, 3]),
+)
+def test_same_key_same_trajectory_under_increasing_transformations(n, seed, which):
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(n, n))
+    A = M @ M.T + 0.1 * np.eye(n)
+    x0 = rng.uniform(-2, 2, n)
+    key = jax.random.key(seed)
+    _, means = trajectory(x0, np.zeros(n), A, 0, key)
+    _, transformed = trajectory(x0, np.zeros(n), A, which, key)
+    np.testing.assert_array_equal(np.asarray(means), np.asarray(transformed))
+
+
+@given(st.integers(2, 6), st.integers(0, 2**31 - 1))
+def test_translation_invariance(n, seed):
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(n, n))
+    A = M @ M.T + 0.1 * np.eye(n)
+    x0 = rng.uniform(-2, 2, n)
+    shift = rng.uniform(-5, 5, n)
+    key = jax.random.key(seed)
+    state, means = trajectory(x0, np.zeros(n), A, 0, key)
+    shifted_state, shifted = trajectory(x0 + shift, shift, A, 0, key)
+    np.testing.assert_allclose(np.asarray(shifted) - shift, np.asarray(means), atol=1e-9)
+    np.testing.assert_allclose(shifted_state.C, state.C, rtol=1e-8, atol=1e-12)
+
+
+@jax.jit
+def covariance_run(x0, A, key):
+    """150 generations on xᵀAx, recording max|C − Cᵀ|, min eig C and min D each generation."""
+
+    def step(state, g):
+        x = cmaes.ask(state, jax.random.fold_in(key, g))
+        state = cmaes.tell(state, x, jax.vmap(lambda v: v @ A @ v)(x))
+        asym = jnp.max(jnp.abs(state.C - state.C.T))
+        return state, (asym, jnp.linalg.eigvalsh(state.C)[0], state.D[0])
+
+    return jax.lax.scan(step, cmaes.init(x0, 1.0), jnp.arange(150))
+
+
+@given(st.integers(2, 8), st.integers(0, 2**31 - 1), st.floats(1.0, 8.0))
+def test_covariance_stays_symmetric_positive_definite(n, seed, log_condition):
+    """Rotated ill-conditioned quadratics, 150 generations: C = Cᵀ exactly, eigenvalues > 0."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    A = Q @ np.diag(10.0 ** (log_condition * np.linspace(0, 1, n))) @ Q.T
+    state, (asym, min_eig, min_d) = covariance_run(rng.uniform(-3, 3, n), A, jax.random.key(seed))
+    assert np.all(np.asarray(asym) == 0)
+    assert np.all(np.asarray(min_eig) > 0) and np.all(np.asarray(min_d) > 0)
+    assert np.all(np.isfinite(np.asarray(state.C)))
+
+
+def test_active_cma_keeps_covariance_positive_definite_at_n_1000():
+    n = 1000
+    scales = 1e6 ** (jnp.arange(n) / (n - 1))
+
+    @jax.jit
+    def step(state, key):
+        x = cmaes.ask(state, key)
+        return cmaes.tell(state, x, jax.vmap(lambda v: jnp.sum(scales * v**2))(x))
+
+    state = cmaes.init(jnp.ones(n), 0.5)
+    assert state.params.weights[-1] < 0  # active CMA is on
+    for g in range(60):
+        state = step(state, jax.random.key(g))
+    assert int(state.eigen_generation) > 0
+    assert float(jnp.linalg.eigvalsh(state.C)[0]) > 0
+    assert np.all(np.asarray(state.D) > 0) and np.isfinite(float(state.sigma))
+
+
+def _all_finite(result):
+    h = result.history
+    arrays = [result.x, result.fun, h.best, h.sigma, h.axis_ratio]
+    return all(np.all(np.isfinite(np.asarray(a))) for a in arrays)
+
+
+def test_run_far_past_convergence_stops_with_a_reason_and_no_nan():
+    r = cmaes.minimize(sphere, jnp.full(5, 2.0), 1.0, key=jax.random.key(0), max_evals=10**6)
+    assert r.status_name in {"tolfun", "tolx", "no_effect_axis", "no_effect_coord"}
+    assert int(r.nfev) < 10**6 and float(r.fun) < 1e-10 and _all_finite(r)
+
+
+def test_with_tolerances_off_the_no_effect_criteria_still_stop_the_run():
+    r = cmaes.minimize(
+        sphere,
+        jnp.full(3, 2.0),
+        1.0,
+        key=jax.random.key(1),
+        max_evals=10**6,
+        tolfun=0,
+        tolfunhist=0,
+        tolx=0,
+        tolconditioncov=0,
+        tolflatfitness=None,
+    )
+    assert r.status_name in {"no_effect_axis", "no_effect_coord"}
+    assert _all_finite(r)
+
+
+def test_unbounded_objective_stops_by_tolfacupx_or_diverged_never_nan():
+    def linear(x):
+        return jnp.sum(x)
+
+    r = cmaes.minimize(linear, jnp.zeros(4), 1.0, key=jax.random.key(0), max_evals=10**6)
+    assert r.status_name == "tolfacupx" and _all_finite(r)
+    r = cmaes.minimize(
+        linear,
+        jnp.zeros(4),
+        1.0,
+        key=jax.random.key(0),
+        max_evals=10**6,
+        tolfacupx=0,
+        tolconditioncov=0,
+    )
+    assert r.status_name == "diverged"  # f overflowed to −inf; the state stayed finite
+    h = r.history
+    assert not any(np.any(np.isnan(np.asarray(a))) for a in (r.fun, h.best, h.sigma))
+    assert np.all(np.isfinite(np.asarray(r.x))) and np.all(np.isfinite(h.sigma))
+
+
+def test_max_evals_is_never_exceeded_and_history_is_consistent():
+    r = cmaes.minimize(rastrigin, jnp.full(4, 3.0), 1.0, key=jax.random.key(2), max_evals=95)
+    lam = cmaes.default_popsize(4)
+    assert r.status == Status.MAX_STEPS and int(r.nfev) == (95 // lam) * lam
+    h = r.history
+    assert int(r.nit) == len(h.best) == 95 // lam
+    np.testing.assert_array_equal(h.nfev, lam * np.arange(1, len(h.best) + 1))
+    assert float(r.fun) == pytest.approx(float(np.min(h.best)))
+    assert float(rastrigin(r.x)) == pytest.approx(float(r.fun))
+
+
+def test_minimize_equals_the_ask_tell_loop():
+    x0 = jnp.asarray([1.0, -2.0, 0.5])
+    key = jax.random.key(7)
+    r = cmaes.minimize(sphere, x0, 0.3, key=key, max_evals=70, record_mean=True)
+    state = cmaes.init(x0, 0.3)
+    run_key = jax.random.fold_in(key, 0)
+
+    @jax.jit
+    def step(state, g):
+        x = cmaes.ask(state, jax.random.fold_in(run_key, g))
+        return cmaes.tell(state, x, jax.vmap(sphere)(x))
+
+    for g in range(int(r.nit)):
+        state = step(state, g)
+        np.testing.assert_allclose(r.history.mean[g], state.mean, rtol=1e-12)
+    assert float(state.best_f) == pytest.approx(float(r.fun), rel=1e-12)
+
+
+def test_ftarget_and_pytree_parameters():
+    x0 = {"a": jnp.ones((2, 2)), "b": jnp.asarray([3.0])}
+
+    def f(p):
+        return jnp.sum((p["a"] - 1.5) ** 2) + (p["b"][0] + 1) ** 2
+
+    r = cmaes.minimize(f, x0, 1.0, key=jax.random.key(0), max_evals=20_000, ftarget=1e-10)
+    assert r.status_name == "ftarget"
+    np.testing.assert_allclose(r.x["a"], 1.5, atol=1e-4)
+    np.testing.assert_allclose(r.x["b"], -1.0, atol=1e-4)
+
+
+def test_ipop_restarts_find_the_global_minimum_of_rastrigin():
+    """n = 10, x0 ~ U[-4, 4]ⁿ, σ₀ = 2: restarts with doubling λ reach f < 1e-8 in most seeds."""
+    reached, popsizes = 0, set()
+    for seed in range(5):
+        x0 = np.random.default_rng(seed).uniform(-4, 4, 10)
+        r = cmaes.minimize(
+            rastrigin,
+            x0,
+            2.0,
+            key=jax.random.key(seed),
+            max_evals=300_000,
+            ftarget=1e-8,
+            restarts=8,
+        )
+        reached += r.status_name == "ftarget"
+        popsizes.update(r.popsizes)
+        assert np.all(np.diff(r.history.restart) >= 0)
+    assert reached >= 4
+    assert max(popsizes) > 10  # restarts did happen, with doubled populations
+
+
+def test_bad_input_is_rejected_before_tracing():
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="sigma0"):
+        cmaes.minimize(sphere, jnp.ones(3), 0.0, key=key, max_evals=100)
+    with pytest.raises(ValueError, match="popsize"):
+        cmaes.minimize(sphere, jnp.ones(3), 1.0, key=key, max_evals=100, popsize=1)
+    with pytest.raises(ValueError, match="x0"):
+        cmaes.minimize(sphere, jnp.asarray([1.0, jnp.nan]), 1.0, key=key, max_evals=100)
+    with pytest.raises(ValueError, match="max_evals"):
+        cmaes.minimize(sphere, jnp.ones(3), 1.0, key=key, max_evals=5, popsize=6)
+    with pytest.raises(ValueError, match="scalar"):
+        cmaes.minimize(lambda x: x, jnp.ones(3), 1.0, key=key, max_evals=100)
+    with pytest.raises(ValueError, match="restarts"):
+        cmaes.minimize(sphere, jnp.ones(3), 1.0, key=key, max_evals=100, restarts=-1)
+    with pytest.raises(ValueError, match="x0"):
+        cmaes.init(jnp.ones((2, 2)), 1.0)
+    with pytest.raises(ValueError, match="sigma0"):
+        cmaes.init(jnp.ones(2), -1.0)
+
+
+SHARDED_RUN = textwrap.dedent(
+    """
+    import json, jax, jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    from jaxmin.evolution import cmaes
+    from jaxmin.evolution._population import evaluate
+    f = lambda x: jnp.sum((x - 0.5) ** 2)
+    r = cmaes.minimize(f, jnp.full(5, 2.0), 1.0, key=jax.random.key(3), popsize=10,
+                       max_evals=2000)
+    hlo = jax.jit(lambda X: evaluate(f, X)).lower(jnp.ones((10, 5))).compile().as_text()
+    print(json.dumps({"devices": len(jax.devices()), "split": "num_partitions=4" in hlo,
+                      **r.summary()}))
+    """
+)
+
+
+def test_population_sharded_over_four_host_devices_gives_the_same_run():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    env["JAX_PLATFORMS"] = "cpu"
+    out = subprocess.run(
+        [sys.executable, "-c", SHARDED_RUN], env=env, capture_output=True, text=True, check=True
+    )
+    sharded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert sharded["devices"] == 4 and sharded["split"]  # the population is split 4 ways
+    r = cmaes.minimize(
+        lambda x: jnp.sum((x - 0.5) ** 2),
+        jnp.full(5, 2.0),
+        1.0,
+        key=jax.random.key(3),
+        popsize=10,
+        max_evals=2000,
+    )
+    single = r.summary()
+    assert sharded["nfev"] == single["nfev"] and sharded["status"] == single["status"]
+    np.testing.assert_allclose(sharded["x"], single["x"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        sharded["history"]["best"], single["history"]["best"], rtol=1e-6, atol=1e-15
+    )
