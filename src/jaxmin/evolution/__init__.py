@@ -1,6 +1,6 @@
 """Gradient-free population methods: a genetic algorithm (:mod:`.ga`) and CMA-ES (:mod:`.cmaes`)."""
 
-from . import cmaes
+from . import cmaes, ga
 from ._result import EvolutionHistory, EvolutionResult
 
-__all__ = ["EvolutionHistory", "EvolutionResult", "cmaes"]
+__all__ = ["EvolutionHistory", "EvolutionResult", "cmaes", "ga"]

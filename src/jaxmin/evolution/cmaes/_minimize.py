@@ -165,7 +165,7 @@ def minimize(
         )
         done = int(state.generation)
         history = {name: np.asarray(value)[:done] for name, value in history.items()}
-        history["nfev"] = history["nfev"] + used
+        history["nfev"] = history["nfev"].astype(int) + used
         history["restart"] = np.full(done, restart)
         runs.append((lam, history, int(status)))
         used += int(state.nfev)

@@ -1,0 +1,256 @@
+"""``jaxmin.ga.minimize``: a generational genetic algorithm in one compiled loop.
+
+One generation, from a population P of λ individuals with values f:
+
+1. elitism: the e fittest individuals pass unchanged (their f is kept, not re-evaluated);
+2. selection: 2(λ − e) parents by tournament or truncation (:mod:`._selection`);
+3. crossover: pairs of parents give λ − e children by single-point crossover;
+4. mutation: multiplicative θ ← θ(1 + η), additive θ ← θ + sξ, or both (:mod:`._operators`),
+   with rates that may differ per parameter and change per generation (a schedule);
+5. the children are evaluated at once with ``vmap`` (sharded over devices where there are several).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ... import _checks
+from ...result import Status
+from .._population import evaluate, flatten_start
+from .._result import EvolutionHistory, EvolutionResult
+from ._operators import additive_mutation, multiplicative_mutation, single_point_crossover
+from ._selection import ranked, tournament, truncation
+
+MUTATIONS = ("multiplicative", "additive", "both")
+SELECTIONS = ("tournament", "truncation")
+_RUNNING = -1
+
+Rate = float | np.ndarray | Callable[[jax.Array], jax.Array]
+
+
+class _Config(NamedTuple):
+    """The static (hashable) settings of a run."""
+
+    popsize: int
+    generations: int
+    elitism: int
+    mutation: str
+    selection: str
+    tournament_size: int
+    truncation_fraction: float
+    crossover_probability: float
+    mutation_probability: float
+    rate_schedule: Callable | None
+    scale_schedule: Callable | None
+    ftarget: float | None
+    record_mean: bool
+
+
+def _check_rate(name: str, value: Rate, n: int) -> tuple[np.ndarray, Callable | None]:
+    """A rate: a number ≥ 0, an array of n numbers ≥ 0, or a schedule generation → rate."""
+    if callable(value):
+        first = np.asarray(value(0))
+        if first.shape not in ((), (n,)) or not np.all(np.isfinite(first)) or np.any(first < 0):
+            raise ValueError(
+                f"{name} schedule must give finite rates >= 0 of shape () or ({n},), "
+                f"got {first!r} at generation 0"
+            )
+        return np.zeros(()), value
+    arr = np.asarray(value, dtype=float)
+    if arr.shape not in ((), (n,)) or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must be finite and >= 0, a scalar or shape ({n},), got {value!r}")
+    return arr, None
+
+
+def _spread(population: jax.Array) -> tuple[jax.Array, jax.Array]:
+    std = jnp.std(population, axis=0)
+    return jnp.sqrt(jnp.mean(std**2)), jnp.max(std) / jnp.min(std)
+
+
+def _record(population, fitness, nfev, config):
+    f = jnp.sort(ranked(fitness))
+    sigma, ratio = _spread(population)
+    record = {
+        "nfev": jnp.asarray(nfev),
+        "best": f[0],
+        "median": f[f.shape[0] // 2],
+        "sigma": sigma,
+        "axis_ratio": ratio,
+    }
+    if config.record_mean:
+        record["mean"] = jnp.mean(population, axis=0)
+    return record
+
+
+@functools.partial(jax.jit, static_argnames=("fun", "config"))
+def _run(fun, x0, key, init_scale, rate, scale, config: _Config):
+    n, lam, e = x0.shape[0], config.popsize, config.elitism
+    key_init, key_run = jax.random.split(key)
+    population = x0 + init_scale * jax.random.normal(key_init, (lam, n), x0.dtype)
+    population = population.at[0].set(x0)
+    fitness = evaluate(fun, population)
+    template = _record(population, fitness, lam, config)
+    history = jax.tree.map(
+        lambda leaf: jnp.full(
+            (config.generations + 1, *leaf.shape), jnp.nan, jnp.result_type(leaf, float)
+        ),
+        template,
+    )
+    history = jax.tree.map(lambda h, r: h.at[0].set(r.astype(h.dtype)), history, template)
+
+    def generation(carry):
+        population, fitness, g, nfev, _, history = carry
+        k_select, k_cross, k_mult, k_add = jax.random.split(jax.random.fold_in(key_run, g), 4)
+        order = jnp.argsort(ranked(fitness), stable=True)
+        elite, elite_f = population[order[:e]], fitness[order[:e]]
+        if config.selection == "tournament":
+            parents = tournament(k_select, fitness, 2 * (lam - e), config.tournament_size)
+        else:
+            parents = truncation(k_select, fitness, 2 * (lam - e), config.truncation_fraction)
+        parents = population[parents].reshape(2, lam - e, n)
+        children = single_point_crossover(
+            k_cross, parents[0], parents[1], config.crossover_probability
+        )
+        g_rate = config.rate_schedule(g) if config.rate_schedule else rate
+        g_scale = config.scale_schedule(g) if config.scale_schedule else scale
+        p = config.mutation_probability
+        if config.mutation in ("multiplicative", "both"):
+            children = multiplicative_mutation(k_mult, children, g_rate, p)
+        if config.mutation in ("additive", "both"):
+            children = additive_mutation(k_add, children, g_scale, p)
+        children_f = evaluate(fun, children)
+        population = jnp.concatenate([elite, children])
+        fitness = jnp.concatenate([elite_f, children_f])
+        nfev = nfev + lam - e
+        best = jnp.min(ranked(fitness))
+        status = jnp.where(g + 1 >= config.generations, jnp.int32(Status.MAX_STEPS), _RUNNING)
+        if config.ftarget is not None:
+            status = jnp.where(best <= config.ftarget, jnp.int32(Status.FTARGET), status)
+        status = jnp.where(jnp.all(jnp.isnan(fitness)), jnp.int32(Status.DIVERGED), status)
+        record = _record(population, fitness, nfev, config)
+        history = jax.tree.map(lambda h, r: h.at[g + 1].set(r.astype(h.dtype)), history, record)
+        return population, fitness, g + 1, nfev, status.astype(jnp.int32), history
+
+    status = jnp.asarray(_RUNNING, jnp.int32)
+    if config.ftarget is not None:
+        status = jnp.where(
+            jnp.min(ranked(fitness)) <= config.ftarget, jnp.int32(Status.FTARGET), status
+        )
+    carry = (population, fitness, jnp.asarray(0), jnp.asarray(lam), status, history)
+    return jax.lax.while_loop(lambda c: c[4] == _RUNNING, generation, carry)
+
+
+def minimize(
+    fun: Callable[[Any], jax.Array],
+    x0: Any,
+    *,
+    key: jax.Array,
+    popsize: int,
+    generations: int,
+    init_scale: float = 1.0,
+    mutation: str = "both",
+    mutation_rate: Rate = 0.1,
+    mutation_scale: Rate = 0.1,
+    mutation_probability: float = 1.0,
+    crossover_probability: float = 0.9,
+    selection: str = "tournament",
+    tournament_size: int = 3,
+    truncation_fraction: float = 0.5,
+    elitism: int = 1,
+    ftarget: float | None = None,
+    record_mean: bool = False,
+) -> EvolutionResult:
+    """Minimise ``fun`` with a genetic algorithm (module docstring), compiled as one loop.
+
+    The first population is x0 itself plus λ − 1 individuals x0 + ``init_scale`` · N(0, I).
+
+    **Arguments**
+
+    - ``fun``: f(θ) → scalar; θ has the structure of ``x0`` (vector or pytree, flattened).
+    - ``x0``: the centre of the first population (finite floats).
+    - ``key``: a ``jax.random`` key; the same key gives the same run.
+    - ``popsize``: λ ≥ 2. ``generations``: the number of generations (≥ 1).
+    - ``init_scale``: spread of the first population (≥ 0; a scalar).
+    - ``mutation``: ``"multiplicative"`` (the lecture's θ(1 + η), η ~ N(0, rate²) — cannot move
+      a parameter that is 0), ``"additive"`` (θ + scale · N(0, 1)) or ``"both"``.
+    - ``mutation_rate``, ``mutation_scale``: a number ≥ 0, one per parameter (shape (n,)), or a
+      schedule ``generation -> rate`` (jax-traceable), e.g. a decay.
+    - ``mutation_probability``: the probability that a gene mutates, in (0, 1].
+    - ``crossover_probability``: the probability that a child is a crossover, in [0, 1].
+    - ``selection``: ``"tournament"`` (size ``tournament_size`` ≥ 1) or ``"truncation"`` (from
+      the best ``truncation_fraction`` ∈ (0, 1]).
+    - ``elitism``: the number of fittest individuals kept unchanged, 0 ≤ e < λ.
+    - ``ftarget``: stop when the best f ≤ ftarget (status ``ftarget``).
+    - ``record_mean``: also record the population mean per generation (for path plots).
+
+    **Returns** an :class:`jaxmin.evolution.EvolutionResult` (history entry 0 is the first
+    population; status ``max_steps`` when the generations ran out).
+    """
+    fun_flat, vector, unravel = flatten_start(fun, x0)
+    n = vector.shape[0]
+    popsize = _checks.integer_at_least("popsize", popsize, 2)
+    generations = _checks.integer_at_least("generations", generations, 1)
+    init_scale = _checks.non_negative("init_scale", init_scale)
+    _checks.one_of("mutation", mutation, MUTATIONS)
+    _checks.one_of("selection", selection, SELECTIONS)
+    rate, rate_schedule = _check_rate("mutation_rate", mutation_rate, n)
+    scale, scale_schedule = _check_rate("mutation_scale", mutation_scale, n)
+    mutation_probability = _checks.positive("mutation_probability", mutation_probability)
+    if mutation_probability > 1:
+        raise ValueError(f"mutation_probability must lie in (0, 1], got {mutation_probability}")
+    crossover_probability = _checks.non_negative("crossover_probability", crossover_probability)
+    if crossover_probability > 1:
+        raise ValueError(f"crossover_probability must lie in [0, 1], got {crossover_probability}")
+    tournament_size = _checks.integer_at_least("tournament_size", tournament_size, 1)
+    truncation_fraction = _checks.positive("truncation_fraction", truncation_fraction)
+    if truncation_fraction > 1:
+        raise ValueError(f"truncation_fraction must lie in (0, 1], got {truncation_fraction}")
+    elitism = _checks.integer_at_least("elitism", elitism, 0)
+    if elitism >= popsize:
+        raise ValueError(f"elitism must be < popsize = {popsize}, got {elitism}")
+    config = _Config(
+        popsize=popsize,
+        generations=generations,
+        elitism=elitism,
+        mutation=mutation,
+        selection=selection,
+        tournament_size=tournament_size,
+        truncation_fraction=truncation_fraction,
+        crossover_probability=crossover_probability,
+        mutation_probability=mutation_probability,
+        rate_schedule=rate_schedule,
+        scale_schedule=scale_schedule,
+        ftarget=None if ftarget is None else float(ftarget),
+        record_mean=bool(record_mean),
+    )
+    dtype = vector.dtype
+    population, fitness, g, nfev, status, history = _run(
+        fun_flat,
+        vector,
+        key,
+        jnp.asarray(init_scale, dtype),
+        jnp.asarray(rate, dtype),
+        jnp.asarray(scale, dtype),
+        config,
+    )
+    done = int(g) + 1
+    history = {name: np.asarray(value)[:done] for name, value in history.items()}
+    history["nfev"] = history["nfev"].astype(int)
+    best = int(jnp.argmin(ranked(fitness)))
+    return EvolutionResult(
+        x=unravel(population[best]),
+        fun=fitness[best],
+        nfev=nfev,
+        nit=g,
+        status=status,
+        history=EvolutionHistory(
+            mean=history.pop("mean", None), restart=np.zeros(done, int), **history
+        ),
+        popsizes=(popsize,),
+    )

@@ -1,0 +1,148 @@
+"""Genetic algorithm: operators (hypothesis properties), selection, elitism, minimize, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxmin import Status, ga, objectives
+
+
+def test_multiplicative_mutation_is_relative_and_cannot_move_zero():
+    theta = jnp.asarray([[0.0, 2.0, -3.0]] * 20_000)
+    rate = jnp.asarray([0.5, 0.1, 0.3])
+    out = np.asarray(ga.multiplicative_mutation(jax.random.key(0), theta, rate))
+    assert np.all(out[:, 0] == 0.0)  # θ = 0 stays 0: the reason for the additive mutation
+    eta = out[:, 1:] / np.asarray(theta[:, 1:]) - 1
+    np.testing.assert_allclose(eta.mean(axis=0), 0.0, atol=0.01)
+    np.testing.assert_allclose(eta.std(axis=0), [0.1, 0.3], rtol=0.03)
+    moved = ga.additive_mutation(jax.random.key(1), theta, 0.2)
+    assert np.std(np.asarray(moved[:, 0])) == pytest.approx(0.2, rel=0.03)
+
+
+def test_mutation_probability_mutates_that_fraction_of_genes():
+    theta = jnp.ones((500, 40))
+    out = ga.additive_mutation(jax.random.key(2), theta, 1.0, probability=0.25)
+    assert np.mean(np.asarray(out) != 1.0) == pytest.approx(0.25, abs=0.01)
+
+
+@given(st.integers(2, 12), st.integers(1, 30), st.integers(0, 2**31 - 1))
+def test_single_point_crossover_takes_a_prefix_of_a_and_a_suffix_of_b(n, count, seed):
+    rng = np.random.default_rng(seed)
+    a = jnp.asarray(rng.normal(size=(count, n)))
+    b = jnp.asarray(rng.normal(size=(count, n)) + 10.0)  # every gene tells its parent
+    child = np.asarray(ga.single_point_crossover(jax.random.key(seed), a, b))
+    from_b = child >= 5.0
+    np.testing.assert_array_equal(np.where(from_b, np.asarray(b), np.asarray(a)), child)
+    cuts = np.argmax(from_b, axis=1)
+    assert np.all(from_b.any(axis=1)) and np.all(cuts >= 1)  # both parents contribute
+    assert np.all(np.diff(from_b.astype(int), axis=1) >= 0)  # a single cut: a…a b…b
+
+
+def test_crossover_probability_zero_copies_the_first_parent():
+    a, b = jnp.zeros((10, 4)), jnp.ones((10, 4))
+    np.testing.assert_array_equal(ga.single_point_crossover(jax.random.key(0), a, b, 0.0), a)
+
+
+@given(st.integers(4, 40), st.integers(0, 2**31 - 1), st.floats(0.1, 1.0))
+def test_truncation_selects_only_from_the_best_fraction(size, seed, fraction):
+    f = jnp.asarray(np.random.default_rng(seed).permutation(size).astype(float))
+    chosen = np.asarray(ga.truncation(jax.random.key(seed), f, 200, fraction))
+    keep = int(np.ceil(fraction * size))
+    assert np.all(np.asarray(f)[chosen] < keep)
+
+
+@given(st.integers(3, 40), st.integers(0, 2**31 - 1), st.integers(2, 5))
+def test_tournament_never_picks_the_worst_and_favours_the_best(size, seed, k):
+    f = jnp.asarray(np.random.default_rng(seed).permutation(size).astype(float))
+    chosen = np.asarray(ga.tournament(jax.random.key(seed), f, 400, k))
+    picked = np.asarray(f)[chosen]
+    assert picked.max() < size - 1  # the worst loses every tournament of ≥ 2 distinct entrants
+    assert picked.mean() < (size - 1) / 2  # better than a uniform draw
+
+
+def test_nan_values_rank_last_in_selection():
+    f = jnp.asarray([jnp.nan, 3.0, 1.0, 2.0])
+    assert 0 not in np.asarray(ga.truncation(jax.random.key(0), f, 100, 0.75))
+    assert 0 not in np.asarray(ga.tournament(jax.random.key(0), f, 100, 4))
+
+
+@pytest.mark.parametrize("selection", ga.SELECTIONS)
+@pytest.mark.parametrize("mutation", ga.MUTATIONS)
+def test_elitism_makes_the_best_value_monotone_and_finds_a_himmelblau_minimum(selection, mutation):
+    h = objectives.himmelblau()
+    r = ga.minimize(
+        h.fun,
+        jnp.asarray([0.5, 0.5]),
+        key=jax.random.key(3),
+        popsize=40,
+        generations=150,
+        mutation=mutation,
+        mutation_rate=lambda g: 0.3 * 0.97**g,
+        mutation_scale=lambda g: 0.5 * 0.97**g,
+        selection=selection,
+    )
+    best = r.history.best
+    assert np.all(np.diff(best) <= 0)
+    assert r.status == Status.MAX_STEPS and int(r.nit) == 150
+    assert int(r.nfev) == 40 + 150 * 39 == int(r.history.nfev[-1])
+    distance = np.min(np.linalg.norm(np.asarray(h.minima) - np.asarray(r.x), axis=1))
+    assert distance < 0.05 and float(r.fun) < 1e-2
+
+
+def test_same_key_same_run_and_ftarget_stops_early():
+    def sphere(x):
+        return jnp.sum(x**2)
+
+    kwargs = dict(key=jax.random.key(5), popsize=30, generations=400, mutation="additive")
+    kwargs["mutation_scale"] = lambda g: 0.5 * 0.98**g
+    first = ga.minimize(sphere, jnp.full(3, 1.5), **kwargs)
+    second = ga.minimize(sphere, jnp.full(3, 1.5), **kwargs)
+    np.testing.assert_array_equal(first.history.best, second.history.best)
+    stopped = ga.minimize(sphere, jnp.full(3, 1.5), ftarget=1e-2, **kwargs)
+    assert stopped.status_name == "ftarget" and float(stopped.fun) <= 1e-2
+    assert int(stopped.nit) < 400
+    np.testing.assert_array_equal(stopped.history.best, first.history.best[: int(stopped.nit) + 1])
+
+
+def test_per_parameter_rates_and_pytree_parameters():
+    x0 = {"w": jnp.zeros((2,)), "b": jnp.asarray(1.0)}
+
+    def f(p):
+        return jnp.sum((p["w"] - 1.0) ** 2) + p["b"] ** 2
+
+    r = ga.minimize(
+        f,
+        x0,
+        key=jax.random.key(0),
+        popsize=40,
+        generations=120,
+        mutation="additive",
+        mutation_scale=np.asarray([0.2, 0.2, 0.05]),
+    )
+    assert set(r.x) == {"w", "b"} and float(r.fun) < 1e-2
+
+
+def test_bad_input_is_rejected():
+    def f(x):
+        return jnp.sum(x**2)
+
+    kw = dict(key=jax.random.key(0), popsize=10, generations=5)
+    with pytest.raises(ValueError, match="popsize"):
+        ga.minimize(f, jnp.ones(2), key=jax.random.key(0), popsize=1, generations=5)
+    with pytest.raises(ValueError, match="mutation"):
+        ga.minimize(f, jnp.ones(2), mutation="swap", **kw)
+    with pytest.raises(ValueError, match="selection"):
+        ga.minimize(f, jnp.ones(2), selection="roulette", **kw)
+    with pytest.raises(ValueError, match="elitism"):
+        ga.minimize(f, jnp.ones(2), elitism=10, **kw)
+    with pytest.raises(ValueError, match="mutation_rate"):
+        ga.minimize(f, jnp.ones(2), mutation_rate=np.ones(3), **kw)
+    with pytest.raises(ValueError, match="mutation_scale"):
+        ga.minimize(f, jnp.ones(2), mutation_scale=lambda g: -1.0, **kw)
+    with pytest.raises(ValueError, match="x0"):
+        ga.minimize(f, jnp.asarray([1.0, jnp.inf]), **kw)
+    with pytest.raises(ValueError, match="scalar"):
+        ga.minimize(lambda x: x, jnp.ones(2), **kw)
