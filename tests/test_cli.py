@@ -121,3 +121,38 @@ def test_overfitting_command_writes_figures_and_loadable_parameters(tmp_path, ca
     x = np.linspace(0, 1, 5)
     assert nn.forward(params, x, activation="sigmoid").shape == (5, 1)
     assert "look" in capsys.readouterr().out
+
+
+def test_cmaes_command_writes_figure_and_loadable_json(tmp_path):
+    out = tmp_path / "cmaes"
+    code = cli.main(
+        ["cmaes", "--function", "rosenbrock", "--dim", "4", "--seed", "0", "--out", str(out)]
+    )
+    assert code == 0
+    summary = json.loads((out / "rosenbrock4_cmaes.json").read_text())
+    assert summary["status"] == "ftarget" and summary["fun"] <= 1e-8
+    assert len(summary["history"]["best"]) == summary["nit"]
+    assert (out / "rosenbrock4_cmaes_convergence.png").stat().st_size > 10_000
+
+
+def test_ga_command_and_population_paths_in_landscape(tmp_path):
+    out = tmp_path / "ga"
+    args = ["ga", "--function", "himmelblau", "--dim", "2", "--generations", "60"]
+    assert cli.main([*args, "--popsize", "30", "--out", str(out)]) == 0
+    summary = json.loads((out / "himmelblau2_ga.json").read_text())
+    assert summary["nfev"] == 30 + 60 * 29 and summary["distance_to_nearest_minimum"] < 0.1
+    land = tmp_path / "land"
+    argv = ["landscape", "--surface", "himmelblau", "--optimizers", "adam,cmaes,ga"]
+    assert cli.main([*argv, "--steps", "2000", "--out", str(land)]) == 0
+    result = json.loads((land / "himmelblau_summary.json").read_text())["optimizers"]
+    assert list(result) == ["adam", "cmaes", "ga"]
+    assert result["cmaes"]["status"] == "ftarget"
+    assert result["cmaes"]["distance_to_nearest_minimum"] < 1e-3
+
+
+def test_population_commands_reject_bad_input(capsys):
+    assert cli.main(["cmaes", "--function", "beale", "--dim", "3"]) == 2
+    assert "dimension 2" in capsys.readouterr().err
+    assert cli.main(["cmaes", "--function", "sphere", "--dim", "3", "--sigma0", "-1"]) == 2
+    assert "sigma0" in capsys.readouterr().err
+    assert cli.main(["landscape", "--optimizers", "adam,pso"]) == 2

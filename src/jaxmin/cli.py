@@ -1,4 +1,7 @@
-"""The ``jaxmin`` command (``landscape``, ``minima``, ``overfitting``); see ``jaxmin --help``."""
+"""The ``jaxmin`` command (``landscape``, ``minima``, ``overfitting``, ``cmaes``, ``ga``).
+
+See ``jaxmin --help``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,11 @@ import jax
 import numpy as np
 
 from . import landscape, objectives, optim, overfitting, plot
+from .evolution import cmaes, ga
 from .find_minima import find_minima
+
+N_DIMENSIONAL = ("sphere", "ellipsoid", "rosenbrock", "rastrigin", "ackley")
+"""Objectives that take a dimension (``--dim``); the others have a fixed one."""
 
 
 def _floats(text: str) -> list[float]:
@@ -53,19 +60,32 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     objective = objectives.get(args.surface)
     start = np.asarray(args.start) if args.start is not None else landscape.default_start(objective)
     names = [name.strip() for name in args.optimizers.split(",") if name.strip()]
+    allowed = sorted([*optim.RULES, *landscape.POPULATION_SETTINGS])
     for name in names:
-        if name not in optim.RULES:
-            raise ValueError(f"--optimizers: unknown {name!r}; choose from {sorted(optim.RULES)}")
-    rates = parse_learning_rates(args.lr, names)
-    optimizers = {name: landscape.make_optimizer(name, rates[name]) for name in names}
+        if name not in allowed:
+            raise ValueError(f"--optimizers: unknown {name!r}; choose from {allowed}")
+    rules = [name for name in names if name in optim.RULES]
+    populations = [name for name in names if name in landscape.POPULATION_SETTINGS]
+    rates = parse_learning_rates(args.lr, rules)
+    optimizers = {name: landscape.make_optimizer(name, rates[name]) for name in rules}
     settings = {
         name: {**landscape.TUTORIAL_SETTINGS[name], **({"learning_rate": r} if r else {})}
         for name, r in rates.items()
     }
     print(f"{objective.name} from {start.tolist()}, {args.steps} steps:", flush=True)
-    results = landscape.run_landscape(
-        objective, start, optimizers, steps=args.steps, record_every=args.record_every
+    results = (
+        landscape.run_landscape(
+            objective, start, optimizers, steps=args.steps, record_every=args.record_every
+        )
+        if optimizers
+        else {}
     )
+    for name in populations:
+        settings[name] = {**landscape.POPULATION_SETTINGS[name], "evaluations": args.steps}
+        results[name] = landscape.run_population(
+            objective, start, name, evaluations=args.steps, seed=args.seed
+        )
+    results = {name: results[name] for name in names}
     summary = landscape.summarise(objective, start, results, settings)
     summary["steps"] = args.steps
     out = Path(args.out)
@@ -79,6 +99,131 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         print(f"  {name:9s} x=({x})  f={entry['fun']:.4g}  steps={entry['nit']}  {entry['status']}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def make_objective(name: str, dim: int) -> objectives.Objective:
+    """The objective ``name`` in ``dim`` dimensions (fixed-dimension surfaces must match)."""
+    if name not in objectives.SURFACES:
+        raise ValueError(f"--function must be one of {sorted(objectives.SURFACES)}, got {name!r}")
+    if name in N_DIMENSIONAL:
+        return objectives.SURFACES[name](dim)
+    objective = objectives.get(name)
+    if objective.dim != dim:
+        raise ValueError(f"--function {name} has dimension {objective.dim}, got --dim {dim}")
+    return objective
+
+
+def _population_start(args: argparse.Namespace, objective: objectives.Objective) -> np.ndarray:
+    if args.x0 is not None:
+        x0 = np.asarray(args.x0, dtype=float)
+        if x0.shape == (1,):
+            x0 = np.full(objective.dim, x0[0])
+        if x0.shape != (objective.dim,):
+            raise ValueError(f"--x0 must have 1 or {objective.dim} numbers, got {x0.size}")
+        return x0
+    rng = np.random.default_rng(args.seed)
+    return rng.uniform(objective.lower, objective.upper)
+
+
+def _report_population(
+    args: argparse.Namespace,
+    objective: objectives.Objective,
+    x0: np.ndarray,
+    result,
+    method: str,
+    settings: dict,
+) -> int:
+    f_star = objective.global_minimum if len(objective.minima) else None
+    summary = {
+        "method": method,
+        "function": objective.name,
+        "formula": objective.formula,
+        "dim": objective.dim,
+        "seed": args.seed,
+        "x0": x0.tolist(),
+        "settings": settings,
+        "f_star": f_star,
+        **result.summary(),
+    }
+    if len(objective.minima):
+        distances = np.linalg.norm(objective.minima - np.asarray(result.x), axis=1)
+        summary["distance_to_nearest_minimum"] = float(np.min(distances))
+    out = Path(args.out)
+    stem = f"{objective.name}{objective.dim}_{method}"
+    title = (
+        f"{method} on {objective.name} (n = {objective.dim}): {result.status_name}, "
+        f"{int(result.nfev)} evaluations"
+    )
+    written = [
+        plot.plot_convergence(result, out / f"{stem}_convergence.png", f_star=f_star, title=title),
+        _write_json(summary, out / f"{stem}.json"),
+    ]
+    print(
+        f"{method} on {objective.name} (n={objective.dim}): f={float(result.fun):.6g} after "
+        f"{int(result.nfev)} evaluations, {int(result.nit)} generations, {result.status_name}"
+    )
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def cmd_cmaes(args: argparse.Namespace) -> int:
+    objective = make_objective(args.function, args.dim)
+    x0 = _population_start(args, objective)
+    width = float(np.max(objective.upper - objective.lower))
+    sigma0 = args.sigma0 if args.sigma0 is not None else 0.25 * width
+    settings = {
+        "sigma0": sigma0,
+        "popsize": args.popsize or cmaes.default_popsize(objective.dim),
+        "max_evals": args.max_evals,
+        "ftarget": args.ftarget,
+        "restarts": args.restarts,
+    }
+    result = cmaes.minimize(
+        objective.fun,
+        x0,
+        sigma0,
+        key=jax.random.key(args.seed),
+        popsize=args.popsize,
+        max_evals=args.max_evals,
+        ftarget=args.ftarget,
+        restarts=args.restarts,
+    )
+    return _report_population(args, objective, x0, result, "cmaes", settings)
+
+
+def cmd_ga(args: argparse.Namespace) -> int:
+    objective = make_objective(args.function, args.dim)
+    x0 = _population_start(args, objective)
+    width = float(np.max(objective.upper - objective.lower))
+    scale = args.scale if args.scale is not None else 0.05 * width
+    decay = args.decay
+    settings = {
+        "popsize": args.popsize,
+        "generations": args.generations,
+        "mutation": args.mutation,
+        "selection": args.selection,
+        "mutation_rate": args.rate,
+        "mutation_scale": scale,
+        "decay_per_generation": decay,
+        "init_scale": 0.25 * width,
+        "elitism": args.elitism,
+        "ftarget": args.ftarget,
+    }
+    result = ga.minimize(
+        objective.fun,
+        x0,
+        key=jax.random.key(args.seed),
+        popsize=args.popsize,
+        generations=args.generations,
+        init_scale=0.25 * width,
+        mutation=args.mutation,
+        mutation_rate=lambda g: args.rate * decay**g,
+        mutation_scale=lambda g: scale * decay**g,
+        selection=args.selection,
+        elitism=args.elitism,
+        ftarget=args.ftarget,
+    )
+    return _report_population(args, objective, x0, result, "ga", settings)
 
 
 def cmd_minima(args: argparse.Namespace) -> int:
@@ -196,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--optimizers",
         default="gd,momentum,nesterov,rmsprop,adam",
-        help=f"comma-separated, from {','.join(optim.RULES)}",
+        help=f"comma-separated, from {','.join([*optim.RULES, 'cmaes', 'ga'])} "
+        "(cmaes and ga draw the path of their population mean)",
     )
     p.add_argument(
         "--lr",
@@ -204,8 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="learning rate(s): one for all, one per optimizer, or name=rate pairs "
         "(default: the tutorial's, 1e-6 for gd/momentum/nesterov, 1e-3 otherwise)",
     )
-    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=10_000,
+        help="steps of the gradient rules; f evaluations of cmaes and ga",
+    )
     p.add_argument("--record-every", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="random seed of cmaes and ga")
     p.add_argument("--out", default="jaxmin-out/landscape", help="output folder")
     p.set_defaults(run=cmd_landscape)
 
@@ -237,7 +389,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", type=float, default=0.5, help="fraction held out")
     p.add_argument("--out", default="jaxmin-out/overfitting", help="output folder")
     p.set_defaults(run=cmd_overfitting)
+
+    functions = sorted(objectives.SURFACES)
+    p = sub.add_parser(
+        "cmaes",
+        help="CMA-ES on a test function; convergence figure and JSON summary",
+        description="Minimise a test function with CMA-ES (pycma's defaults, compiled, "
+        "population evaluated with vmap); write the convergence figure (best f, σ, axis ratio "
+        "per generation) and a JSON summary with the history.",
+    )
+    _population_arguments(p, functions, "jaxmin-out/cmaes")
+    p.add_argument("--sigma0", type=float, default=None, help="default: a quarter of the box")
+    p.add_argument("--popsize", type=int, default=None, help="default: 4 + floor(3 ln n)")
+    p.add_argument("--max-evals", type=int, default=100_000)
+    p.add_argument("--restarts", type=int, default=0, help="IPOP restarts (doubling λ)")
+    p.set_defaults(run=cmd_cmaes)
+
+    p = sub.add_parser(
+        "ga",
+        help="a genetic algorithm on a test function; convergence figure and JSON summary",
+        description="Minimise a test function with a genetic algorithm (mutation, single-point "
+        "crossover, selection, elitism); write the convergence figure and a JSON summary.",
+    )
+    _population_arguments(p, functions, "jaxmin-out/ga")
+    p.add_argument("--popsize", type=int, default=100)
+    p.add_argument("--generations", type=int, default=500)
+    p.add_argument("--mutation", default="both", choices=ga.MUTATIONS)
+    p.add_argument("--selection", default="tournament", choices=ga.SELECTIONS)
+    p.add_argument("--rate", type=float, default=0.1, help="multiplicative mutation rate")
+    p.add_argument(
+        "--scale", type=float, default=None, help="additive mutation σ (default: 5%% of the box)"
+    )
+    p.add_argument("--decay", type=float, default=0.99, help="rates × decay per generation")
+    p.add_argument("--elitism", type=int, default=1)
+    p.set_defaults(run=cmd_ga)
     return parser
+
+
+def _population_arguments(p: argparse.ArgumentParser, functions: list[str], out: str) -> None:
+    p.add_argument("--function", default="rosenbrock", choices=functions)
+    p.add_argument("--dim", type=int, default=10, help="dimension n (n-dimensional functions)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--x0",
+        type=_floats,
+        default=None,
+        help="start: one number for all coordinates or n numbers (default: uniform in the box)",
+    )
+    p.add_argument("--ftarget", type=float, default=1e-8, help="stop at f <= ftarget")
+    p.add_argument("--out", default=out, help="output folder")
 
 
 def main(argv: list[str] | None = None) -> int:

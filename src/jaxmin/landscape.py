@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from . import _checks, objectives, optim
+from .evolution import EvolutionResult, cmaes, ga
 from .minimize import minimize
 from .result import MinimizeResult
 
@@ -32,6 +34,14 @@ DEFAULT_STARTS: dict[str, tuple[float, ...]] = {
     "tutorial_1d": (2.0,),
 }
 """Where the lab starts on each surface unless told otherwise."""
+
+
+POPULATION_SETTINGS: dict[str, dict[str, Any]] = {
+    "cmaes": {"sigma0_fraction_of_box": 0.1, "popsize": None},
+    "ga": {"popsize": 40, "init_scale_fraction_of_box": 0.05, "mutation": "additive"},
+}
+"""How the lab runs the population methods: σ₀ (CMA-ES) and the first population's spread (GA)
+are fractions of the box width; their paths are the population means per generation."""
 
 
 def default_start(objective: objectives.Objective) -> np.ndarray:
@@ -71,6 +81,73 @@ def run_landscape(
         name: minimize(objective.fun, x0, opt, steps=steps, record_every=record_every)
         for name, opt in optimizers.items()
     }
+
+
+def as_path(objective: objectives.Objective, x0: Any, result: EvolutionResult) -> MinimizeResult:
+    """A population method's run as a path: the start, then the population mean per generation.
+
+    ``path_step`` counts f evaluations (the x axis of the loss plot), ``nit`` the generations;
+    ``grad_norm`` is NaN (no gradient was used).
+    """
+    means = np.concatenate([np.asarray(x0)[None], np.asarray(result.history.mean)])
+    steps = np.concatenate([[0], np.asarray(result.history.nfev)])
+    return MinimizeResult(
+        x=result.x,
+        fun=result.fun,
+        grad_norm=jnp.asarray(jnp.nan),
+        nit=jnp.asarray(int(steps[-1])),
+        nfev=result.nfev,
+        status=result.status,
+        path=jnp.asarray(means),
+        path_fun=objective.fun(jnp.asarray(means)),
+        path_step=jnp.asarray(steps),
+    )
+
+
+def run_population(
+    objective: objectives.Objective, start: Any, name: str, *, evaluations: int, seed: int = 0
+) -> MinimizeResult:
+    """Run ``"cmaes"`` or ``"ga"`` from ``start`` with about ``evaluations`` f evaluations.
+
+    Stops early at f ≤ f* + 1e-10 where f* is known; returns the path of population means.
+    """
+    _checks.one_of("population method", name, POPULATION_SETTINGS)
+    evaluations = _checks.integer_at_least("evaluations", evaluations, 100)
+    x0 = jnp.asarray(start, dtype=float)
+    width = float(np.max(objective.upper - objective.lower))
+    ftarget = objective.global_minimum + 1e-10 if len(objective.minima) else None
+    key = jax.random.key(seed)
+    settings = POPULATION_SETTINGS[name]
+    if name == "cmaes":
+        sigma0 = settings["sigma0_fraction_of_box"] * width
+        result = cmaes.minimize(
+            objective.fun,
+            x0,
+            sigma0,
+            key=key,
+            max_evals=evaluations,
+            ftarget=ftarget,
+            record_mean=True,
+        )
+    else:
+        popsize = settings["popsize"]
+        generations = max(1, evaluations // popsize)
+        scale = settings["init_scale_fraction_of_box"] * width
+        result = ga.minimize(
+            objective.fun,
+            x0,
+            key=key,
+            popsize=popsize,
+            generations=generations,
+            init_scale=scale,
+            mutation=settings["mutation"],
+            mutation_scale=lambda g: scale * 0.99**g,
+            ftarget=ftarget,
+            record_mean=True,
+        )
+        # the GA's history starts with the first population: drop it, as_path prepends x0
+        result = result._replace(history=jax.tree.map(lambda h: h[1:], result.history))
+    return as_path(objective, x0, result)
 
 
 def summarise(

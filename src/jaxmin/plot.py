@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from .evolution import EvolutionResult
 from .find_minima import MinimaResult
 from .nn import TrainResult
 from .objectives import Objective
@@ -118,7 +119,7 @@ def plot_loss(objective: Objective, results: dict[str, MinimizeResult], path: st
     ax.set_xscale("log")
     if has_minimum:
         ax.set_yscale("log")
-    ax.set_xlabel("step")
+    ax.set_xlabel("step (gradient rules) / f evaluations (cmaes, ga)")
     ax.set_ylabel("f − f*" if has_minimum else "f")
     ax.set_title(f"{objective.name}: loss against step")
     ax.legend(loc="best", fontsize=8)
@@ -224,6 +225,48 @@ def plot_fit(
     ax.set_ylabel("y")
     ax.set_title(title)
     ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_convergence(
+    result: EvolutionResult, path: str | Path, *, f_star: float | None = None, title: str = ""
+) -> Path:
+    """Convergence of a population method against f evaluations, one panel each for:
+
+    the best f of each generation and the best so far (as f − f* on a log scale when the
+    minimum f* is given), the step size (CMA-ES: σ; GA: the population's RMS spread) and the
+    axis ratio (CMA-ES: √cond C; GA: max/min coordinate spread). Restarts are dotted lines.
+    Writes a PNG to ``path`` and returns it.
+    """
+    h = result.history
+    evals = np.asarray(h.nfev)
+    best = np.asarray(h.best, dtype=float)
+    so_far = np.minimum.accumulate(np.where(np.isnan(best), np.inf, best))
+    fig = Figure(figsize=(7, 7.5), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True)
+    if f_star is not None:
+        best, so_far = best - f_star, so_far - f_star
+        positive = best[np.isfinite(best) & (best > 0)]
+        floor = positive.min() / 10 if positive.size else np.finfo(float).tiny
+        best, so_far = np.maximum(best, floor), np.maximum(so_far, floor)  # f = f* exactly
+    axes[0].plot(evals, best, ".", ms=2, color="0.6", label="best of generation")
+    axes[0].plot(evals, so_far, lw=1.5, label="best so far")
+    axes[0].set_ylabel("f − f*" if f_star is not None else "f")
+    if f_star is not None or np.all(so_far[np.isfinite(so_far)] > 0):
+        axes[0].set_yscale("log")
+    axes[0].legend(loc="best", fontsize=8)
+    axes[1].plot(evals, h.sigma, lw=1.2)
+    axes[1].set_ylabel("σ / spread")
+    axes[1].set_yscale("log")
+    axes[2].plot(evals, h.axis_ratio, lw=1.2)
+    axes[2].set_ylabel("axis ratio")
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("f evaluations")
+    starts = evals[np.flatnonzero(np.diff(np.asarray(h.restart))) + 1]
+    for ax in axes:
+        for x in starts:
+            ax.axvline(x, color="k", ls=":", lw=0.8)
+    axes[0].set_title(title or f"{result.status_name} after {int(result.nfev)} evaluations")
     return _save(fig, path)
 
 
