@@ -24,6 +24,7 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 import statistics
 import subprocess
@@ -202,6 +203,7 @@ def part_a(seeds: int) -> list[dict[str, Any]]:
         for n in (10, 40):
             obj = objective(name, n)
             print(f"... part A: {name} n={n}", flush=True)
+            other = OtherLoad()
             ours = [run_ours_to_target(obj, s) for s in range(seeds)]
             ref = [run_pycma_to_target(obj, s) for s in range(seeds)]
             ours_evals = [r["evals"] for r in ours]
@@ -228,6 +230,7 @@ def part_a(seeds: int) -> list[dict[str, Any]]:
                     "pycma stop": counts([r["status"] for r in ref]),
                     "ours median s/run": statistics.median(r["seconds"] for r in ours),
                     "pycma median s/run": statistics.median(r["seconds"] for r in ref),
+                    "other CPU load": other.fraction(),
                     "ours evals": ours_evals,
                     "pycma evals": ref_evals,
                     "ours fbest": [r["fbest"] for r in ours],
@@ -298,6 +301,36 @@ def cpu_busy_fraction(seconds: float = 1.0) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+class OtherLoad:
+    """Share of the machine's CPU time used by *other* processes between two readings (Linux).
+
+    Total busy CPU time (/proc/stat) minus this process's own CPU time (os.times), over
+    wall time × CPUs. A row timed while another process was busy cannot be trusted.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="utf-8") as stat:
+                fields = [int(v) for v in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        own = os.times()
+        return busy, own.user + own.system, time.perf_counter()
+
+    def fraction(self) -> float | None:
+        """Other processes' CPU share since construction (0 = machine otherwise idle)."""
+        end = self._read()
+        if self.start is None or end is None:
+            return None
+        busy, own, wall = (b - a for a, b in zip(self.start, end, strict=True))
+        return max(0.0, (busy - own) / (max(wall, 1e-9) * (os.cpu_count() or 1)))
 
 
 def source_state() -> dict[str, Any]:
@@ -443,27 +476,42 @@ def blas_threads(contender: Contender) -> contextlib.AbstractContextManager:
 
 
 def time_with_setup(
-    contenders: dict[str, Contender], *, repeats: int, warmup: int = 1
+    contenders: dict[str, Contender], *, repeats: int, warmup: int = 1, min_sample_s: float = 0.0
 ) -> tuple[dict[str, Timing], dict[str, Any], dict[str, float]]:
-    """Time the contenders in turn (A, B, C, A, B, C, …), each sample one blocked call.
+    """Time the contenders in turn (A, B, C, A, B, C, …), each sample timed warm.
 
-    ``setup()`` (untimed) makes the argument of ``run``; the thread limit is set, untimed,
-    around each JAX contender's call. Returns the timings, the last output of each, and the
-    median setup seconds.
+    Every sample is preceded by an untimed call of the same contender, so that each one is
+    timed in its steady state, whatever ran before it. ``setup()``
+    (untimed) makes the argument of ``run``; the thread limit is set, untimed, around each
+    JAX contender's calls. A contender without setup averages as many calls per sample as make
+    it last ≥ ``min_sample_s`` (decided from its warm-up). Returns the timings, the last output
+    of each, and the median setup seconds.
     """
     outputs: dict[str, Any] = {}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     setups: dict[str, list[float]] = {name: [] for name in contenders}
+    numbers = dict.fromkeys(contenders, 1)
+
+    def prepare(contender: Contender) -> Any:
+        return contender.setup() if contender.setup is not None else None
+
     for i in range(warmup + repeats):
         for name, contender in contenders.items():
-            t0 = time.perf_counter()
-            arg = contender.setup() if contender.setup is not None else None
-            setups[name].append(time.perf_counter() - t0)
             with blas_threads(contender):
-                seconds, outputs[name] = timed_call(contender.run, arg)
-            if i >= warmup:
+                timed_call(contender.run, prepare(contender))  # pre-roll, untimed
+                t0 = time.perf_counter()
+                arg = prepare(contender)
+                setups[name].append(time.perf_counter() - t0)
+                start = time.perf_counter()
+                for _ in range(numbers[name]):
+                    outputs[name] = jax.block_until_ready(contender.run(arg))
+                seconds = (time.perf_counter() - start) / numbers[name]
+            if i < warmup:
+                if contender.setup is None and min_sample_s > 0:
+                    numbers[name] = min(50, max(1, math.ceil(min_sample_s / max(seconds, 1e-7))))
+            else:
                 samples[name].append(seconds)
-    timings = {name: Timing(tuple(samples[name])) for name in contenders}
+    timings = {name: Timing(tuple(samples[name]), numbers[name]) for name in contenders}
     return timings, outputs, {name: statistics.median(s) for name, s in setups.items()}
 
 
@@ -503,8 +551,8 @@ def split_ours(obj: Objective, cfg: Config, repeats: int) -> dict[str, float]:
     return {"eigh ms": 1e3 * eigh_s, "eigh every": every, "evaluate ms": 1e3 * eval_s}
 
 
-def part_b(cfg: Config, repeats: int) -> tuple[dict[str, Any], list[str]]:
-    """Time ours, our compiled loop, pycma and evosax for one configuration."""
+def part_b(cfg: Config, repeats: int, min_sample_s: float) -> tuple[dict[str, Any], list[str]]:
+    """Time pycma, then ours, our jitted loop and evosax, for one configuration."""
     obj = objective("rotated ellipsoid", cfg.n)
     x0 = start(0, cfg.n)
     key = jax.random.key(0)
@@ -519,14 +567,9 @@ def part_b(cfg: Config, repeats: int) -> tuple[dict[str, Any], list[str]]:
     # exact compile time of minimize's jitted loop, for exactly the arguments minimize passes it
     loop, loop_args, loop_kwargs = capture_loop_call(lambda: ours(None))
     ours_compile, _ = compile_seconds(loop, *loop_args, **loop_kwargs)
-    contenders = {
+    jax_contenders = {
         "ours": Contender(ours),
         "ours loop": Contender(lambda _: loop(*loop_args, **loop_kwargs)),
-        "pycma": Contender(
-            functools.partial(pycma_loop, obj, cfg),
-            functools.partial(pycma_setup, cfg, x0),
-            jax=False,
-        ),
     }
     evosax = evosax_runner(obj, cfg, x0)
     if isinstance(evosax, str):
@@ -534,10 +577,26 @@ def part_b(cfg: Config, repeats: int) -> tuple[dict[str, Any], list[str]]:
         evosax_compile = None
     else:
         evosax_compile, evosax_call = evosax
-        contenders["evosax"] = Contender(lambda _: evosax_call())
-    with blas_threads(contenders["ours"]):
+        jax_contenders["evosax"] = Contender(lambda _: evosax_call())
+    pycma_contender = Contender(
+        functools.partial(pycma_loop, obj, cfg), functools.partial(pycma_setup, cfg, x0), jax=False
+    )
+    with blas_threads(jax_contenders["ours"]):
         first_call, _ = timed_call(ours, None)
-    timings, outputs, setups = time_with_setup(contenders, repeats=repeats)
+    other = OtherLoad()
+    # pycma in a block of its own, then the JAX contenders interleaved (see the notes)
+    timings, outputs, setups = time_with_setup({"pycma": pycma_contender}, repeats=repeats)
+    jax_timings, jax_outputs, _ = time_with_setup(
+        jax_contenders, repeats=repeats, min_sample_s=min_sample_s
+    )
+    timings |= jax_timings
+    outputs |= jax_outputs
+    other_load = other.fraction()
+    if other_load is not None and other_load > 0.05:
+        issues.append(
+            f"n={cfg.n} λ={lam}: other processes used {100 * other_load:.0f} % of the CPUs "
+            "while it was timed: its timings are not trustworthy"
+        )
     # diagnostic: ours again, alone, with OpenBLAS at its default number of threads
     default_threads = time_calls(ours, None, repeats=3, warmup=1)
 
@@ -557,7 +616,7 @@ def part_b(cfg: Config, repeats: int) -> tuple[dict[str, Any], list[str]]:
         return 1e3 * timings[name].median / g if name in timings else None
 
     ms = {name: per_gen(name) for name in ("ours", "ours loop", "pycma", "evosax")}
-    with blas_threads(contenders["ours"]):
+    with blas_threads(jax_contenders["ours"]):
         split = split_ours(obj, cfg, repeats=max(3, repeats // 2))
     pycma_es = pycma_setup(cfg, x0)
     candidates = pycma_es.ask()
@@ -578,6 +637,7 @@ def part_b(cfg: Config, repeats: int) -> tuple[dict[str, Any], list[str]]:
         "evosax/ours loop": ms["evosax"] / ms["ours loop"] if ms["evosax"] else None,
         "ours compile s": ours_compile,
         "evosax compile s": evosax_compile,
+        "other CPU load": other_load,
         "ours first call s": first_call,
         "ours nit": int(res.nit),
         "ours final f": float(res.fun),
@@ -609,6 +669,7 @@ PART_B_COLUMNS = (
     "evosax/ours>1",
     "ours compile s",
     "evosax compile s",
+    "other CPU load",
 )
 DIAGNOSTIC_COLUMNS = (
     "n",
@@ -666,15 +727,27 @@ NOTES = [
     "lax.scan, timed as a call of the compiled executable (no Python-side work, which favours "
     "evosax against the public 'ours' call). evosax's CMA_ES eigendecomposes C in every ask "
     "(no lazy update) and adds 1e-8·I to C each time.",
-    "Timing: the contenders run in turn (ours, ours loop, pycma, evosax, ours, …) after one "
-    "warm-up call each; every sample is one call (G generations) ending in "
-    "jax.block_until_ready; medians over the samples (raw samples in the JSON).",
+    "Timing: pycma is timed first, in a block of its own (one warm-up call, then its samples); "
+    "then the JAX contenders in turn (ours, ours loop, evosax, ours, …) after one warm-up "
+    "round. pycma is not interleaved with them because, on this 2-core machine, NumPy's "
+    "OpenBLAS worker threads keep spinning for a while after a pycma call and slowed the next "
+    "~20 ms of JAX work by up to 50 % (while writing this benchmark: evosax at n = 10, λ = 1000 "
+    "0.60 ms/gen right after pycma, 0.40 ms/gen otherwise). Every JAX sample is preceded by an "
+    "untimed call of the same contender, so that each is timed in its steady state, and is "
+    "the mean of as many calls (G generations each, ending in jax.block_until_ready) as make "
+    "it last ≥ min_sample_s (calls_per_sample in the JSON); a pycma sample is one call on a "
+    "fresh instance. Medians over the samples; n = 400 rows use 2 repeats fewer. Judge "
+    "ratios within about ±10 %.",
     "Split of our generation (diagnostics table): eigh(C) = jnp.linalg.eigh of an n×n SPD "
     "matrix, per call, inside a jitted fori_loop; our C is eigendecomposed every k = "
     "max(1, ⌈1/(10 n (c₁ + c_μ))⌉) generations (lazy, as pycma), so 'eigh ms/gen (amortised)' "
     "= eigh / k; vmap(f) = evaluating λ candidates, per call, measured the same way. The rest of "
     "'ours loop' is sampling, ranking, the rank-μ update of C and the loop's bookkeeping.",
     "Final f values are a sanity check only (different random streams, same G).",
+    "'other CPU load' = the share of the machine's CPU time that other processes used while a "
+    "row was measured (/proc/stat busy time minus this process's own CPU time); a row with "
+    "more than 5 % is flagged in the warnings and its timings are not trustworthy (pycma's "
+    "multi-threaded OpenBLAS in particular slows down many-fold on a busy 2-core machine).",
     "BLAS threads: jaxlib's CPU LAPACK kernels (eigh) call SciPy's OpenBLAS, which by default "
     "runs one thread per core; inside XLA's own thread pool that oversubscribes this 2-core "
     "machine. The JAX contenders (ours, ours loop, evosax, the split) therefore run with "
@@ -690,6 +763,7 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     repeats = repeats_for(args, full=7, quick=3)
     seeds = 3 if args.quick else 11
+    min_sample_s = 0.01 if args.quick else 0.05
     load = {"start": os.getloadavg()}
     busy = cpu_busy_fraction()
     if busy is not None and busy > 0.25:
@@ -708,7 +782,8 @@ def main() -> None:
     rows_b, issues = [], []
     for cfg in configs:
         print(f"... part B: n={cfg.n} λ={cfg.popsize} G={cfg.generations}", flush=True)
-        row, row_issues = part_b(cfg, repeats if cfg.n < 400 else max(3, repeats - 2))
+        row_repeats = repeats if cfg.n < 400 else max(3, repeats - 2)
+        row, row_issues = part_b(cfg, row_repeats, min_sample_s)
         rows_b.append(row)
         issues += row_issues
     for issue in issues:
@@ -732,6 +807,7 @@ def main() -> None:
     config = {
         "quick": args.quick,
         "repeats": repeats,
+        "min_sample_s": min_sample_s,
         "seeds": seeds,
         "sigma0": SIGMA0,
         "ftarget": FTARGET,
