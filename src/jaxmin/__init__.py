@@ -5,6 +5,7 @@ from .evolution import EvolutionResult, cmaes, ga
 from .find_minima import MinimaResult, find_minima
 from .minimize import minimize
 from .result import MinimizeResult, Status
+from .second_order import newton, parameter_covariance
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,8 @@ __all__ = [
     "find_minima",
     "ga",
     "minimize",
+    "newton",
     "objectives",
     "optim",
+    "parameter_covariance",
 ]

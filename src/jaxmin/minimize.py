@@ -11,22 +11,8 @@ import jax.numpy as jnp
 import optax
 
 from . import _checks
-from .result import MinimizeResult, Status
-
-_RUNNING = -1
-
-
-def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
-    """‖∇f‖₂² over all leaves, made NaN if any entry of x is not finite: one fused reduction.
-
-    Σ (g² + (x − x)) adds 0 for a finite x and NaN otherwise; a non-finite gradient, or one whose
-    squared norm overflows the dtype, makes it non-finite as well.
-    """
-    terms = [
-        jnp.sum(jnp.square(g) + (xi - xi))
-        for g, xi in zip(jax.tree.leaves(grad), jax.tree.leaves(x), strict=True)
-    ]
-    return sum(terms[1:], terms[0])
+from ._loop import Stepper, counts, run_loop, value_and_grad_init
+from .result import MinimizeResult
 
 
 def check_objective(fun: Callable, x0: Any) -> None:
@@ -36,6 +22,26 @@ def check_objective(fun: Callable, x0: Any) -> None:
     out = jax.eval_shape(fun, x0)
     if not hasattr(out, "shape") or out.shape != () or not jnp.issubdtype(out.dtype, jnp.floating):
         raise ValueError(f"fun must return a real scalar, got {out!r} for x0")
+
+
+def prepare_start(x0: Any, batched: bool) -> tuple[Any, Any]:
+    """Check a start (finite floating-point leaves; a common leading axis if ``batched``).
+
+    **Returns** ``x0`` as a pytree of arrays, and one start (the first, if ``batched``).
+    """
+    _checks.finite_tree("x0", x0)
+    x0 = jax.tree.map(jnp.asarray, x0)
+    for leaf in jax.tree.leaves(x0):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise TypeError(f"x0 must hold floating-point arrays, got dtype {leaf.dtype}")
+    if not batched:
+        return x0, x0
+    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(x0)}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(
+            f"with batched=True every leaf of x0 needs the same leading axis, got sizes {sizes}"
+        )
+    return x0, jax.tree.map(lambda leaf: leaf[0], x0)
 
 
 def minimize(
@@ -74,20 +80,8 @@ def minimize(
     gtol_value = -1.0 if gtol is None else _checks.positive("gtol", gtol)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation, got {optimizer!r}")
-    _checks.finite_tree("x0", x0)
-    x0 = jax.tree.map(jnp.asarray, x0)
-    for leaf in jax.tree.leaves(x0):
-        if not jnp.issubdtype(leaf.dtype, jnp.floating):
-            raise TypeError(f"x0 must hold floating-point arrays, got dtype {leaf.dtype}")
-    if batched:
-        sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(x0)}
-        if len(sizes) != 1 or None in sizes:
-            raise ValueError(
-                f"with batched=True every leaf of x0 needs the same leading axis, got sizes {sizes}"
-            )
-        check_objective(fun, jax.tree.map(lambda leaf: leaf[0], x0))
-    else:
-        check_objective(fun, x0)
+    x0, first = prepare_start(x0, batched)
+    check_objective(fun, first)
     return _run(fun, optimizer, steps, record_every, batched, x0, gtol_value)
 
 
@@ -97,78 +91,18 @@ def _run(fun, optimizer, steps, record_every, batched, x0, gtol):
     return jax.vmap(run_one)(x0) if batched else run_one(x0)
 
 
-def _run_one(fun, optimizer, steps, record_every, x0, *, gtol):
+def _first_order_stepper(fun, optimizer) -> Stepper:
     value_and_grad = jax.value_and_grad(fun)
-    n_records = steps // record_every + 1
 
-    def buffer(leaf):
-        # One spare slot at the end takes the writes of steps that are not recorded.
-        return jnp.zeros((n_records + 1, *jnp.shape(leaf)), jnp.result_type(leaf))
+    def step(x, f, g, state):
+        updates, state = optimizer.update(g, state, x)
+        x = optax.apply_updates(x, updates)
+        f, g = value_and_grad(x)
+        return x, f, g, state, counts(1, 1), False
 
-    def record(path, path_fun, step, x, f):
-        slot = jnp.where(step % record_every == 0, step // record_every, n_records)
-        path = jax.tree.map(lambda p, leaf: p.at[slot].set(leaf), path, x)
-        return path, path_fun.at[slot].set(f)
-
-    def status_of(step, f, sq_norm):
-        return jnp.where(
-            ~(jnp.isfinite(f) & jnp.isfinite(sq_norm)),
-            Status.DIVERGED,
-            jnp.where(
-                sq_norm <= gtol * jnp.abs(gtol),
-                Status.CONVERGED,
-                jnp.where(step >= steps, Status.MAX_STEPS, _RUNNING),
-            ),
-        ).astype(jnp.int32)
-
-    f0, g0 = value_and_grad(x0)
-    sq0 = squared_norm_if_finite(g0, x0)
-    path, path_fun = record(jax.tree.map(buffer, x0), buffer(f0), 0, x0, f0)
-    zero = jnp.asarray(0, jnp.int32)
-    # The carry keeps the previous iterate beside the current one, so that a step that turns
-    # non-finite can be undone once after the loop instead of selecting on every step.
-    previous = (x0, f0, sq0)
-    current = (x0, optimizer.init(x0), f0, g0, sq0)
-    init = (zero, previous, current, status_of(0, f0, sq0), path, path_fun)
-
-    def cond(carry):
-        return carry[3] == _RUNNING
-
-    def body(carry):
-        step, _, (x, state, f, g, sq), _, path, path_fun = carry
-        updates, new_state = optimizer.update(g, state, x)
-        new_x = optax.apply_updates(x, updates)
-        new_f, new_g = value_and_grad(new_x)
-        new_sq = squared_norm_if_finite(new_g, new_x)
-        path, path_fun = record(path, path_fun, step + 1, new_x, new_f)
-        status = status_of(step + 1, new_f, new_sq)
-        current = (new_x, new_state, new_f, new_g, new_sq)
-        return step + 1, (x, f, sq), current, status, path, path_fun
-
-    loops, previous, current, status, path, path_fun = jax.lax.while_loop(cond, body, init)
-    undo = (status == Status.DIVERGED) & (loops > 0)
-    x, f, sq = jax.tree.map(
-        lambda old, new: jnp.where(undo, old, new), previous, (current[0], current[2], current[4])
-    )
-    nit = loops - undo.astype(jnp.int32)
-    path_step = jnp.arange(n_records, dtype=jnp.int32) * record_every
-    after_end = path_step > nit
-    path = jax.tree.map(
-        lambda p, leaf: jnp.where(_expand(after_end, p[:-1]), leaf, p[:-1]), path, x
-    )
-    path_fun = jnp.where(after_end, f, path_fun[:-1])
-    return MinimizeResult(
-        x=x,
-        fun=f,
-        grad_norm=jnp.sqrt(sq),
-        nit=nit,
-        nfev=loops + 1,
-        status=status,
-        path=path,
-        path_fun=path_fun,
-        path_step=path_step,
-    )
+    return Stepper(value_and_grad_init(fun, optimizer.init), step)
 
 
-def _expand(mask: jax.Array, like: jax.Array) -> jax.Array:
-    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
+def _run_one(fun, optimizer, steps, record_every, x0, *, gtol):
+    stepper = _first_order_stepper(fun, optimizer)
+    return run_loop(stepper, x0, steps=steps, record_every=record_every, gtol=gtol)

@@ -36,6 +36,8 @@ class Status(enum.IntEnum):
     """The best and the 75th-percentile f of the population were equal for several generations."""
     TOLFACUPX = 11
     """A standard deviation grew by more than tolfacupx over σ₀: σ₀ too small or f unbounded."""
+    STALLED = 12
+    """No acceptable step was left: the damping grew until the step fell below round-off."""
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -58,12 +60,16 @@ class MinimizeResult(NamedTuple):
     - ``fun``: f(x).
     - ``grad_norm``: ‖∇f(x)‖₂ over all leaves.
     - ``nit``: number of update steps applied.
-    - ``nfev``: number of value-and-gradient evaluations.
+    - ``nfev``: number of f evaluations (first-order rules: value-and-gradient evaluations).
     - ``status``: a :class:`Status` code as an integer array.
     - ``path``: recorded iterates, leaves of shape ``(n_records, *leaf.shape)``; entry ``k`` is the
       iterate after step ``path_step[k]``; entries past ``nit`` repeat the final iterate.
     - ``path_fun``: f at the recorded iterates.
     - ``path_step``: the step index of each record (``0, r, 2r, …`` for ``record_every=r``).
+    - ``ngev``: number of gradient evaluations (a Jacobian-transpose product for Gauss–Newton).
+    - ``nhev``: number of Hessian evaluations (``"newton"``, ``"damped"``), Hessian-vector
+      products (``"newton-cg"``) or Jacobians / Jacobian products (``"gauss-newton"``); 0 for
+      first-order rules.
     """
 
     x: Any
@@ -75,6 +81,8 @@ class MinimizeResult(NamedTuple):
     path: Any
     path_fun: jax.Array
     path_step: jax.Array
+    ngev: Any = None
+    nhev: Any = None
 
     @property
     def status_name(self) -> str | list:
@@ -89,5 +97,10 @@ class MinimizeResult(NamedTuple):
             "grad_norm": np.asarray(self.grad_norm).tolist(),
             "nit": np.asarray(self.nit).tolist(),
             "nfev": np.asarray(self.nfev).tolist(),
+            **{
+                name: np.asarray(value).tolist()
+                for name, value in (("ngev", self.ngev), ("nhev", self.nhev))
+                if value is not None
+            },
             "status": self.status_name,
         }

@@ -1,0 +1,150 @@
+"""The compiled iteration loop shared by every gradient-based solver.
+
+A solver is a :class:`Stepper`: ``init`` evaluates (f, ∇f) at the start, ``step`` makes one
+iteration θ_k → θ_{k+1} and returns (f, ∇f) there. :func:`run_loop` wraps it in one
+``lax.while_loop`` with the stopping rules, evaluation counters and the recorded path, so that
+first-order rules and Newton methods stop, count and record in exactly the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .result import MinimizeResult, Status
+
+_RUNNING = -1
+
+
+class Stepper(NamedTuple):
+    """One iterative solver, as two pure functions.
+
+    - ``init(x) -> (f, g, aux, counts)``: f and ∇f at the start, the solver's own state ``aux``
+      (optimiser state, damping, …) and the evaluations it cost, ``counts = (nfev, ngev, nhev)``.
+    - ``step(x, f, g, aux) -> (x, f, g, aux, counts, stalled)``: one iteration, f and ∇f at the
+      new iterate, the evaluations it cost, and whether the solver can make no further progress.
+    """
+
+    init: Callable[[Any], tuple]
+    step: Callable[[Any, jax.Array, Any, Any], tuple]
+
+
+def counts(nfev: int, ngev: int, nhev: Any = 0) -> jax.Array:
+    """Evaluation counts (f, ∇f, Hessian or Hessian-vector products) as one int32 vector."""
+    return jnp.stack([jnp.asarray(c, jnp.int32) for c in (nfev, ngev, nhev)])
+
+
+def value_and_grad_init(
+    fun: Callable[[Any], jax.Array], state: Callable[[Any], Any] = lambda x: ()
+) -> Callable[[Any], tuple]:
+    """A :class:`Stepper` ``init`` that evaluates f and ∇f at the start and sets up ``state(x)``."""
+    value_and_grad = jax.value_and_grad(fun)
+
+    def init(x):
+        f, g = value_and_grad(x)
+        return f, g, state(x), counts(1, 1)
+
+    return init
+
+
+def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
+    """‖∇f‖₂² over all leaves, made NaN if any entry of x is not finite: one fused reduction.
+
+    Σ (g² + (x − x)) adds 0 for a finite x and NaN otherwise; a non-finite gradient, or one whose
+    squared norm overflows the dtype, makes it non-finite as well.
+    """
+    terms = [
+        jnp.sum(jnp.square(g) + (xi - xi))
+        for g, xi in zip(jax.tree.leaves(grad), jax.tree.leaves(x), strict=True)
+    ]
+    return sum(terms[1:], terms[0])
+
+
+def run_loop(
+    stepper: Stepper, x0: Any, *, steps: int, record_every: int, gtol: jax.Array
+) -> MinimizeResult:
+    """Iterate ``stepper`` from ``x0`` in one ``lax.while_loop`` (call inside ``jit``).
+
+    The run stops with status ``diverged`` when f, ∇f or the iterate become non-finite (the last
+    finite iterate is returned), ``converged`` when ‖∇f‖₂ ≤ ``gtol`` (a negative ``gtol`` never
+    converges), ``stalled`` when the stepper reports it, and ``max_steps`` after ``steps`` steps.
+    """
+    n_records = steps // record_every + 1
+
+    def buffer(leaf):
+        # One spare slot at the end takes the writes of steps that are not recorded.
+        return jnp.zeros((n_records + 1, *jnp.shape(leaf)), jnp.result_type(leaf))
+
+    def record(path, path_fun, step, x, f):
+        slot = jnp.where(step % record_every == 0, step // record_every, n_records)
+        path = jax.tree.map(lambda p, leaf: p.at[slot].set(leaf), path, x)
+        return path, path_fun.at[slot].set(f)
+
+    def status_of(step, f, sq_norm, stalled):
+        return jnp.where(
+            ~(jnp.isfinite(f) & jnp.isfinite(sq_norm)),
+            Status.DIVERGED,
+            jnp.where(
+                sq_norm <= gtol * jnp.abs(gtol),
+                Status.CONVERGED,
+                jnp.where(
+                    stalled, Status.STALLED, jnp.where(step >= steps, Status.MAX_STEPS, _RUNNING)
+                ),
+            ),
+        ).astype(jnp.int32)
+
+    f0, g0, aux0, counts0 = stepper.init(x0)
+    sq0 = squared_norm_if_finite(g0, x0)
+    path, path_fun = record(jax.tree.map(buffer, x0), buffer(f0), 0, x0, f0)
+    zero = jnp.asarray(0, jnp.int32)
+    # The carry keeps the previous iterate beside the current one, so that a step that turns
+    # non-finite can be undone once after the loop instead of selecting on every step.
+    previous = (x0, f0, sq0)
+    current = (x0, f0, g0, aux0, sq0)
+    status0 = status_of(0, f0, sq0, False)
+    init = (zero, previous, current, counts0, status0, path, path_fun)
+
+    def cond(carry):
+        return carry[4] == _RUNNING
+
+    def body(carry):
+        step, _, (x, f, g, aux, sq), n_evals, _, path, path_fun = carry
+        new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, aux)
+        new_sq = squared_norm_if_finite(new_g, new_x)
+        path, path_fun = record(path, path_fun, step + 1, new_x, new_f)
+        status = status_of(step + 1, new_f, new_sq, stalled)
+        current = (new_x, new_f, new_g, new_aux, new_sq)
+        return step + 1, (x, f, sq), current, n_evals + cost, status, path, path_fun
+
+    loops, previous, current, n_evals, status, path, path_fun = jax.lax.while_loop(cond, body, init)
+    undo = (status == Status.DIVERGED) & (loops > 0)
+    x, f, sq = jax.tree.map(
+        lambda old, new: jnp.where(undo, old, new), previous, (current[0], current[1], current[4])
+    )
+    nit = loops - undo.astype(jnp.int32)
+    path_step = jnp.arange(n_records, dtype=jnp.int32) * record_every
+    after_end = path_step > nit
+    path = jax.tree.map(
+        lambda p, leaf: jnp.where(_expand(after_end, p[:-1]), leaf, p[:-1]), path, x
+    )
+    path_fun = jnp.where(after_end, f, path_fun[:-1])
+    return MinimizeResult(
+        x=x,
+        fun=f,
+        grad_norm=jnp.sqrt(sq),
+        nit=nit,
+        nfev=n_evals[0],
+        status=status,
+        path=path,
+        path_fun=path_fun,
+        path_step=path_step,
+        ngev=n_evals[1],
+        nhev=n_evals[2],
+    )
+
+
+def _expand(mask: jax.Array, like: jax.Array) -> jax.Array:
+    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))

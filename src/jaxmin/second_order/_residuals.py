@@ -1,0 +1,74 @@
+"""Residuals of a least-squares fit: whitening by a covariance, and the parameter covariance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jax.scipy.linalg import cho_solve, solve_triangular
+
+
+def check_residuals(residuals: Callable, x0: Any) -> int:
+    """Check that ``residuals(x0)`` is a real array (abstract evaluation); return its size."""
+    if not callable(residuals):
+        raise TypeError(f"fun must be callable, got {residuals!r}")
+    out = jax.eval_shape(residuals, x0)
+    if not hasattr(out, "shape") or not jnp.issubdtype(out.dtype, jnp.floating) or out.size == 0:
+        raise ValueError(
+            f"with method='gauss-newton', fun must return the residuals r(θ) as a non-empty real "
+            f"array, got {out!r} for x0"
+        )
+    return int(out.size)
+
+
+def covariance_factor(covariance: Any, size: int) -> np.ndarray:
+    """Check a data covariance C (size × size, symmetric positive definite); return L, C = LLᵀ."""
+    cov = np.asarray(covariance, dtype=float)
+    if cov.shape != (size, size):
+        raise ValueError(
+            f"covariance must be a ({size}, {size}) matrix for {size} residuals, got {cov.shape}"
+        )
+    if not np.all(np.isfinite(cov)) or not np.allclose(cov, cov.T, rtol=1e-12, atol=0):
+        raise ValueError("covariance must be a finite symmetric matrix")
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError as err:
+        raise ValueError("covariance must be positive definite") from err
+
+
+def whitened(residuals: Callable, factor: jax.Array | None) -> Callable:
+    """r̃(θ) = L⁻¹ r(θ), flattened, so that ½‖r̃‖² = ½ rᵀC⁻¹r = χ²/2 (r itself if no factor)."""
+
+    def flat(x):
+        r = jnp.ravel(residuals(x))
+        return r if factor is None else solve_triangular(factor, r, lower=True)
+
+    return flat
+
+
+def parameter_covariance(residuals: Callable, x: Any, *, covariance: Any = None) -> jax.Array:
+    """The covariance of fitted parameters, V = (Jᵀ C⁻¹ J)⁻¹, at the best fit ``x``.
+
+    This is the standard linearised error of a χ² fit: J = ∂r/∂θ at the minimum of
+    χ² = rᵀC⁻¹r, and the one-standard-deviation error of θᵢ is √Vᵢᵢ (for independent residuals
+    already divided by their σ, leave ``covariance`` None). Rows and columns follow the order of
+    ``jax.flatten_util.ravel_pytree(x)``.
+
+    **Arguments**
+
+    - ``residuals``: r(θ), a function of a pytree θ returning an array.
+    - ``x``: the best-fit parameters (e.g. ``jaxmin.newton(..., method="gauss-newton").x``).
+    - ``covariance``: the data covariance C (m × m), or None for C = I.
+
+    **Returns** the (M, M) matrix V for M parameters.
+    """
+    flat_x, unravel = ravel_pytree(jax.tree.map(jnp.asarray, x))
+    size = check_residuals(residuals, unravel(flat_x))
+    factor = None if covariance is None else jnp.asarray(covariance_factor(covariance, size))
+    jac = jax.jacfwd(whitened(lambda v: residuals(unravel(v)), factor))(flat_x)
+    fisher = jac.T @ jac
+    return cho_solve((jnp.linalg.cholesky(fisher), True), jnp.eye(flat_x.size, dtype=fisher.dtype))
