@@ -45,6 +45,22 @@ def test_landscape_writes_figures_and_summary(tmp_path, capsys):
     assert "adam" in capsys.readouterr().out
 
 
+def test_landscape_runs_newton_and_damped_newton_beside_a_first_order_rule(tmp_path):
+    optimizers = ["--optimizers", "adam,newton,damped"]
+    code = cli.main(
+        ["landscape", "--surface", "beale", "--steps", "100", *optimizers, "--out", str(tmp_path)]
+    )
+    assert code == 0
+    summary = json.loads((tmp_path / "beale_summary.json").read_text())
+    rules = summary["optimizers"]
+    assert list(rules) == ["adam", "newton", "damped"]
+    assert rules["damped"]["status"] == "converged" and rules["damped"]["nit"] <= 30
+    assert rules["damped"]["distance_to_nearest_minimum"] < 1e-4
+    # from (4, 3) plain Newton is drawn to Beale's saddle at (0, 1), not to the minimum
+    assert rules["newton"]["distance_to_nearest_minimum"] > 1.0
+    assert rules["newton"]["settings"]["method"] == "newton" and rules["newton"]["nhev"] >= 1
+
+
 def test_landscape_on_the_one_dimensional_function(tmp_path):
     code = cli.main(
         [

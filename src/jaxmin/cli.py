@@ -60,7 +60,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     objective = objectives.get(args.surface)
     start = np.asarray(args.start) if args.start is not None else landscape.default_start(objective)
     names = [name.strip() for name in args.optimizers.split(",") if name.strip()]
-    allowed = sorted([*optim.RULES, *landscape.POPULATION_SETTINGS])
+    allowed = sorted([*optim.RULES, *landscape.NEWTON_SETTINGS, *landscape.POPULATION_SETTINGS])
     for name in names:
         if name not in allowed:
             raise ValueError(f"--optimizers: unknown {name!r}; choose from {allowed}")
@@ -80,6 +80,11 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         if optimizers
         else {}
     )
+    for name in [name for name in names if name in landscape.NEWTON_SETTINGS]:
+        settings[name] = landscape.NEWTON_SETTINGS[name]
+        results[name] = landscape.run_newton(
+            objective, start, name, steps=args.steps, record_every=args.record_every
+        )
     for name in populations:
         settings[name] = {**landscape.POPULATION_SETTINGS[name], "evaluations": args.steps}
         results[name] = landscape.run_population(
@@ -328,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "landscape",
         help="optimiser paths on a 2D surface (Tutorial 1)",
-        description="Run first-order optimisers from one start on a surface; "
+        description="Run first-order, Newton and population optimisers from one start on a "
+        "surface; "
         "write a contour plot of their paths, loss curves and a JSON summary.",
     )
     p.add_argument("--surface", default="beale", choices=surfaces)
@@ -341,8 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--optimizers",
         default="gd,momentum,nesterov,rmsprop,adam",
-        help=f"comma-separated, from {','.join([*optim.RULES, 'cmaes', 'ga'])} "
-        "(cmaes and ga draw the path of their population mean)",
+        help=f"comma-separated, from {','.join([*optim.RULES, 'newton', 'damped', 'cmaes', 'ga'])} "
+        "(newton: the plain Newton step; damped: Levenberg-Marquardt damped Newton with a line "
+        "search; cmaes and ga draw the path of their population mean)",
     )
     p.add_argument(
         "--lr",
@@ -354,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps",
         type=int,
         default=10_000,
-        help="steps of the gradient rules; f evaluations of cmaes and ga",
+        help="steps of the gradient rules, iterations of newton and damped (which stop at "
+        "|grad f| <= 1e-10); f evaluations of cmaes and ga",
     )
     p.add_argument("--record-every", type=int, default=1)
     p.add_argument("--seed", type=int, default=0, help="random seed of cmaes and ga")

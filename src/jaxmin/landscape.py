@@ -13,6 +13,7 @@ from . import _checks, objectives, optim
 from .evolution import EvolutionResult, cmaes, ga
 from .minimize import minimize
 from .result import MinimizeResult
+from .second_order import newton
 
 TUTORIAL_SETTINGS: dict[str, dict[str, float]] = {
     "gd": {"learning_rate": 1e-6},
@@ -42,6 +43,14 @@ POPULATION_SETTINGS: dict[str, dict[str, Any]] = {
 }
 """How the lab runs the population methods: σ₀ (CMA-ES) and the first population's spread (GA)
 are fractions of the box width; their paths are the population means per generation."""
+
+
+NEWTON_SETTINGS: dict[str, dict[str, Any]] = {
+    "newton": {"method": "newton", "gtol": 1e-10},
+    "damped": {"method": "damped", "gtol": 1e-10, "damping": 1e-3},
+}
+"""How the lab runs the second-order methods (``jaxmin.newton``): to ‖∇f‖ ≤ 1e-10 or the step
+budget, whichever comes first."""
 
 
 def default_start(objective: objectives.Objective) -> np.ndarray:
@@ -81,6 +90,17 @@ def run_landscape(
         name: minimize(objective.fun, x0, opt, steps=steps, record_every=record_every)
         for name, opt in optimizers.items()
     }
+
+
+def run_newton(
+    objective: objectives.Objective, start: Any, name: str, *, steps: int, record_every: int = 1
+) -> MinimizeResult:
+    """Run ``"newton"`` or ``"damped"`` (:data:`NEWTON_SETTINGS`) from ``start``."""
+    _checks.one_of("second-order method", name, NEWTON_SETTINGS)
+    x0 = jnp.asarray(start, dtype=float)
+    return newton(
+        objective.fun, x0, steps=steps, record_every=record_every, **NEWTON_SETTINGS[name]
+    )
 
 
 def as_path(objective: objectives.Objective, x0: Any, result: EvolutionResult) -> MinimizeResult:

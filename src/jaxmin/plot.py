@@ -117,9 +117,9 @@ def plot_loss(objective: Objective, results: dict[str, MinimizeResult], path: st
             gap = np.maximum(gap, np.finfo(gap.dtype).tiny)
         ax.plot(np.maximum(steps, 1), gap, label=name)
     ax.set_xscale("log")
-    if has_minimum:
-        ax.set_yscale("log")
-    ax.set_xlabel("step (gradient rules) / f evaluations (cmaes, ga)")
+    # unbounded surfaces (saddles): a symmetric log scale shows both the start and the run-away
+    ax.set_yscale("log" if has_minimum else "symlog")
+    ax.set_xlabel("step (gradient rules, Newton) / f evaluations (cmaes, ga)")
     ax.set_ylabel("f − f*" if has_minimum else "f")
     ax.set_title(f"{objective.name}: loss against step")
     ax.legend(loc="best", fontsize=8)
