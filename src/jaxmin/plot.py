@@ -113,8 +113,8 @@ def plot_loss(objective: Objective, results: dict[str, MinimizeResult], path: st
     for name, result in results.items():
         _, values, steps = _recorded(result)
         gap = values - f_star
-        if has_minimum:
-            gap = np.maximum(gap, np.finfo(gap.dtype).tiny)
+        if has_minimum:  # exact hits (f = f*) are drawn at round-off level, ε²·max(1, |f*|)
+            gap = np.maximum(gap, np.finfo(gap.dtype).eps ** 2 * max(1.0, abs(f_star)))
         ax.plot(np.maximum(steps, 1), gap, label=name)
     ax.set_xscale("log")
     # unbounded surfaces (saddles): a symmetric log scale shows both the start and the run-away
