@@ -1,5 +1,6 @@
 """Second-order methods: exact steps on quadratics, quadratic convergence, robustness, fits."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -112,6 +113,20 @@ def test_damped_newton_keeps_decreasing_on_indefinite_and_singular_hessians(name
         assert result.status_name == "converged" and float(result.fun) < 1e-12
     else:  # unbounded below: f runs away to −∞ as far as floating point allows, never NaN
         assert float(result.fun) < -1e10
+
+
+@given(n=st.integers(2, 6), seed=st.integers(0, 10_000))
+def test_damped_newton_descends_to_a_minimum_of_random_nonconvex_quartics(n, seed):
+    """E = ½xᵀAx − bᵀx + ¼Σxᵢ⁴ with A indefinite: saddles and maxima abound, E is bounded below."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    a = jnp.asarray(q @ np.diag(rng.uniform(-5, 5, n)) @ q.T)
+    b = jnp.asarray(rng.standard_normal(n))
+    fun = lambda x: 0.5 * x @ a @ x - b @ x + 0.25 * jnp.sum(x**4)  # noqa: E731
+    result = newton(fun, jnp.asarray(rng.standard_normal(n)), method="damped", steps=200)
+    assert result.status_name == "converged"
+    assert np.all(np.diff(np.asarray(result.path_fun)) <= 0)
+    assert np.linalg.eigvalsh(np.asarray(jax.hessian(fun)(result.x))).min() > -1e-8
 
 
 def powell_singular(x):
