@@ -8,16 +8,28 @@ import jax
 import jax.numpy as jnp
 
 
+def _rounding_error(f: jax.Array) -> jax.Array:
+    return 10 * jnp.finfo(jnp.result_type(f)).eps * jnp.abs(f)
+
+
+def gain_ratio(f: jax.Array, f_trial: jax.Array, predicted: jax.Array) -> jax.Array:
+    """ρ = (f − f_trial) / predicted, the actual over the model's decrease; 1 (the model is as
+    good as can be told) where the predicted decrease is below f's rounding error."""
+    measurable = predicted > _rounding_error(f)
+    return jnp.where(measurable, (f - f_trial) / jnp.where(measurable, predicted, 1), 1.0)
+
+
 def acceptable(f: jax.Array, f_trial: jax.Array, predicted: jax.Array, c: float) -> jax.Array:
     """Whether f_trial is a sufficient decrease from f: f − f_trial ≥ c·predicted, finite.
 
     ``predicted`` is the decrease the local model promises (> 0). Where it is below the rounding
-    error of f (10·ε·|f|), any trial with f_trial ≤ f is accepted instead, so that a converging
-    method is not stopped by round-off before its gradient tolerance is reached.
+    error of f, δ = 10·ε·|f|, f cannot tell a good step from a bad one: any trial with
+    f_trial ≤ f + δ is accepted instead, so that a converging method is not stopped by round-off
+    before its gradient tolerance is reached (f may then rise by at most δ).
     """
-    eps = jnp.finfo(jnp.result_type(f)).eps
+    noise = _rounding_error(f)
     sufficient = f - f_trial >= c * predicted
-    roundoff = (f_trial <= f) & (predicted <= 10 * eps * jnp.abs(f))
+    roundoff = (predicted <= noise) & (f_trial <= f + noise)
     return jnp.isfinite(f_trial) & (sufficient | roundoff)
 
 

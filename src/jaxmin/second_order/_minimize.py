@@ -93,7 +93,8 @@ def newton(
     - ``armijo``: the sufficient-decrease constant c₁ ∈ (0, ½); ``max_backtracks``: halvings of
       the step tried by the line search (≥ 0).
     - ``cg_maxiter``: conjugate-gradient iterations per step (default: the number of
-      parameters); ``cg_rtol``: CG relative residual (default the forcing term min(½, √‖∇E‖)).
+      parameters); ``cg_rtol``: CG relative residual (default the forcing term min(½, √‖∇E‖)
+      for ``"newton-cg"``, min(0.1, √‖∇E‖) for matrix-free ``"gauss-newton"``).
     - ``covariance``: data covariance for ``"gauss-newton"`` (m × m for m residuals).
     - ``matrix_free``: for ``"gauss-newton"``, force products (True) or a dense J (False);
       default dense up to :data:`MATRIX_FREE_ABOVE` parameters.

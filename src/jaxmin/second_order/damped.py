@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve
 
 from .._loop import Stepper, counts, value_and_grad_init
-from ._line_search import backtracking
+from ._line_search import backtracking, gain_ratio
 
 _MAX_SHIFTS = 64
 
@@ -31,8 +31,9 @@ def damped_stepper(
        pure Newton, hence quadratic convergence near a minimum), ρ < ¼ or a shortened step
        λ ← max(2λ, β); a failed line search leaves θ and gives λ ← max(10λ, β).
 
-    When a failed line search comes with a full step d below the round-off of θ (or no shift
-    made H + λI factorisable), the stepper reports ``stalled``.
+    When a failed line search comes with a full step d below the round-off of θ, an accepted
+    step leaves θ unchanged, or no shift makes H + λI factorisable, the stepper reports
+    ``stalled``.
     Per iteration: one H, one ∇E and 1 + (backtracks) evaluations of E.
     """
     grad = jax.grad(fun)
@@ -67,7 +68,7 @@ def damped_stepper(
         )
         accepted = accepted & factorised
         predicted = -(slope + 0.5 * jnp.vdot(direction, h @ direction))
-        rho = (f - f_trial) / jnp.where(predicted > 0, predicted, 1)
+        rho = gain_ratio(f, f_trial, predicted)
         full = accepted & (alpha == 1)
         lam = jnp.where(
             full & (rho > 0.75),
@@ -79,10 +80,11 @@ def damped_stepper(
             ),
         )
         tiny = jnp.max(jnp.abs(direction)) <= eps * (1 + jnp.max(jnp.abs(x)))
-        stalled = ~accepted & (tiny | ~factorised | ~jnp.isfinite(lam))
-        x = jnp.where(accepted, x + alpha * direction, x)
+        new_x = jnp.where(accepted, x + alpha * direction, x)
+        unmoved = accepted & jnp.all(new_x == x)
+        stalled = unmoved | (~accepted & (tiny | ~factorised | ~jnp.isfinite(lam)))
         f = jnp.where(accepted, f_trial, f)
-        return x, f, grad(x), lam, counts(evaluations, 1, 1), stalled
+        return new_x, f, grad(new_x), lam, counts(evaluations, 1, 1), stalled
 
     initial_damping = lambda x: jnp.asarray(damping, jnp.result_type(x))  # noqa: E731
     return Stepper(value_and_grad_init(fun, initial_damping), step)

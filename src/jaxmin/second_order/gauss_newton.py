@@ -10,7 +10,7 @@ from jax.scipy.linalg import cho_solve
 
 from .._loop import Stepper, counts
 from ._cg import conjugate_gradient
-from ._line_search import acceptable
+from ._line_search import acceptable, gain_ratio
 
 
 def gauss_newton_stepper(
@@ -26,15 +26,18 @@ def gauss_newton_stepper(
 
     With J = ∂r/∂θ, ∇E = Jᵀr and the Gauss–Newton Hessian JᵀJ (no second derivatives of r),
     the step h solves (JᵀJ + λI) h = −Jᵀr; it is accepted when the gain ratio
-    ρ = (E(θ) − E(θ + h)) / L(h), with the model's decrease L(h) = ½hᵀ(λh − Jᵀr) > 0, exceeds
-    c₁. λ adapts as in Madsen, Nielsen & Tingleff: accepted → λ ← λ·max(⅓, 1 − (2ρ − 1)³),
-    ν ← 2; rejected → λ ← λν, ν ← 2ν. λ starts at ``damping`` times the curvature of J along the
-    first gradient, ‖Jg‖²/‖g‖².
+    ρ = (E(θ) − E(θ + h)) / L(h), with the Gauss–Newton model's decrease
+    L(h) = −(Jᵀr)ᵀh − ½‖Jh‖² (exact also for an inexact, CG-truncated h), exceeds c₁.
+    λ adapts as in Madsen, Nielsen & Tingleff: accepted → λ ← λ·max(⅓, 1 − (2ρ − 1)³), ν ← 2;
+    rejected → λ ← λν, ν ← 2ν. λ starts at ``damping`` times the curvature of J along the first
+    gradient, ‖Jg‖²/‖g‖².
 
     ``matrix_free=False`` forms J by forward mode (one JVP per parameter) and factorises
     JᵀJ + λI by Cholesky; ``matrix_free=True`` never forms J: ``jax.linearize`` gives v ↦ Jv and
-    its transpose u ↦ Jᵀu, and conjugate gradients solve the damped system (O(M) memory).
-    A rejected step whose size is below the round-off of θ makes the stepper report ``stalled``.
+    its transpose u ↦ Jᵀu, and conjugate gradients solve the damped system (O(M) memory) to the
+    relative residual min(0.1, √‖Jᵀr‖), or ``cg_rtol``.
+    A rejected step whose size is below the round-off of θ, or an accepted one that leaves θ
+    unchanged, makes the stepper report ``stalled``.
     """
 
     def value_and_grad(x):
@@ -52,31 +55,33 @@ def gauss_newton_stepper(
     def solve_dense(x, g, lam):
         jac = jax.jacfwd(residuals)(x)
         normal = jac.T @ jac + lam * jnp.eye(x.size, dtype=jac.dtype)
-        return cho_solve((jnp.linalg.cholesky(normal), True), -g), jnp.asarray(1, jnp.int32)
+        h = cho_solve((jnp.linalg.cholesky(normal), True), -g)
+        return h, jac @ h, jnp.asarray(1, jnp.int32)
 
     def solve_matrix_free(x, g, lam):
         _, jvp = jax.linearize(residuals, x)
         vjp = jax.linear_transpose(jvp, x)
         damped = lambda v: vjp(jvp(v))[0] + lam * v  # noqa: E731
-        rtol = jnp.minimum(0.5, jnp.sqrt(jnp.linalg.norm(g))) if cg_rtol is None else cg_rtol
+        rtol = jnp.minimum(0.1, jnp.sqrt(jnp.linalg.norm(g))) if cg_rtol is None else cg_rtol
         cg = conjugate_gradient(damped, -g, rtol=rtol, maxiter=cg_maxiter)
-        return cg.z, 2 * cg.iterations
+        return cg.z, jvp(cg.z), 2 * cg.iterations + 1
 
     def step(x, f, g, aux):
         lam, nu = aux
         eps = jnp.finfo(jnp.result_type(x)).eps
-        h, products = (solve_matrix_free if matrix_free else solve_dense)(x, g, lam)
+        h, jh, products = (solve_matrix_free if matrix_free else solve_dense)(x, g, lam)
         r_trial = residuals(x + h)
         f_trial = 0.5 * jnp.vdot(r_trial, r_trial)
-        predicted = 0.5 * jnp.vdot(h, lam * h - g)
+        predicted = -(jnp.vdot(g, h) + 0.5 * jnp.vdot(jh, jh))
         accepted = acceptable(f, f_trial, predicted, c1) & jnp.all(jnp.isfinite(h))
-        rho = (f - f_trial) / jnp.where(predicted > 0, predicted, 1)
+        rho = gain_ratio(f, f_trial, predicted)
         lam = jnp.where(accepted, lam * jnp.maximum(1 / 3, 1 - (2 * rho - 1) ** 3), lam * nu)
         nu = jnp.where(accepted, 2.0, 2 * nu)
         tiny = jnp.max(jnp.abs(h)) <= eps * (1 + jnp.max(jnp.abs(x)))
-        stalled = ~accepted & (tiny | ~jnp.isfinite(lam) | ~jnp.all(jnp.isfinite(h)))
-        x = jnp.where(accepted, x + h, x)
-        f, g, _ = value_and_grad(x)
-        return x, f, g, (lam, nu), counts(2, 1, products), stalled
+        new_x = jnp.where(accepted, x + h, x)
+        unmoved = accepted & jnp.all(new_x == x)
+        stalled = unmoved | (~accepted & (tiny | ~jnp.isfinite(lam) | ~jnp.all(jnp.isfinite(h))))
+        f, g, _ = value_and_grad(new_x)
+        return new_x, f, g, (lam, nu), counts(2, 1, products), stalled
 
     return Stepper(init, step)

@@ -28,7 +28,8 @@ def newton_cg_stepper(
     CG stops at the relative residual η = min(½, √‖∇E‖) (superlinear convergence; or
     ``cg_rtol`` if given), after ``cg_maxiter`` products, or at negative curvature pᵀHp ≤ 0: then
     the iterate so far is used, or −∇E if that happens in the first CG iteration. An Armijo
-    backtracking search along d makes the step; if it fails, the stepper reports ``stalled``.
+    backtracking search along d makes the step; if it fails, or the accepted step is below the
+    round-off of θ (so θ would not change), the stepper reports ``stalled``.
     """
     grad = jax.grad(fun)
 
@@ -45,8 +46,9 @@ def newton_cg_stepper(
         alpha, f_trial, evaluations, accepted = backtracking(
             fun, x, f, direction, slope, c1=c1, max_backtracks=max_backtracks
         )
-        x = jnp.where(accepted, x + alpha * direction, x)
+        new_x = jnp.where(accepted, x + alpha * direction, x)
+        stalled = jnp.all(new_x == x)  # no step, or one below the round-off of x
         f = jnp.where(accepted, f_trial, f)
-        return x, f, grad(x), aux, counts(evaluations, 2, cg.iterations), ~accepted
+        return new_x, f, grad(new_x), aux, counts(evaluations, 2, cg.iterations), stalled
 
     return Stepper(value_and_grad_init(fun), step)
