@@ -19,21 +19,26 @@ they import it as ``from _harness import ...``. The conventions (see DESIGN.md):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -268,6 +273,122 @@ def machine_info() -> dict[str, Any]:
         "jax_enable_x64": bool(jax.config.jax_enable_x64),
         "xla_flags": os.environ.get("XLA_FLAGS"),
     }
+
+
+# --- machine state during a run ----------------------------------------------------------------
+
+
+class OtherLoad:
+    """Share of the machine's CPU time used by *other* processes between two readings (Linux).
+
+    Total busy CPU time (/proc/stat) minus this process's own CPU time (os.times), over
+    wall time × CPUs. A row timed while another process was busy cannot be trusted.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="utf-8") as stat:
+                fields = [int(v) for v in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        own = os.times()
+        return busy, own.user + own.system, time.perf_counter()
+
+    def fraction(self) -> float | None:
+        """Other processes' CPU share since construction (0 = machine otherwise idle)."""
+        end = self._read()
+        if self.start is None or end is None:
+            return None
+        busy, own, wall = (b - a for a, b in zip(self.start, end, strict=True))
+        return max(0.0, (busy - own) / (max(wall, 1e-9) * (os.cpu_count() or 1)))
+
+
+def source_state() -> dict[str, Any]:
+    """The git commit of the checkout and whether src/ differs from it (results depend on it)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "src_changes": git("status", "--short", "src")}
+
+
+@functools.cache
+def blas_controller() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries, or None if not installed.
+
+    Created after a jax eigh, solve and Cholesky and a NumPy solve have run, so that every BLAS
+    library the benchmarks use (NumPy's, and SciPy's OpenBLAS behind jaxlib's LAPACK kernels) is
+    loaded and seen.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    jax.block_until_ready(jnp.linalg.eigh(jnp.eye(2)))
+    jax.block_until_ready(jnp.linalg.solve(jnp.eye(2), jnp.ones(2)))
+    jax.block_until_ready(jnp.linalg.cholesky(jnp.eye(2)))
+    np.linalg.solve(np.eye(2), np.ones(2))
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """Every BLAS library (NumPy's, SciPy's, the one behind jaxlib's LAPACK) at one thread.
+
+    A no-op context when threadpoolctl is not installed.
+    """
+    controller = blas_controller()
+    if controller is None:
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
+
+
+# --- capturing a jitted loop -------------------------------------------------------------------
+
+
+class _Captured(Exception):
+    """Raised by the stand-in of a module's ``_run`` once it has recorded its arguments."""
+
+
+def capture_run(module: ModuleType, call: Callable[[], Any]) -> tuple[Any, tuple, dict]:
+    """The jitted ``module._run`` and the arguments that ``call()`` passes to it.
+
+    ``_run`` is replaced for the duration of one call by a stand-in that records its arguments
+    and stops the call; the original is restored at once. The loop can then be compiled (timed)
+    and called with exactly what the public function gives it (jax reuses that executable for
+    the public call), without the benchmark depending on ``_run``'s private signature.
+
+    **Returns** ``(module._run, args, kwargs)``; raises RuntimeError if ``call()`` never
+    reached ``_run``.
+    """
+    original = module._run
+    captured: dict[str, Any] = {}
+
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
+        captured["args"], captured["kwargs"] = args, kwargs
+        raise _Captured
+
+    module._run = stand_in
+    try:
+        call()
+    except _Captured:
+        pass
+    finally:
+        module._run = original
+    if "args" not in captured:
+        raise RuntimeError(f"the call did not reach {module.__name__}._run")
+    return original, captured["args"], captured["kwargs"]
 
 
 # --- results -----------------------------------------------------------------------------------

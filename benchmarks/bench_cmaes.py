@@ -27,13 +27,12 @@ import functools
 import math
 import os
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
+import _harness
 import cma
 import jax
 import jax.numpy as jnp
@@ -203,7 +202,7 @@ def part_a(seeds: int) -> list[dict[str, Any]]:
         for n in (10, 40):
             obj = objective(name, n)
             print(f"... part A: {name} n={n}", flush=True)
-            other = OtherLoad()
+            other = _harness.OtherLoad()
             ours = [run_ours_to_target(obj, s) for s in range(seeds)]
             ref = [run_pycma_to_target(obj, s) for s in range(seeds)]
             ours_evals = [r["evals"] for r in ours]
@@ -303,52 +302,6 @@ def cpu_busy_fraction(seconds: float = 1.0) -> float | None:
     return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
-class OtherLoad:
-    """Share of the machine's CPU time used by *other* processes between two readings (Linux).
-
-    Total busy CPU time (/proc/stat) minus this process's own CPU time (os.times), over
-    wall time × CPUs. A row timed while another process was busy cannot be trusted.
-    """
-
-    def __init__(self) -> None:
-        self.start = self._read()
-
-    @staticmethod
-    def _read() -> tuple[float, float, float] | None:
-        try:
-            with open("/proc/stat", encoding="utf-8") as stat:
-                fields = [int(v) for v in stat.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-        own = os.times()
-        return busy, own.user + own.system, time.perf_counter()
-
-    def fraction(self) -> float | None:
-        """Other processes' CPU share since construction (0 = machine otherwise idle)."""
-        end = self._read()
-        if self.start is None or end is None:
-            return None
-        busy, own, wall = (b - a for a, b in zip(self.start, end, strict=True))
-        return max(0.0, (busy - own) / (max(wall, 1e-9) * (os.cpu_count() or 1)))
-
-
-def source_state() -> dict[str, Any]:
-    """The git commit of the checkout and whether src/ differs from it (results depend on it)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip()
-
-    return {"commit": git("rev-parse", "HEAD"), "src_changes": git("status", "--short", "src")}
-
-
 def package_version(name: str) -> str | None:
     """The installed version of a package, or None."""
     try:
@@ -397,37 +350,6 @@ def evosax_runner(
     return seconds, functools.partial(compiled, key, mean)
 
 
-class _Captured(Exception):
-    """Raised by the stand-in of ``_run`` once it has recorded its arguments."""
-
-
-def capture_loop_call(call: Callable[[], Any]) -> tuple[Any, tuple, dict]:
-    """The jitted loop ``cmaes._minimize._run`` and the arguments ``call()`` passes to it.
-
-    ``_run`` is replaced for the duration of one call by a stand-in that records its arguments
-    and stops the call; the original is restored at once. This keeps the benchmark independent
-    of ``_run``'s private signature: the loop is then compiled (timed) and called (diagnostic
-    'ours loop') with exactly what ``minimize`` gives it.
-    """
-    original = cmaes_minimize_module._run
-    captured: dict[str, Any] = {}
-
-    def stand_in(*args: Any, **kwargs: Any) -> Any:
-        captured["args"], captured["kwargs"] = args, kwargs
-        raise _Captured
-
-    cmaes_minimize_module._run = stand_in
-    try:
-        call()
-    except _Captured:
-        pass
-    finally:
-        cmaes_minimize_module._run = original
-    if "args" not in captured:
-        raise RuntimeError("cmaes.minimize did not call cmaes._minimize._run")
-    return original, captured["args"], captured["kwargs"]
-
-
 def pycma_setup(cfg: Config, x0: np.ndarray) -> cma.CMAEvolutionStrategy:
     """A fresh pycma instance (constructed outside the timed region)."""
     opts = {"verbose": -9, "popsize": cfg.popsize, "seed": 1} | PYCMA_NO_STOPPING
@@ -452,27 +374,9 @@ class Contender:
     jax: bool = True
 
 
-@functools.cache
-def blas_controller() -> Any:
-    """threadpoolctl's controller of the loaded BLAS libraries, or None if not installed.
-
-    Created after a jax eigh has run, so that the OpenBLAS behind jaxlib's LAPACK kernels
-    (SciPy's) is loaded and seen.
-    """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
-    jax.block_until_ready(jnp.linalg.eigh(jnp.eye(2)))
-    return ThreadpoolController()
-
-
 def blas_threads(contender: Contender) -> contextlib.AbstractContextManager:
     """OpenBLAS at one thread for a JAX contender (see the notes); default threads otherwise."""
-    controller = blas_controller()
-    if controller is None or not contender.jax:
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+    return _harness.one_blas_thread() if contender.jax else contextlib.nullcontext()
 
 
 def time_with_setup(
@@ -565,7 +469,7 @@ def part_b(cfg: Config, repeats: int, min_sample_s: float) -> tuple[dict[str, An
         )
 
     # exact compile time of minimize's jitted loop, for exactly the arguments minimize passes it
-    loop, loop_args, loop_kwargs = capture_loop_call(lambda: ours(None))
+    loop, loop_args, loop_kwargs = _harness.capture_run(cmaes_minimize_module, lambda: ours(None))
     ours_compile, _ = compile_seconds(loop, *loop_args, **loop_kwargs)
     jax_contenders = {
         "ours": Contender(ours),
@@ -583,7 +487,7 @@ def part_b(cfg: Config, repeats: int, min_sample_s: float) -> tuple[dict[str, An
     )
     with blas_threads(jax_contenders["ours"]):
         first_call, _ = timed_call(ours, None)
-    other = OtherLoad()
+    other = _harness.OtherLoad()
     # pycma in a block of its own, then the JAX contenders interleaved (see the notes)
     timings, outputs, setups = time_with_setup({"pycma": pycma_contender}, repeats=repeats)
     jax_timings, jax_outputs, _ = time_with_setup(
@@ -796,7 +700,7 @@ def main() -> None:
     t_b = time.perf_counter() - t_start - t_a
     load["end"] = os.getloadavg()
     notes = NOTES + skipped + sorted(set(i for i in issues if i.startswith("evosax")))
-    if blas_controller() is None:
+    if _harness.blas_controller() is None:
         notes.append("threadpoolctl is not installed: no BLAS thread limits were applied.")
     notes.append(
         f"Wall time of this run: part A {t_a:.0f} s, part B {t_b:.0f} s. CPUs busy just "
@@ -821,7 +725,7 @@ def main() -> None:
             "flax": package_version("flax"),
         },
         "issues": issues,
-        "source": source_state(),
+        "source": _harness.source_state(),
         "load_average": load,
         "cpu_busy_before_start": busy,
         "threadpoolctl": package_version("threadpoolctl"),
