@@ -1,4 +1,4 @@
-"""The ``jaxmin`` command (``landscape``, ``minima``, ``overfitting``, ``cmaes``, ``ga``).
+"""The ``jaxmin`` command (``fit``, ``landscape``, ``minima``, ``overfitting``, ``cmaes``, ``ga``).
 
 See ``jaxmin --help``.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from . import landscape, objectives, optim, overfitting, plot
+from . import cli_fit, landscape, objectives, optim, overfitting, plot
 from .evolution import cmaes, ga
 from .find_minima import find_minima
 
@@ -329,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     surfaces = sorted(name for name, make in objectives.SURFACES.items() if make().dim <= 2)
+    cli_fit.add_parser(sub)
 
     p = sub.add_parser(
         "landscape",

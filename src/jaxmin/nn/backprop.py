@@ -23,7 +23,7 @@ import numpy as np
 from .activations import Activation
 from .activations import activation as get_activation
 from .losses import Loss, get_loss
-from .mlp import Params, as_rows, check_dropout_mask, forward_cache, sizes_of
+from .mlp import ForwardCache, Params, as_rows, check_dropout_mask, forward_cache, sizes_of
 
 _CONTRACT_ROWS = (((0,), (0,)), ((), ()))
 """dot_general dimensions of aᵀΔ: contract the row axis of both operands."""
@@ -55,7 +55,25 @@ def loss_and_grad(
     d_yhat, d_grid = loss.output_grad(yhat, y, grid_out)
     if d_grid is not None:
         d_yhat = jnp.concatenate([d_yhat, d_grid], axis=0)
-    delta = d_yhat
+    return value, backward(params, cache, d_yhat, hidden, output, dropout_mask)
+
+
+def backward(
+    params: Params,
+    cache: ForwardCache,
+    d_outputs: jax.Array,
+    hidden: Activation,
+    output: Activation,
+    dropout_mask: list | None = None,
+) -> Params:
+    """∂E/∂params from ∂E/∂(network outputs) (``(N, n_L)``), by the lecture's Δ recursion.
+
+    ``cache`` is the forward pass (:func:`~jaxmin.nn.mlp.forward_cache`) of the same rows. This is
+    the backward half of :func:`loss_and_grad`, for models that put the network inside a larger
+    expression: the output gradient may come from anywhere (e.g. ``jax.grad`` of a model built
+    on the network's outputs), the gradients of the weights are the hand-written ones.
+    """
+    delta = d_outputs
     if output.name != "linear":
         delta = delta * output.derivative(cache.pre_activations[-1], cache.activations[-1])
     grads: list[dict[str, jax.Array]] = []
@@ -72,7 +90,7 @@ def loss_and_grad(
                 back = back * dropout_mask[layer - 1]
             z, a = cache.pre_activations[layer - 1], cache.activations[layer - 1]
             delta = back * hidden.derivative(z, a)
-    return value, grads[::-1]
+    return grads[::-1]
 
 
 def loss_value(

@@ -1,0 +1,156 @@
+"""``jaxmin fit``: the gluon closure test (the main job), and ``jaxmin fit merge``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import pdf
+
+OUTPUTS = (
+    "report.json",
+    "band.csv",
+    "replicas.npz",
+    "checkpoint.npz",
+    "fit_band.png",
+    "fit_ratio.png",
+    "fit_replicas.png",
+    "fit_learning_curves.png",
+    "fit_stopping.png",
+)
+"""Files a fit writes into its output folder."""
+CHECKPOINT = "checkpoint.npz"
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected widths like 25,20, got {text!r}") from err
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive widths like 25,20, got {text!r}")
+    return widths
+
+
+def _prepare_out(out: Path, *, force: bool, resume: bool) -> None:
+    """Refuse to overwrite earlier results unless ``--force`` (or ``--resume``) says so."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
+    existing = [name for name in OUTPUTS if (out / name).exists()] if out.is_dir() else []
+    if resume:
+        if not (out / CHECKPOINT).exists():
+            raise ValueError(f"--resume: no checkpoint in {str(out)!r} to resume from")
+        return
+    if existing and not force:
+        raise ValueError(
+            f"--out {str(out)!r} already holds results ({', '.join(existing)}): "
+            "pass --force to overwrite them or --resume to continue an interrupted fit"
+        )
+    for name in existing:
+        (out / name).unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {str(out)!r} cannot be created: {err.strerror}") from err
+
+
+def _write(result: pdf.FitResult, out: Path) -> list[Path]:
+    return list(result.save(out).values()) + list(result.plot(out).values())
+
+
+def _summary(report: dict) -> str:
+    lines = [
+        f"χ²/N to the data: central {report['chi2_central']:.3f}, "
+        f"replica mean {report['chi2_replicas_mean']:.3f} ({report['data_points']} points)"
+    ]
+    if "xi_1sigma" in report:
+        line = (
+            f"closure: 1σ coverage of the truth {report['coverage_1sigma']:.2f}, "
+            f"ξ₁σ {report['xi_1sigma']:.2f}"
+        )
+        if "bias_variance_ratio" in report:
+            line += f", R_bv {report['bias_variance_ratio']:.2f}"
+        lines.append(line)
+    m = report["momentum_fraction"]
+    lines.append(
+        f"momentum fraction {m['mean']:.7f} ± {m['std']:.1e} "
+        f"(largest sum-rule deviation {m['max_deviation']:.1e})"
+    )
+    t = report["timings"]
+    lines.append(f"compile {t['compile_s']:.1f} s, training {t['train_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Run a fit (or, with ``merge DIR...``, merge the outputs of replica-range fits)."""
+    if args.merge:
+        return _merge(args)
+    out = Path(args.out)
+    _prepare_out(out, force=args.force, resume=args.resume)
+    result = pdf.fit(
+        truth=args.truth,
+        data=args.data,
+        observables_set=args.observables,
+        level=args.level,
+        replicas_count=args.replicas,
+        closure_fits=args.closure_fits,
+        replica_range=args.replica_range,
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        hidden=args.hidden,
+        validation=args.validation,
+        patience=args.patience,
+        seed=args.seed,
+        optimizer=args.optimizer,
+        progress=sys.stderr.isatty(),
+        checkpoint_path=out / CHECKPOINT,
+    )
+    written = _write(result, out)
+    (out / CHECKPOINT).unlink(missing_ok=True)
+    print(_summary(result.report()))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    if args.merge[0] != "merge" or len(args.merge) < 2:
+        raise ValueError("usage: jaxmin fit merge DIR [DIR ...] --out OUT")
+    out = Path(args.out)
+    _prepare_out(out, force=args.force, resume=False)
+    merged = pdf.merge([pdf.load(folder) for folder in args.merge[1:]])
+    written = _write(merged, out)
+    print(_summary(merged.report()))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``fit`` sub-command."""
+    p = sub.add_parser(
+        "fit",
+        help="the gluon from pseudo-data by Monte Carlo replicas (closure test)",
+        description="Fit x·g(x) with an ensemble of networks, one per Monte Carlo replica, and "
+        "test the uncertainties against the known truth (NNPDF's closure test). Writes "
+        "report.json, band.csv, replicas.npz and figures. 'jaxmin fit merge DIR... --out OUT' "
+        "joins fits of disjoint --replica-range.",
+    )
+    p.add_argument("merge", nargs="*", help=argparse.SUPPRESS)
+    p.add_argument("--truth", default=None, help="truth: JSON parameters or a table x, xg[, σ]")
+    p.add_argument("--data", default=None, help="your data: a table x, value, σ[, systematics]")
+    p.add_argument("--observables", default="points", choices=pdf.observables.OBSERVABLE_SETS)
+    p.add_argument("--level", type=int, default=2, choices=(0, 1, 2), help="closure level")
+    p.add_argument("--replicas", type=int, default=100, help="replicas per fit")
+    p.add_argument("--closure-fits", type=int, default=1, help="independent level-1 data sets")
+    p.add_argument("--replica-range", default=None, help="fit replicas START:STOP only")
+    p.add_argument("--optimizer", default="adam", choices=pdf.OPTIMIZERS)
+    p.add_argument("--epochs", type=int, default=pdf.DEFAULTS["epochs"])
+    p.add_argument("--lr", type=float, default=pdf.DEFAULTS["learning_rate"])
+    p.add_argument("--hidden", type=_hidden, default=pdf.DEFAULTS["hidden"])
+    p.add_argument("--validation", type=float, default=0.25, help="held-out fraction")
+    p.add_argument("--patience", type=float, default=0.1, help="fraction of the epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="jaxmin-fit", help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--force", action="store_true", help="overwrite earlier results")
+    p.set_defaults(run=cmd_fit)

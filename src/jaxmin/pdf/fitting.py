@@ -1,0 +1,338 @@
+"""``jaxmin.pdf.fit``: the gluon from (pseudo-)data by an ensemble of networks, one per replica.
+
+The default is NNPDF's level-2 closure test: pseudo-data of the default observables generated
+from the default truth, shifted once by η ~ N(0, C) (level 1), and fitted by ``replicas``
+networks, each to its own Monte Carlo replica D⁽ᵏ⁾ = D + ε⁽ᵏ⁾ with its own training/validation
+split, look-back stopping with patience, all replicas in one compiled program. With
+``closure_fits = K`` the whole test is repeated on K independent level-1 data sets (all
+K × replicas networks still train at once) for the bias–variance ratio.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .. import _checks, checkpoint
+from .._progress import ProgressBar
+from ..nn.activations import activation as get_activation
+from ..nn.initializers import INIT_NAMES
+from ..optim import adam
+from ..result import Status
+from . import data as pdf_data
+from . import grid as pdf_grid
+from . import model, observables, replicas, setup
+from .result import FitResult
+from .truth import Truth, load_truth
+
+OPTIMIZERS = ("adam",)
+"""Training methods of the replicas."""
+DEFAULTS = {"epochs": 4000, "learning_rate": 3e-3, "hidden": (10,)}
+"""Defaults of the training budget and network shared by the API and the command."""
+BAND_POINTS = 200
+"""Points of the band's log-spaced x-grid over the data range."""
+
+
+def _replica_range(spec: Any, replicas_total: int) -> np.ndarray:
+    if spec is None:
+        return np.arange(replicas_total)
+    if isinstance(spec, str):
+        start, sep, stop = spec.partition(":")
+        try:
+            spec = (int(start), int(stop)) if sep else None
+        except ValueError:
+            spec = None
+        if spec is None:
+            raise ValueError("replica_range must look like START:STOP (e.g. 40:80)")
+    start, stop = spec
+    if not (0 <= start < stop):
+        raise ValueError(f"replica_range must satisfy 0 <= start < stop, got {start}:{stop}")
+    return np.arange(start, stop)
+
+
+def _bounds(name: str, bounds: Any) -> tuple[float, float]:
+    lo, hi = (float(v) for v in bounds)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+        raise ValueError(f"{name} must be finite (low, high) with low <= high, got {bounds!r}")
+    return lo, hi
+
+
+def fit(
+    *,
+    truth: str | Path | Truth | None = None,
+    data: str | Path | None = None,
+    observables_set: str = "points",
+    level: int = 2,
+    replicas_count: int = 100,
+    closure_fits: int = 1,
+    replica_range: Any = None,
+    epochs: int = DEFAULTS["epochs"],
+    learning_rate: float = DEFAULTS["learning_rate"],
+    hidden: tuple[int, ...] = DEFAULTS["hidden"],
+    activation: str = "tanh",
+    output: str = "sigmoid",
+    init: str = "glorot_normal",
+    validation: float = 0.25,
+    patience: float = 0.1,
+    threshold: float = 3.0,
+    fit_exponents: bool = True,
+    random_exponents: bool = False,
+    alpha_bounds: tuple[float, float] = model.ALPHA_BOUNDS,
+    beta_bounds: tuple[float, float] = model.BETA_BOUNDS,
+    normalisation: float = pdf_data.NORMALISATION,
+    seed: int = 0,
+    data_seed: int | None = None,
+    split_seed: int | None = None,
+    init_seed: int | None = None,
+    optimizer: str = "adam",
+    chunk_epochs: int = 250,
+    progress: bool = False,
+    checkpoint_path: str | Path | None = None,
+) -> FitResult:
+    """Fit x·g(x) with Monte Carlo replicas; a closure test when the truth is known.
+
+    **Arguments**
+
+    - ``truth``: None (the default Beta-function gluon), a JSON file of its parameters, a text
+      table (x, x·g, optional σ) or a truth object (:mod:`jaxmin.pdf.truth`).
+    - ``data``: a table of x, value, σ and optional systematic columns (real data: no truth,
+      no closure estimators; replicas D⁽ᵏ⁾ ~ N(D, C)). Excludes ``truth``.
+    - ``observables_set``: ``points`` (F on a log x-grid), ``convolution`` (x P_qg ⊗ g and
+      Mellin moments N = 3, 4) or ``both``.
+    - ``level``: closure level 0, 1 or 2 (see :mod:`jaxmin.pdf.data`).
+    - ``replicas_count``: replicas per fit; ``closure_fits``: independent level-1 data sets K.
+    - ``replica_range``: fit only replicas ``start:stop`` of each data set (a string or a pair),
+      to share a large fit between processes; :func:`jaxmin.pdf.merge` joins the outputs.
+    - ``epochs``, ``learning_rate``: the Adam budget and step (full batch: one update per epoch).
+    - ``hidden``, ``activation``, ``output``, ``init``: the network (inputs (x, ln x), one
+      output), from :mod:`jaxmin.nn`.
+    - ``validation``: fraction of each kind of data held out per replica for look-back.
+    - ``patience``: fraction of ``epochs`` without a better validation χ² after which a
+      replica stops, counted once its validation χ²/N has fallen below ``threshold``.
+    - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β.
+    - ``normalisation``: the correlated normalisation uncertainty of the default model.
+    - ``seed`` (and ``data_seed``, ``split_seed``, ``init_seed``, each defaulting to ``seed``).
+    - ``chunk_epochs``: epochs per compiled chunk; ``progress``: a progress bar on stderr;
+      ``checkpoint_path``: written after every chunk, resumed from when it exists.
+
+    **Returns** a :class:`~jaxmin.pdf.FitResult`.
+    """
+    if truth is not None and data is not None:
+        raise ValueError("give either truth (a closure test) or data (a fit to your data)")
+    _checks.one_of("optimizer", optimizer, OPTIMIZERS)
+    level = pdf_data.closure_levels(level)
+    replicas_count = _checks.integer_at_least("replicas", replicas_count, 2)
+    closure_fits = _checks.integer_at_least("closure_fits", closure_fits, 1)
+    epochs = _checks.integer_at_least("epochs", epochs, 1)
+    chunk_epochs = min(_checks.integer_at_least("chunk_epochs", chunk_epochs, 1), epochs)
+    learning_rate = _checks.positive("learning_rate", learning_rate)
+    validation = _checks.unit_interval("validation", validation)
+    patience = _checks.positive("patience", patience)
+    threshold = _checks.positive("threshold", threshold)
+    normalisation = _checks.non_negative("normalisation", normalisation)
+    hidden = tuple(_checks.integer_at_least("hidden", int(h), 1) for h in hidden)
+    _checks.one_of("init", init, INIT_NAMES)
+    ids = _replica_range(replica_range, replicas_count)
+    for name in ("seed", "data_seed", "split_seed", "init_seed"):
+        value = locals()[name]
+        if value is not None:
+            _checks.integer_at_least(name, value, 0)
+    seeds = setup.Seeds(
+        seed if data_seed is None else data_seed,
+        seed if split_seed is None else split_seed,
+        seed if init_seed is None else init_seed,
+    )
+    model_cfg = model.ModelConfig(
+        sizes=(2, *hidden, 1),
+        hidden=get_activation(activation),
+        output=get_activation(output),
+        alpha_bounds=_bounds("alpha_bounds", alpha_bounds),
+        beta_bounds=_bounds("beta_bounds", beta_bounds),
+        fit_exponents=bool(fit_exponents),
+        random_exponents=bool(random_exponents),
+        momentum=0.425 if data is not None or truth is None else _momentum(truth),
+        init=init,
+    )
+
+    if data is not None:
+        obs, central, cov = pdf_data.read_data_table(data)
+        data_sets = [pdf_data.DataSet(obs, central, cov, None)]
+        truth_obj, level, closure_fits = None, 2, 1
+    else:
+        obs = observables.default(observables_set)
+        truth_obj = load_truth(truth)
+        data_sets, cov = setup.closure_data_sets(
+            truth_obj, obs, level, closure_fits, seeds.data, normalisation
+        )
+    if len(obs) < 4:
+        raise ValueError(f"a fit needs at least 4 data points, got {len(obs)}")
+    n_val = sum(
+        min(int(round(validation * obs.kind.count(k))), obs.kind.count(k) - 1)
+        for k in dict.fromkeys(obs.kind)
+    )
+    dtype = jnp.zeros(()).dtype
+    cfg = replicas.EngineConfig(
+        model=model_cfg,
+        optimizer=optax.chain(adam(learning_rate)),
+        epochs=epochs,
+        patience=max(1, math.ceil(patience * epochs)),
+        threshold=threshold,
+        chunk=chunk_epochs,
+    )
+    settings = {
+        "truth": None if truth_obj is None else truth_obj.describe(),
+        "data": None if data is None else str(data),
+        "observables": obs.describe() | {"set": observables_set if data is None else "points"},
+        "level": level,
+        "replicas": replicas_count,
+        "replica_range": [int(ids[0]), int(ids[-1]) + 1],
+        "closure_fits": closure_fits,
+        "epochs": epochs,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "network": {
+            "sizes": list(model_cfg.sizes),
+            "activation": activation,
+            "output": output,
+            "init": init,
+        },
+        "validation": validation,
+        "validation_points": n_val,
+        "patience": patience,
+        "patience_epochs": cfg.patience,
+        "threshold": threshold,
+        "fit_exponents": model_cfg.fit_exponents,
+        "random_exponents": model_cfg.random_exponents,
+        "alpha_bounds": list(model_cfg.alpha_bounds),
+        "beta_bounds": list(model_cfg.beta_bounds),
+        "normalisation": normalisation,
+        "seeds": seeds._asdict(),
+        "chunk_epochs": chunk_epochs,
+        "dtype": str(dtype),
+    }
+
+    fits = np.repeat(np.arange(len(data_sets)), ids.size)
+    replica_ids = np.tile(ids, len(data_sets))
+    rdata = jax.tree.map(
+        lambda *leaves: jnp.concatenate(leaves),
+        *[
+            setup.replica_data(ds, index, ids, level, seeds, validation, dtype)
+            for index, ds in enumerate(data_sets)
+        ],
+    )
+    params = jax.tree.map(
+        lambda *leaves: jnp.concatenate(leaves),
+        *[
+            setup.initial_params(index, ids, seeds.init, model_cfg, dtype)
+            for index in range(len(data_sets))
+        ],
+    )
+    fit_grid = model.make_grid(obs.x_eval, obs.table, obs.sum_rule, dtype)
+
+    start = time.perf_counter()
+    state, history, compile_s = _train(
+        params, rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint_path
+    )
+    train_s = time.perf_counter() - start - compile_s
+
+    x_band = np.geomspace(*obs.data_range(), BAND_POINTS)
+    nodes = pdf_grid.nodes()
+    band_grid = model.make_grid(
+        np.concatenate([x_band, nodes]),
+        np.zeros((1, x_band.size + nodes.size)),
+        np.concatenate([np.zeros(x_band.size), obs.sum_rule[obs.n_points :]]),
+        dtype,
+    )
+    best = state.best_params
+    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg), np.float64)
+    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg), np.float64)
+    return FitResult(
+        settings=settings,
+        fits=fits,
+        replica_ids=replica_ids,
+        params=jax.tree.map(np.asarray, best),
+        x_band=x_band,
+        f_band=f_band[:, : x_band.size],
+        truth_band=None if truth_obj is None else truth_obj(x_band),
+        predictions=obs.predict(f_eval),
+        sum_rule=f_eval @ obs.sum_rule,
+        data_central=np.stack([ds.central for ds in data_sets]),
+        data_truth=None if truth_obj is None else data_sets[0].truth,
+        covariance=data_sets[0].covariance,
+        observables=obs,
+        train_rows=np.asarray(rdata.train_rows),
+        chi2_train=np.asarray(history["train"]),
+        chi2_val=np.asarray(history["val"]),
+        best_epoch=np.asarray(state.best_epoch),
+        epochs_run=np.asarray(state.epoch),
+        status=np.asarray(state.status),
+        timings={"compile_s": compile_s, "train_s": train_s},
+    )
+
+
+def _momentum(truth: Any) -> float:
+    truth = load_truth(truth)
+    return float(getattr(truth, "momentum", 0.425))
+
+
+def _train(params, rdata, fit_grid, cfg, settings, data_sets, progress, path):
+    """The chunked training loop with progress bar and checkpoints; returns the final state."""
+    members = int(rdata.target.shape[0])
+    rdata = replicas.pad_to_blocks(rdata)
+    state = replicas.init_many(replicas.pad_to_blocks(params), cfg)
+    padded = int(rdata.target.shape[0])
+    n_chunks = math.ceil(cfg.epochs / cfg.chunk)
+    width = n_chunks * cfg.chunk
+    history = {
+        "train": np.full((padded, width), np.nan, np.float32),
+        "val": np.full((padded, width), np.nan, np.float32),
+        "chunks_done": np.zeros((), np.int64),
+    }
+    meta = {
+        "settings": settings,
+        "data": [ds.fingerprint() for ds in data_sets],
+        "jax": jax.__version__,
+    }
+    if path is not None and Path(path).exists():
+        state, history = checkpoint.load(path, (state, history), meta)
+        history = jax.tree.map(np.array, history)
+    bar = ProgressBar(cfg.epochs, "fit", enabled=progress)
+    compile_s = 0.0
+    first = int(history["chunks_done"])
+    for index in range(first, n_chunks):
+        if not bool(jnp.any(state.status[:members] == replicas.RUNNING)):
+            break
+        tick = time.perf_counter()
+        if index == first:
+            compiled = replicas.chunk_many.lower(state, rdata, fit_grid, cfg).compile()
+            compile_s = time.perf_counter() - tick
+            tick = time.perf_counter()
+        state, (train, val) = compiled(state, rdata, fit_grid)
+        columns = slice(index * cfg.chunk, (index + 1) * cfg.chunk)
+        history["train"][:, columns] = np.asarray(train)
+        history["val"][:, columns] = np.asarray(val)
+        history["chunks_done"] = np.asarray(index + 1)
+        if path is not None:
+            checkpoint.save(path, (state, history), meta)
+        rate = cfg.chunk / max(time.perf_counter() - tick, 1e-9)
+        stopped = int(jnp.sum(state.status[:members] != replicas.RUNNING))
+        best = float(jnp.min(state.best_val[:members]))
+        bar.update(
+            int(jnp.max(state.epoch)),
+            f"stopped {stopped}/{members}, best val χ²/N {best:.3g}, {rate:.0f} epochs/s",
+        )
+    bar.close()
+    state = jax.tree.map(lambda a: a[:members], state)
+    run = int(jnp.max(state.epoch))
+    history = {key: history[key][:members, :run] for key in ("train", "val")}
+    return state, history, compile_s
+
+
+__all__ = ["OPTIMIZERS", "Status", "fit"]

@@ -1,0 +1,95 @@
+"""The `jaxmin fit` command: outputs, merge, refusal to overwrite, one-line errors on bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxmin.cli import main
+
+TINY = ["--replicas", "3", "--epochs", "40"]
+
+
+def run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_fit_writes_report_band_replicas_and_figures(tmp_path, capsys):
+    out = tmp_path / "fit"
+    code, stdout, _ = run(["fit", *TINY, "--out", str(out)], capsys)
+    assert code == 0, stdout
+    report = json.loads((out / "report.json").read_text())
+    for key in ("chi2_central", "coverage_1sigma", "xi_1sigma", "momentum_fraction", "stopping"):
+        assert key in report
+    assert report["momentum_fraction"]["max_deviation"] < 1e-6
+    band = np.loadtxt(out / "band.csv", delimiter=",", skiprows=1)
+    assert band.shape == (200, 6) and np.all(band[:, 3] <= band[:, 4])
+    for name in ("band", "ratio", "replicas", "learning_curves", "stopping"):
+        assert (out / f"fit_{name}.png").stat().st_size > 1000
+    assert not (out / "checkpoint.npz").exists()
+
+    code, _, err = run(["fit", *TINY, "--out", str(out)], capsys)
+    assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1
+    code, _, _ = run(["fit", *TINY, "--out", str(out), "--force"], capsys)
+    assert code == 0
+
+
+def test_merge_of_replica_ranges_equals_one_run(tmp_path, capsys):
+    whole, a, b, merged = (tmp_path / n for n in ("whole", "a", "b", "merged"))
+    assert run(["fit", *TINY, "--out", str(whole)], capsys)[0] == 0
+    assert run(["fit", *TINY, "--replica-range", "0:1", "--out", str(a)], capsys)[0] == 0
+    assert run(["fit", *TINY, "--replica-range", "1:3", "--out", str(b)], capsys)[0] == 0
+    assert run(["fit", "merge", str(b), str(a), "--out", str(merged)], capsys)[0] == 0
+    assert (merged / "band.csv").read_text() == (whole / "band.csv").read_text()
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "non_numeric",
+        "x_outside",
+        "sigma_zero",
+        "few_points",
+        "unreadable",
+        "truth_and_data",
+        "bad_range",
+        "resume_nothing",
+        "bad_truth_json",
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
+    good_rows = "".join(f"{x:.4f} 1.0 0.1\n" for x in np.geomspace(0.01, 0.5, 6))
+    argv = {
+        "non_numeric": lambda: ["--data", _write(tmp_path / "d.txt", good_rows + "0.6 abc 0.1\n")],
+        "x_outside": lambda: ["--data", _write(tmp_path / "d.txt", good_rows + "1.5 1.0 0.1\n")],
+        "sigma_zero": lambda: ["--data", _write(tmp_path / "d.txt", good_rows + "0.6 1.0 0\n")],
+        "few_points": lambda: ["--data", _write(tmp_path / "d.txt", "0.1 1 0.1\n0.2 1 0.1\n")],
+        "unreadable": lambda: ["--data", str(tmp_path / "missing.txt")],
+        "truth_and_data": lambda: [
+            "--data",
+            _write(tmp_path / "d.txt", good_rows),
+            "--truth",
+            "t.txt",
+        ],
+        "bad_range": lambda: ["--replica-range", "5:2"],
+        "resume_nothing": lambda: ["--resume"],
+        "bad_truth_json": lambda: ["--truth", _write(tmp_path / "t.json", '{"a": 0.1, "zz": 1}')],
+    }[case]()
+    out = tmp_path / "out"
+    code, _, err = run(["fit", *TINY, *argv, "--out", str(out)], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (out / "report.json").exists()
+
+
+def test_unknown_option_value_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--observables", "nonsense"])
+    assert exit_info.value.code == 2

@@ -1,0 +1,169 @@
+"""jaxmin.pdf: truths, FK tables, the sum rule, replica reproducibility, closure estimators."""
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from jaxmin import pdf
+from jaxmin.pdf import closure, grid, observables
+from jaxmin.pdf.truth import BetaTruth, read_truth_table
+
+SMALL = dict(epochs=300, chunk_epochs=100, replicas_count=6)
+
+
+def test_default_truth_normalisation():
+    truth = BetaTruth()
+    assert truth.norm == pytest.approx(4.95, abs=0.01)
+    assert truth.moment(2) == pytest.approx(0.425, rel=1e-14)
+    value, _ = quad(truth, 0, 1, epsabs=0, epsrel=1e-12, limit=200)
+    assert value == pytest.approx(0.425, rel=1e-9)
+
+
+@pytest.mark.parametrize("params", [{}, {"a": 0.3, "b": 5.0, "c": 0.0, "d": 2.0}])
+def test_fk_tables_reproduce_analytic_moments(params):
+    truth = BetaTruth(**params)
+    obs = observables.build(moments=[2, 3, 4, 5])
+    predicted = obs.predict(truth(obs.x_eval))
+    exact = np.array([truth.moment(n) for n in (2, 3, 4, 5)])
+    np.testing.assert_allclose(predicted, exact, rtol=1e-6)
+    assert obs.sum_rule @ truth(obs.x_eval) == pytest.approx(truth.momentum, rel=1e-6)
+
+
+def test_convolution_table_matches_direct_integral():
+    truth = BetaTruth()
+    xs = [1e-3, 0.02, 0.3]
+    obs = observables.build(convolution=xs)
+    predicted = obs.predict(truth(obs.x_eval))
+    for x, value in zip(xs, predicted, strict=True):
+        exact, _ = quad(
+            lambda y, x=x: x / y**2 * observables.splitting_qg(x / y) * truth(y),
+            x,
+            1,
+            epsabs=0,
+            epsrel=1e-12,
+            limit=400,
+        )
+        assert value == pytest.approx(exact, rel=5e-6)
+
+
+def test_grid_interpolation_is_exact_on_polynomials_in_u():
+    nodes = grid.nodes(50)
+    x = np.geomspace(2e-9, 0.99, 37)
+    matrix = grid.interpolation_matrix(nodes, x)
+    for power in range(grid.DEGREE + 1):
+        np.testing.assert_allclose(
+            matrix @ grid.to_u(nodes) ** power, grid.to_u(x) ** power, rtol=1e-8, atol=1e-8
+        )
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    return pdf.fit(**SMALL, closure_fits=2)
+
+
+def test_sum_rule_exact_for_every_replica(small_fit):
+    assert small_fit.sum_rule.shape == (12,)
+    np.testing.assert_allclose(small_fit.sum_rule, 0.425, rtol=0, atol=1e-6)
+
+
+def test_replica_is_the_same_alone_in_a_range_and_merged(small_fit):
+    part = pdf.fit(**SMALL, closure_fits=2, replica_range="2:4")
+    rest = [pdf.fit(**SMALL, closure_fits=2, replica_range=r) for r in ("0:2", "4:6")]
+    merged = pdf.merge([rest[1], part, rest[0]])
+    for field in ("f_band", "predictions", "best_epoch", "status", "chi2_val"):
+        ours = getattr(small_fit, field)
+        np.testing.assert_array_equal(getattr(merged, field), ours)
+        np.testing.assert_array_equal(getattr(part, field), ours[np.r_[2:4, 8:10]])
+    assert merged.report()["xi_1sigma"] == small_fit.report()["xi_1sigma"]
+
+
+def test_replica_does_not_depend_on_the_number_of_replicas(small_fit):
+    more = pdf.fit(**(SMALL | {"replicas_count": 9}), closure_fits=1)
+    np.testing.assert_array_equal(more.f_band[:6], small_fit.f_band[:6])
+
+
+def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkeypatch):
+    from jaxmin.pdf import fitting
+
+    path = tmp_path / "checkpoint.npz"
+    calls = {"n": 0}
+    original = fitting.checkpoint.save
+
+    def killed_after_two_chunks(*args, **kwargs):
+        original(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fitting.checkpoint, "save", killed_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        pdf.fit(**SMALL, closure_fits=2, checkpoint_path=path)
+    monkeypatch.setattr(fitting.checkpoint, "save", original)
+    resumed = pdf.fit(**SMALL, closure_fits=2, checkpoint_path=path)
+    np.testing.assert_array_equal(resumed.f_band, small_fit.f_band)
+    np.testing.assert_array_equal(resumed.chi2_train, small_fit.chi2_train)
+    with pytest.raises(ValueError, match="different run"):
+        pdf.fit(**(SMALL | {"epochs": 301}), closure_fits=2, checkpoint_path=path)
+
+
+def test_save_load_round_trip(tmp_path, small_fit):
+    small_fit.save(tmp_path)
+    loaded = pdf.load(tmp_path)
+    np.testing.assert_array_equal(loaded.f_band, small_fit.f_band)
+    for a, b in zip(
+        np.concatenate([np.ravel(v) for v in _leaves(loaded.params)]),
+        np.concatenate([np.ravel(v) for v in _leaves(small_fit.params)]),
+        strict=True,
+    ):
+        assert a == b
+    assert loaded.report()["per_fit"] == small_fit.report()["per_fit"]
+    header = (tmp_path / "band.csv").read_text().splitlines()[0]
+    assert header == "x,mean,std,lower_68,upper_68,truth"
+
+
+def _leaves(tree):
+    import jax
+
+    return jax.tree.leaves(tree)
+
+
+def test_closure_estimators_on_gaussian_replicas():
+    """Replicas drawn faithfully around a shifted centre give R_bv ≈ 1 and ξ₁σ ≈ 0.68."""
+    rng = np.random.default_rng(0)
+    n, reps, fits = 30, 400, 40
+    a = rng.normal(size=(n, n))
+    cov = a @ a.T / n + np.eye(n)
+    chol = np.linalg.cholesky(cov)
+    truth = rng.normal(size=n)
+    preds, biases, variances = [], [], []
+    for _ in range(fits):
+        centre = truth + chol @ rng.normal(size=n)
+        pred = centre + (chol @ rng.normal(size=(n, reps))).T
+        preds.append(pred)
+        biases.append(closure.bias(pred, truth, cov))
+        variances.append(closure.variance(pred, cov))
+    assert closure.bias_variance_ratio(np.array(biases), np.array(variances)) == pytest.approx(
+        1.0, abs=0.1
+    )
+    assert closure.xi_sigma(preds, truth, cov) == pytest.approx(0.68, abs=0.03)
+    assert np.mean(variances) == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("kind", ["default", "table"])
+def test_closure_test_is_faithful(tmp_path, kind):
+    truth = None
+    if kind == "table":
+        x = np.geomspace(1e-4, 1, 400)
+        shape = x**0.15 * (1 - x) ** 4.5 * (1 + 3 * x)  # not the default's form
+        fine = np.geomspace(1e-12, 1, 20001)
+        values = 0.425 * shape / np.trapezoid(fine**0.15 * (1 - fine) ** 4.5 * (1 + 3 * fine), fine)
+        table = tmp_path / "truth.txt"
+        np.savetxt(table, np.column_stack([x, values]), header="x xg")
+        truth = read_truth_table(table)
+    result = pdf.fit(truth=truth, replicas_count=20, closure_fits=3, epochs=2500)
+    report = result.report()
+    assert 0.5 <= report["xi_1sigma"] <= 0.95
+    assert 0.5 <= report["coverage_1sigma"] <= 1.0
+    assert 0.5 <= report["bias_variance_ratio"] <= 1.5
+    assert 0.5 <= report["chi2_central"] <= 1.5
+    np.testing.assert_allclose(result.sum_rule, 0.425, atol=1e-6)
