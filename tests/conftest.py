@@ -1,9 +1,28 @@
 """Test configuration: float64 for tight comparisons with references, modest hypothesis budgets."""
 
 import jax
+import numpy as np
+import pytest
 from hypothesis import settings
 
 jax.config.update("jax_enable_x64", True)
 
 settings.register_profile("jaxmin", deadline=None, max_examples=20, derandomize=True)
 settings.load_profile("jaxmin")
+
+
+@pytest.fixture
+def parton_pdf():
+    """``parton.mkPDF(name, member, pdfdir=…)``, an independent LHAPDF6 reader, patched for
+    one-flavour sets: parton's block parser assumes several flavours (``np.loadtxt`` makes the
+    lone PID 0-d and the one-column grid 1-D)."""
+    parton = pytest.importorskip("parton")
+
+    def read(pdfdir, member, name):
+        pdf = parton.mkPDF(name, member, pdfdir=str(pdfdir))
+        for grid in pdf.pdfgrids:
+            grid.flavors = np.atleast_1d(grid.flavors)
+            grid.xfgrid = grid.xfgrid.reshape(grid.x.size * grid.Q.size, grid.flavors.size)
+        return pdf
+
+    return read

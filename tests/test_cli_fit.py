@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from jaxmin import pdf
 from jaxmin.cli import main
 
 TINY = ["--replicas", "3", "--epochs", "40"]
@@ -16,9 +17,9 @@ def run(argv, capsys):
     return code, captured.out, captured.err
 
 
-def test_fit_writes_report_band_replicas_and_figures(tmp_path, capsys):
+def test_fit_writes_report_band_replicas_and_figures(tmp_path, capsys, parton_pdf):
     out = tmp_path / "fit"
-    code, stdout, _ = run(["fit", *TINY, "--out", str(out)], capsys)
+    code, stdout, _ = run(["fit", *TINY, "--out", str(out), "--lhapdf", "jaxmin_g"], capsys)
     assert code == 0, stdout
     report = json.loads((out / "report.json").read_text())
     for key in ("chi2_central", "coverage_1sigma", "xi_1sigma", "momentum_fraction", "stopping"):
@@ -30,9 +31,20 @@ def test_fit_writes_report_band_replicas_and_figures(tmp_path, capsys):
         assert (out / f"fit_{name}.png").stat().st_size > 1000
     assert not (out / "checkpoint.npz").exists()
 
+    central = parton_pdf(out, 0, "jaxmin_g")  # member 0: the replica mean, read independently
+    replica = parton_pdf(out, 2, "jaxmin_g")
+    x_mid = band[20:180:20, 0]
+    np.testing.assert_allclose(central.xfxQ(21, x_mid, 10.0)[:, 0], band[20:180:20, 1], rtol=1e-3)
+    fit = pdf.load(out)
+    np.testing.assert_allclose(
+        replica.xfxQ(21, x_mid, 100.0)[:, 0], fit.f_band[1, 20:180:20], rtol=1e-3
+    )
+
     code, _, err = run(["fit", *TINY, "--out", str(out)], capsys)
     assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1
-    code, _, _ = run(["fit", *TINY, "--out", str(out), "--force"], capsys)
+    code, _, err = run(["fit", *TINY, "--out", str(out), "--lhapdf", "jaxmin_g"], capsys)
+    assert code == 2 and "--force" in err
+    code, _, _ = run(["fit", *TINY, "--out", str(out), "--force", "--lhapdf", "jaxmin_g"], capsys)
     assert code == 0
 
 
@@ -62,6 +74,7 @@ def _write(path, text):
         "bad_range",
         "resume_nothing",
         "bad_truth_json",
+        "bad_lhapdf_name",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
@@ -80,6 +93,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
         ],
         "bad_range": lambda: ["--replica-range", "5:2"],
         "resume_nothing": lambda: ["--resume"],
+        "bad_lhapdf_name": lambda: ["--lhapdf", "../escape"],
         "bad_truth_json": lambda: ["--truth", _write(tmp_path / "t.json", '{"a": 0.1, "zz": 1}')],
     }[case]()
     out = tmp_path / "out"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import pdf
+from .pdf.lhapdf import check_set_name
 
 OUTPUTS = (
     "report.json",
@@ -55,8 +56,25 @@ def _prepare_out(out: Path, *, force: bool, resume: bool) -> None:
         raise ValueError(f"--out {str(out)!r} cannot be created: {err.strerror}") from err
 
 
-def _write(result: pdf.FitResult, out: Path) -> list[Path]:
-    return list(result.save(out).values()) + list(result.plot(out).values())
+def _check_lhapdf(args: argparse.Namespace, out: Path) -> None:
+    """Refuse a bad or existing ``--lhapdf`` set name before any fitting starts."""
+    if args.lhapdf is None:
+        return
+    try:
+        check_set_name(args.lhapdf)
+    except ValueError as err:
+        raise ValueError(f"--lhapdf: {err}") from err
+    if (out / args.lhapdf).exists() and not args.force:
+        raise ValueError(
+            f"--lhapdf: the set {args.lhapdf!r} already exists in {str(out)!r}: pass --force"
+        )
+
+
+def _write(result: pdf.FitResult, out: Path, lhapdf: str | None, force: bool) -> list[Path]:
+    written = list(result.save(out).values()) + list(result.plot(out).values())
+    if lhapdf:
+        written.append(result.write_lhapdf(out, lhapdf, overwrite=force))
+    return written
 
 
 def _summary(report: dict) -> str:
@@ -87,6 +105,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.merge:
         return _merge(args)
     out = Path(args.out)
+    _check_lhapdf(args, out)
     _prepare_out(out, force=args.force, resume=args.resume)
     result = pdf.fit(
         truth=args.truth,
@@ -106,7 +125,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
         checkpoint_path=out / CHECKPOINT,
     )
-    written = _write(result, out)
+    written = _write(result, out, args.lhapdf, args.force)
     (out / CHECKPOINT).unlink(missing_ok=True)
     print(_summary(result.report()))
     print("wrote " + ", ".join(str(p) for p in written))
@@ -117,9 +136,10 @@ def _merge(args: argparse.Namespace) -> int:
     if args.merge[0] != "merge" or len(args.merge) < 2:
         raise ValueError("usage: jaxmin fit merge DIR [DIR ...] --out OUT")
     out = Path(args.out)
+    _check_lhapdf(args, out)
     _prepare_out(out, force=args.force, resume=False)
     merged = pdf.merge([pdf.load(folder) for folder in args.merge[1:]])
-    written = _write(merged, out)
+    written = _write(merged, out, args.lhapdf, args.force)
     print(_summary(merged.report()))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -150,6 +170,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation", type=float, default=0.25, help="held-out fraction")
     p.add_argument("--patience", type=float, default=0.1, help="fraction of the epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lhapdf", default=None, metavar="NAME", help="also write an LHAPDF6 set")
     p.add_argument("--out", default="jaxmin-fit", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--force", action="store_true", help="overwrite earlier results")

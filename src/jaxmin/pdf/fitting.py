@@ -261,6 +261,7 @@ def fit(
         x_band=x_band,
         f_band=f_band[:, : x_band.size],
         truth_band=None if truth_obj is None else truth_obj(x_band),
+        f_nodes=f_eval[:, obs.n_points :],
         predictions=obs.predict(f_eval),
         sum_rule=f_eval @ obs.sum_rule,
         data_central=np.stack([ds.central for ds in data_sets]),

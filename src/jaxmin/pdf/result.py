@@ -20,6 +20,7 @@ import numpy as np
 
 from ..result import status_names
 from . import closure
+from .lhapdf import write_lhapdf_set
 from .observables import Observables
 
 SUM_RULE_MOMENTUM = 0.425
@@ -40,6 +41,8 @@ class FitResult:
     f_band: np.ndarray
     """x·g(x) of every replica on ``x_band``."""
     truth_band: np.ndarray | None
+    f_nodes: np.ndarray
+    """x·g(x) of every replica on the interpolation grid's nodes (10⁻⁹ to 1)."""
     predictions: np.ndarray
     """Every replica's observables, ``(replicas, N)``."""
     sum_rule: np.ndarray
@@ -187,6 +190,22 @@ class FitResult:
         tmp.replace(paths["replicas"])
         return paths
 
+    def write_lhapdf(self, directory: str | Path, name: str, *, overwrite: bool = False) -> Path:
+        """The replicas of closure fit 0 as an LHAPDF6 set ``directory/name`` on the grid's
+        nodes (10⁻⁹ to 1; member 0 = the replica mean; no Q dependence, see
+        :mod:`jaxmin.pdf.lhapdf`)."""
+        members = self.f_nodes[self.replicas_of(0)]
+        x = self.observables.x_eval[self.observables.n_points :]
+        return write_lhapdf_set(
+            directory,
+            name,
+            x,
+            np.concatenate([members.mean(axis=0)[None], members]),
+            description="jaxmin fit of the gluon x g(x); member 0 is the replica mean",
+            extra_info={"Replicas": int(members.shape[0]), "Generator": "jaxmin"},
+            overwrite=overwrite,
+        )
+
     def plot(self, out: str | Path | None = None) -> dict:
         """The fit's figures (band, ratio to truth, replicas, learning curves, stopping epochs);
         saved as PNG into ``out`` when given, else returned as matplotlib figures."""
@@ -201,6 +220,7 @@ _ARRAY_FIELDS = (
     "x_band",
     "f_band",
     "truth_band",
+    "f_nodes",
     "predictions",
     "sum_rule",
     "data_central",
@@ -308,6 +328,7 @@ def merge(results: list[FitResult]) -> FitResult:
         x_band=first.x_band,
         f_band=join(*[r.f_band for r in results]),
         truth_band=first.truth_band,
+        f_nodes=join(*[r.f_nodes for r in results]),
         predictions=join(*[r.predictions for r in results]),
         sum_rule=join(*[r.sum_rule for r in results]),
         data_central=first.data_central,
