@@ -18,7 +18,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from .. import _checks, checkpoint
 from .._progress import ProgressBar
@@ -28,12 +27,17 @@ from ..optim import adam
 from ..result import Status
 from . import data as pdf_data
 from . import grid as pdf_grid
-from . import model, observables, replicas, setup
+from . import methods, model, observables, replicas, setup
 from .result import FitResult
 from .truth import Truth, load_truth
 
-OPTIMIZERS = ("adam",)
-"""Training methods of the replicas."""
+OPTIMIZERS = methods.METHODS
+"""Training methods of the replicas: ``adam``, ``cmaes``, ``ga``."""
+POPULATION_DEFAULTS = {
+    "cmaes": {"sigma0": 0.1, "popsize": None},
+    "ga": {"popsize": 40, "elitism": 2, "tournament_size": 3, "rate": 0.05, "scale": 0.02},
+}
+"""Settings of the gradient-free methods (one epoch = one generation)."""
 DEFAULTS = {"epochs": 4000, "learning_rate": 3e-3, "hidden": (10,)}
 """Defaults of the training budget and network shared by the API and the command."""
 BAND_POINTS = 200
@@ -180,7 +184,7 @@ def fit(
     dtype = jnp.zeros(()).dtype
     cfg = replicas.EngineConfig(
         model=model_cfg,
-        optimizer=optax.chain(adam(learning_rate)),
+        method=_method(optimizer, learning_rate),
         epochs=epochs,
         patience=max(1, math.ceil(patience * epochs)),
         threshold=threshold,
@@ -197,6 +201,7 @@ def fit(
         "epochs": epochs,
         "optimizer": optimizer,
         "learning_rate": learning_rate,
+        "optimizer_settings": POPULATION_DEFAULTS.get(optimizer, {}),
         "network": {
             "sizes": list(model_cfg.sizes),
             "activation": activation,
@@ -234,11 +239,14 @@ def fit(
             for index in range(len(data_sets))
         ],
     )
+    keys = jnp.concatenate(
+        [setup.method_keys(index, ids, seeds.init) for index in range(len(data_sets))]
+    )
     fit_grid = model.make_grid(obs.x_eval, obs.table, obs.sum_rule, dtype)
 
     start = time.perf_counter()
     state, history, compile_s = _train(
-        params, rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint_path
+        params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint_path
     )
     train_s = time.perf_counter() - start - compile_s
 
@@ -283,11 +291,19 @@ def _momentum(truth: Any) -> float:
     return float(getattr(truth, "momentum", 0.425))
 
 
-def _train(params, rdata, fit_grid, cfg, settings, data_sets, progress, path):
+def _method(name: str, learning_rate: float):
+    if name == "adam":
+        return methods.Adam(adam(learning_rate))
+    if name == "cmaes":
+        return methods.CMAES(**POPULATION_DEFAULTS["cmaes"])
+    return methods.GeneticAlgorithm(**POPULATION_DEFAULTS["ga"])
+
+
+def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, path):
     """The chunked training loop with progress bar and checkpoints; returns the final state."""
     members = int(rdata.target.shape[0])
     rdata = replicas.pad_to_blocks(rdata)
-    state = replicas.init_many(replicas.pad_to_blocks(params), cfg)
+    state = replicas.init_many(replicas.pad_to_blocks(params), replicas.pad_to_blocks(keys), cfg)
     padded = int(rdata.target.shape[0])
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     width = n_chunks * cfg.chunk

@@ -24,7 +24,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from ..result import Status
 from . import model
@@ -36,7 +35,8 @@ class EngineConfig(NamedTuple):
     """Static settings of the training loop (hashable: a ``jit`` static argument)."""
 
     model: model.ModelConfig
-    optimizer: optax.GradientTransformation
+    method: Any
+    """A training method of :mod:`jaxmin.pdf.methods` (hashable)."""
     epochs: int
     patience: int
     threshold: float
@@ -82,14 +82,14 @@ def chi2_split(f_grid: jax.Array, data: ReplicaData, grid: model.Grid):
     return train, _chi2(residual[data.val_rows], data.chol_val)
 
 
-def init_state(params: Any, cfg: EngineConfig) -> ReplicaState:
-    """The state before the first epoch."""
+def init_state(params: Any, key: jax.Array, cfg: EngineConfig) -> ReplicaState:
+    """The state before the first epoch (``key`` drives a population method's sampling)."""
     dtype = params["exponents"].dtype
     zero = jnp.zeros((), jnp.int32)
     inf = jnp.asarray(jnp.inf, dtype)
     return ReplicaState(
         params=params,
-        opt_state=cfg.optimizer.init(params),
+        opt_state=cfg.method.init(params, key),
         best_params=params,
         best_val=inf,
         best_train=inf,
@@ -116,17 +116,24 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
     """
 
     def loss(f_grid):
-        train, val = chi2_split(f_grid, data, grid)
-        return train, val
+        return chi2_split(f_grid, data, grid)
 
-    (train, val), grads = model.value_and_grad(loss, state.params, grid, cfg.model)
-    finite = jnp.isfinite(train) & jnp.isfinite(val) & _finite(grads)
+    def objective(params):
+        return loss(model.evaluate(model.project(params, cfg.model), grid, cfg.model))
+
+    def value_and_grad(params):
+        return model.value_and_grad(loss, params, grid, cfg.model)
+
+    (train, val), params, opt_state = cfg.method.step(
+        state.params, state.opt_state, state.epoch, objective, value_and_grad
+    )
+    params = model.project(params, cfg.model)
+    if not cfg.model.fit_exponents:
+        params = {**params, "exponents": state.params["exponents"]}
+    finite = jnp.isfinite(train) & jnp.isfinite(val) & _finite(params)
     improved = finite & (val < state.best_val)
     armed = state.armed | (finite & (val < cfg.threshold))
     waited = jnp.where(improved, 0, state.waited + armed.astype(jnp.int32))
-    updates, opt_state = cfg.optimizer.update(grads, state.opt_state, state.params)
-    params = model.project(optax.apply_updates(state.params, updates), cfg.model)
-    finite = finite & _finite(params)
     count = state.epoch + 1
     status = jnp.where(finite, RUNNING, int(Status.DIVERGED))
     status = jnp.where(finite & (waited >= cfg.patience), int(Status.STOPPED_EARLY), status)
@@ -183,10 +190,10 @@ def chunk_many(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: En
     return _blocked(lambda sd, g: chunk(*sd, g, cfg), (state, data), grid)
 
 
-@partial(jax.jit, static_argnums=1)
-def init_many(params: Any, cfg: EngineConfig) -> ReplicaState:
+@partial(jax.jit, static_argnums=2)
+def init_many(params: Any, keys: jax.Array, cfg: EngineConfig) -> ReplicaState:
     """:func:`init_state` for every replica."""
-    return jax.vmap(init_state, in_axes=(0, None))(params, cfg)
+    return jax.vmap(init_state, in_axes=(0, 0, None))(params, keys, cfg)
 
 
 @partial(jax.jit, static_argnums=2)

@@ -7,6 +7,7 @@ k of closure fit l depends on (l, k) only — never on how many replicas run or 
 - replica noise of (l, k):       fold_in(fold_in(fold_in(key(data_seed), 1), l), k)
 - training/validation split:     fold_in(fold_in(fold_in(key(split_seed), 2), l), k)
 - initial parameters:            fold_in(fold_in(fold_in(key(init_seed), 3), l), k)
+- a population method's sampling: fold_in(fold_in(fold_in(key(init_seed), 4), l), k)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from . import model, observables
 from .replicas import ReplicaData
 from .truth import Truth
 
-DATA_STREAM, REPLICA_STREAM, SPLIT_STREAM, INIT_STREAM = 0, 1, 2, 3
+DATA_STREAM, REPLICA_STREAM, SPLIT_STREAM, INIT_STREAM, METHOD_STREAM = 0, 1, 2, 3, 4
 
 
 class Seeds(NamedTuple):
@@ -125,3 +126,8 @@ def initial_params(
     """Initial parameters of the given replicas of one fit (stacked)."""
     keys = jnp.stack([stream_key(seed, INIT_STREAM, fit, int(k)) for k in replicas])
     return jax.vmap(lambda key: model.init_params(key, cfg, dtype))(keys)
+
+
+def method_keys(fit: int, replicas: np.ndarray, seed: int) -> jax.Array:
+    """Keys of a population method's sampling for the given replicas of one fit (stacked)."""
+    return jnp.stack([stream_key(seed, METHOD_STREAM, fit, int(k)) for k in replicas])

@@ -1,0 +1,139 @@
+"""How a replica's parameters move from one epoch to the next: Adam, CMA-ES or a GA.
+
+NNPDF's own history: a genetic algorithm up to NNPDF3.0, CMA-ES in NNPDF3.1, gradient descent
+in NNPDF4.0. Every method has ``init(params, key) -> state`` and
+``step(params, state, epoch, objective, value_and_grad) -> ((χ²_tr, χ²_val) at params, new params,
+new state)`` where ``objective(params) -> (χ²_tr, χ²_val)`` and ``value_and_grad(params) ->
+((χ²_tr, χ²_val), ∂χ²_tr/∂params)``; the engine (:mod:`jaxmin.pdf.replicas`) does
+the look-back and stopping bookkeeping the same way for all of them. One epoch is one
+optimiser update for Adam and one generation for the population methods.
+
+- :class:`Adam`: θ ← θ − η m̂/√(ŝ + ε) with ∂χ²_tr/∂θ from the hand-written backprop.
+- :class:`CMAES`: λ candidates around the mean m (``jaxmin.cmaes.ask``), ranked by χ²_tr
+  (``jaxmin.cmaes.tell``); the replica's parameters are the mean m.
+- :class:`GeneticAlgorithm`: the lecture's GA (``jaxmin.ga``'s operators): the e best pass
+  unchanged, tournament selection, single-point crossover, mutation θ(1 + η) + sξ; the replica's
+  parameters are the fittest individual by χ²_tr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+
+from ..evolution import cmaes
+from ..evolution.ga._operators import (
+    additive_mutation,
+    multiplicative_mutation,
+    single_point_crossover,
+)
+from ..evolution.ga._selection import ranked, tournament
+
+METHODS = ("adam", "cmaes", "ga")
+Objective = Callable[[Any], tuple[jax.Array, jax.Array]]
+
+
+class Adam(NamedTuple):
+    """Gradient descent with any optax rule (jaxmin's Adam by default); full batch."""
+
+    optimizer: optax.GradientTransformation
+
+    def init(self, params: Any, key: jax.Array) -> Any:
+        return self.optimizer.init(params)
+
+    def step(self, params, state, epoch, objective: Objective, value_and_grad: Callable):
+        (train, val), grads = value_and_grad(params)
+        updates, state = self.optimizer.update(grads, state, params)
+        return (train, val), optax.apply_updates(params, updates), state
+
+
+def _population_objective(objective: Objective, unravel: Callable):
+    return jax.vmap(lambda flat: objective(unravel(flat)))
+
+
+class CMAESState(NamedTuple):
+    cma: cmaes.CMAState
+    key: jax.Array
+
+
+class CMAES(NamedTuple):
+    """CMA-ES on the flattened parameters, σ₀ = ``sigma0``, λ = ``popsize`` (None: default)."""
+
+    sigma0: float
+    popsize: int | None
+
+    def init(self, params: Any, key: jax.Array) -> CMAESState:
+        flat, _ = ravel_pytree(params)
+        return CMAESState(cmaes.init(flat, self.sigma0, popsize=self.popsize), key)
+
+    def step(self, params, state: CMAESState, epoch, objective: Objective, value_and_grad=None):
+        flat, unravel = ravel_pytree(params)
+        candidates = cmaes.ask(state.cma, jax.random.fold_in(state.key, epoch))
+        train, val = _population_objective(objective, unravel)(
+            jnp.concatenate([state.cma.mean[None], candidates])
+        )
+        cma = cmaes.tell(state.cma, candidates, train[1:])
+        return (train[0], val[0]), unravel(cma.mean), CMAESState(cma, state.key)
+
+
+class GAState(NamedTuple):
+    population: jax.Array
+    train: jax.Array
+    val: jax.Array
+    key: jax.Array
+
+
+class GeneticAlgorithm(NamedTuple):
+    """A generational GA: ``popsize`` individuals, ``elitism`` survivors, tournaments of
+    ``tournament_size``, multiplicative rate ``rate`` and additive scale ``scale``."""
+
+    popsize: int
+    elitism: int
+    tournament_size: int
+    rate: float
+    scale: float
+
+    def init(self, params: Any, key: jax.Array) -> GAState:
+        flat, _ = ravel_pytree(params)
+        spread = self.scale * jax.random.normal(
+            jax.random.split(key)[0], (self.popsize, flat.size), flat.dtype
+        )
+        population = (flat + spread).at[0].set(flat)
+        inf = jnp.full(self.popsize, jnp.inf, flat.dtype)
+        return GAState(population, inf, inf, key)
+
+    def step(self, params, state: GAState, epoch, objective: Objective, value_and_grad=None):
+        _, unravel = ravel_pytree(params)
+        evaluate = _population_objective(objective, unravel)
+        lam, e = self.popsize, self.elitism
+        n = state.population.shape[1]
+        train, val = state.train, state.val
+        first = jnp.isinf(train[0])
+        fresh_train, fresh_val = evaluate(state.population)
+        train = jnp.where(first, fresh_train, train)
+        val = jnp.where(first, fresh_val, val)
+        current = jnp.where(first, 0, jnp.argmin(ranked(train)))  # the row that is ``params``
+        monitored = (train[current], val[current])
+
+        k_select, k_cross, k_mult, k_add = jax.random.split(jax.random.fold_in(state.key, epoch), 4)
+        order = jnp.argsort(ranked(train), stable=True)
+        parents = tournament(k_select, train, 2 * (lam - e), self.tournament_size)
+        parents = state.population[parents].reshape(2, lam - e, n)
+        children = single_point_crossover(k_cross, parents[0], parents[1])
+        children = multiplicative_mutation(k_mult, children, self.rate)
+        children = additive_mutation(k_add, children, self.scale)
+        child_train, child_val = evaluate(children)
+        population = jnp.concatenate([state.population[order[:e]], children])
+        train = jnp.concatenate([train[order[:e]], child_train])
+        val = jnp.concatenate([val[order[:e]], child_val])
+        new_best = jnp.argmin(ranked(train))
+        return (
+            monitored,
+            unravel(population[new_best]),
+            GAState(population, train, val, state.key),
+        )
