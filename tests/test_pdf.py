@@ -167,3 +167,35 @@ def test_closure_test_is_faithful(tmp_path, kind):
     assert 0.5 <= report["bias_variance_ratio"] <= 1.5
     assert 0.5 <= report["chi2_central"] <= 1.5
     np.testing.assert_allclose(result.sum_rule, 0.425, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "settings"),
+    [("cmaes", None), ("ga", {"popsize": 8, "elitism": 1})],
+)
+def test_gradient_free_methods_train_the_same_replicas(optimizer, settings):
+    kwargs = dict(
+        optimizer=optimizer,
+        optimizer_settings=settings,
+        replicas_count=3,
+        epochs=60,
+        chunk_epochs=30,
+        patience=1.0,
+    )
+    result = pdf.fit(**kwargs)
+    alone = pdf.fit(**kwargs, replica_range="1:2")
+    np.testing.assert_array_equal(alone.f_band[0], result.f_band[1])
+    np.testing.assert_allclose(result.sum_rule, 0.425, atol=1e-6)
+    train = result.chi2_train
+    assert np.all(np.isfinite(train)) and np.all(train[:, -1] < train[:, 0])
+    assert np.all(result.best_epoch > 0)
+    assert result.settings["optimizer"] == optimizer
+
+
+def test_bad_optimizer_settings_are_refused():
+    with pytest.raises(ValueError, match="not settings of 'ga'"):
+        pdf.fit(optimizer="ga", optimizer_settings={"sigma0": 1.0})
+    with pytest.raises(ValueError, match="elitism"):
+        pdf.fit(optimizer="ga", optimizer_settings={"popsize": 4, "elitism": 4})
+    with pytest.raises(ValueError, match="optimizer"):
+        pdf.fit(optimizer="sgd")

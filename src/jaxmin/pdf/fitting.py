@@ -96,6 +96,7 @@ def fit(
     split_seed: int | None = None,
     init_seed: int | None = None,
     optimizer: str = "adam",
+    optimizer_settings: dict | None = None,
     chunk_epochs: int = 250,
     progress: bool = False,
     checkpoint_path: str | Path | None = None,
@@ -122,6 +123,9 @@ def fit(
       replica stops, counted once its validation χ²/N has fallen below ``threshold``.
     - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β.
     - ``normalisation``: the correlated normalisation uncertainty of the default model.
+    - ``optimizer``: ``adam`` (gradients by the hand-written backprop), ``cmaes`` or ``ga``
+      (one generation per epoch); ``optimizer_settings`` overrides the population methods'
+      :data:`POPULATION_DEFAULTS`.
     - ``seed`` (and ``data_seed``, ``split_seed``, ``init_seed``, each defaulting to ``seed``).
     - ``chunk_epochs``: epochs per compiled chunk; ``progress``: a progress bar on stderr;
       ``checkpoint_path``: written after every chunk, resumed from when it exists.
@@ -131,6 +135,7 @@ def fit(
     if truth is not None and data is not None:
         raise ValueError("give either truth (a closure test) or data (a fit to your data)")
     _checks.one_of("optimizer", optimizer, OPTIMIZERS)
+    method_settings = _method_settings(optimizer, optimizer_settings)
     level = pdf_data.closure_levels(level)
     replicas_count = _checks.integer_at_least("replicas", replicas_count, 2)
     closure_fits = _checks.integer_at_least("closure_fits", closure_fits, 1)
@@ -184,7 +189,7 @@ def fit(
     dtype = jnp.zeros(()).dtype
     cfg = replicas.EngineConfig(
         model=model_cfg,
-        method=_method(optimizer, learning_rate),
+        method=_method(optimizer, learning_rate, method_settings),
         epochs=epochs,
         patience=max(1, math.ceil(patience * epochs)),
         threshold=threshold,
@@ -201,7 +206,7 @@ def fit(
         "epochs": epochs,
         "optimizer": optimizer,
         "learning_rate": learning_rate,
-        "optimizer_settings": POPULATION_DEFAULTS.get(optimizer, {}),
+        "optimizer_settings": method_settings,
         "network": {
             "sizes": list(model_cfg.sizes),
             "activation": activation,
@@ -291,12 +296,51 @@ def _momentum(truth: Any) -> float:
     return float(getattr(truth, "momentum", 0.425))
 
 
-def _method(name: str, learning_rate: float):
+def _method_settings(name: str, overrides: dict | None) -> dict:
+    settings = dict(POPULATION_DEFAULTS.get(name, {}))
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(settings))
+    if unknown:
+        raise ValueError(
+            f"optimizer_settings: {unknown} are not settings of {name!r}; "
+            f"allowed: {sorted(settings)}"
+        )
+    settings |= overrides
+    if name == "cmaes":
+        _checks.positive("sigma0", settings["sigma0"])
+        if settings["popsize"] is not None:
+            _checks.integer_at_least("popsize", settings["popsize"], 2)
+    if name == "ga":
+        popsize = _checks.integer_at_least("popsize", settings["popsize"], 2)
+        _checks.integer_at_least("elitism", settings["elitism"], 0)
+        if settings["elitism"] >= popsize:
+            raise ValueError(f"elitism must be < popsize ({popsize}), got {settings['elitism']}")
+        _checks.integer_at_least("tournament_size", settings["tournament_size"], 1)
+        _checks.non_negative("rate", settings["rate"])
+        _checks.non_negative("scale", settings["scale"])
+    return settings
+
+
+def _method(name: str, learning_rate: float, settings: dict):
     if name == "adam":
         return methods.Adam(adam(learning_rate))
     if name == "cmaes":
-        return methods.CMAES(**POPULATION_DEFAULTS["cmaes"])
-    return methods.GeneticAlgorithm(**POPULATION_DEFAULTS["ga"])
+        return methods.CMAES(**settings)
+    return methods.GeneticAlgorithm(**settings)
+
+
+_COMPILED: dict = {}
+"""Compiled chunks by configuration and argument shapes: a second fit of the same shapes in
+the same process (a replica range, a merge check, a notebook re-run) compiles nothing."""
+
+
+def _compiled_chunk(state, rdata, fit_grid, cfg):
+    """``replicas.chunk_many`` compiled ahead of time for these shapes (cached)."""
+    signature = jax.tree.map(lambda a: (a.shape, str(a.dtype)), (state, rdata, fit_grid))
+    key = (cfg, jax.tree.structure(signature), tuple(jax.tree.leaves(signature)))
+    if key not in _COMPILED:
+        _COMPILED[key] = replicas.chunk_many.lower(state, rdata, fit_grid, cfg).compile()
+    return _COMPILED[key]
 
 
 def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, path):
@@ -328,7 +372,7 @@ def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, pa
             break
         tick = time.perf_counter()
         if index == first:
-            compiled = replicas.chunk_many.lower(state, rdata, fit_grid, cfg).compile()
+            compiled = _compiled_chunk(state, rdata, fit_grid, cfg)
             compile_s = time.perf_counter() - tick
             tick = time.perf_counter()
         state, (train, val) = compiled(state, rdata, fit_grid)
