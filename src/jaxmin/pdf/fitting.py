@@ -23,7 +23,6 @@ from .. import _checks, checkpoint
 from .._progress import ProgressBar
 from ..nn.activations import activation as get_activation
 from ..nn.initializers import INIT_NAMES
-from ..optim import adam
 from ..result import Status
 from . import data as pdf_data
 from . import grid as pdf_grid
@@ -323,7 +322,7 @@ def _method_settings(name: str, overrides: dict | None) -> dict:
 
 def _method(name: str, learning_rate: float, settings: dict):
     if name == "adam":
-        return methods.Adam(adam(learning_rate))
+        return methods.Adam(learning_rate)
     if name == "cmaes":
         return methods.CMAES(**settings)
     return methods.GeneticAlgorithm(**settings)

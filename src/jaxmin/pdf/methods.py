@@ -33,22 +33,27 @@ from ..evolution.ga._operators import (
     single_point_crossover,
 )
 from ..evolution.ga._selection import ranked, tournament
+from ..optim import adam
 
 METHODS = ("adam", "cmaes", "ga")
 Objective = Callable[[Any], tuple[jax.Array, jax.Array]]
 
 
 class Adam(NamedTuple):
-    """Gradient descent with any optax rule (jaxmin's Adam by default); full batch."""
+    """Full-batch gradient descent with jaxmin's Adam (the lecture's form) at ``learning_rate``.
 
-    optimizer: optax.GradientTransformation
+    Held as its settings, not as an optax object, so that two fits with the same settings
+    share one compiled program.
+    """
+
+    learning_rate: float
 
     def init(self, params: Any, key: jax.Array) -> Any:
-        return self.optimizer.init(params)
+        return adam(self.learning_rate).init(params)
 
     def step(self, params, state, epoch, objective: Objective, value_and_grad: Callable):
         (train, val), grads = value_and_grad(params)
-        updates, state = self.optimizer.update(grads, state, params)
+        updates, state = adam(self.learning_rate).update(grads, state, params)
         return (train, val), optax.apply_updates(params, updates), state
 
 

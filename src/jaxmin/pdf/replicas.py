@@ -24,6 +24,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from ..result import Status
 from . import model
@@ -166,22 +169,42 @@ def chunk(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
 BLOCK = 16
 """Replicas per vectorised block. Replicas run as ``lax.map`` over blocks of ``vmap``-ed
 replicas, padded to whole blocks, so a replica's arithmetic is the same program whatever the
-number of replicas: replica k gives bit-identical numbers among 10 or among 100."""
+number of replicas: replica k gives bit-identical numbers among 10 or among 100. With several
+devices the blocks are shared out between them (``shard_map``), each device mapping over its
+own blocks with the same per-block program."""
+
+
+def _devices() -> int:
+    return jax.device_count()
 
 
 def pad_to_blocks(tree: Any) -> Any:
-    """Pad the leading (replica) axis to a multiple of :data:`BLOCK` with copies of the first."""
+    """Pad the leading (replica) axis with copies of the first replica to whole blocks, and to a
+    number of blocks that the devices share evenly."""
     n = jax.tree.leaves(tree)[0].shape[0]
-    pad = -n % BLOCK
+    pad = -n % (BLOCK * _devices())
     return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
 
 
 def _blocked(fn, tree: Any, *shared: Any) -> Any:
-    """``fn`` vmapped over each block of ``tree`` (leading axis a multiple of BLOCK)."""
-    blocks = jax.tree.map(lambda a: a.reshape(-1, BLOCK, *a.shape[1:]), tree)
+    """``fn`` vmapped over each block of ``tree`` (leading axis padded by :func:`pad_to_blocks`),
+    the blocks split between the devices where there are several."""
     in_axes = (0, *(None,) * len(shared))
-    out = jax.lax.map(lambda block: jax.vmap(fn, in_axes=in_axes)(block, *shared), blocks)
-    return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+    def local(tree, *shared):
+        blocks = jax.tree.map(lambda a: a.reshape(-1, BLOCK, *a.shape[1:]), tree)
+        out = jax.lax.map(lambda block: jax.vmap(fn, in_axes=in_axes)(block, *shared), blocks)
+        return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+    if _devices() == 1:
+        return local(tree, *shared)
+    mesh = Mesh(np.asarray(jax.devices()), ("replicas",))
+    return jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(P("replicas"), *(P(),) * len(shared)),
+        out_specs=P("replicas"),
+    )(tree, *shared)
 
 
 @partial(jax.jit, static_argnums=3)
