@@ -196,6 +196,12 @@ def test_gradient_free_methods_train_the_same_replicas(optimizer, settings):
     assert result.settings["optimizer"] == optimizer
 
 
+def test_without_validation_look_back_follows_the_training_chi2():
+    result = pdf.fit(replicas_count=2, epochs=50, validation=0.0, patience=1.0)
+    np.testing.assert_array_equal(result.chi2_val, result.chi2_train)
+    assert np.all(result.best_epoch == np.nanargmin(result.chi2_train, axis=1))
+
+
 def test_bad_optimizer_settings_are_refused():
     with pytest.raises(ValueError, match="not settings of 'ga'"):
         pdf.fit(optimizer="ga", optimizer_settings={"sigma0": 1.0})

@@ -192,7 +192,7 @@ def _blocked(fn, tree: Any, *shared: Any) -> Any:
     in_axes = (0, *(None,) * len(shared))
 
     def local(tree, *shared):
-        blocks = jax.tree.map(lambda a: a.reshape(-1, BLOCK, *a.shape[1:]), tree)
+        blocks = jax.tree.map(lambda a: a.reshape(a.shape[0] // BLOCK, BLOCK, *a.shape[1:]), tree)
         out = jax.lax.map(lambda block: jax.vmap(fn, in_axes=in_axes)(block, *shared), blocks)
         return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
 
