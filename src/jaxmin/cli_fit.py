@@ -122,6 +122,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
         optimizer=args.optimizer,
+        block=args.block,
         progress=sys.stderr.isatty(),
         checkpoint_path=out / CHECKPOINT,
     )
@@ -170,6 +171,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation", type=float, default=0.25, help="held-out fraction")
     p.add_argument("--patience", type=float, default=0.1, help="fraction of the epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--block", type=int, default=pdf.replicas.BLOCK, help="replicas per vectorised block"
+    )
     p.add_argument("--lhapdf", default=None, metavar="NAME", help="also write an LHAPDF6 set")
     p.add_argument("--out", default="jaxmin-fit", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")

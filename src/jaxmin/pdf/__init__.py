@@ -5,7 +5,7 @@
 :func:`write_lhapdf_set` writes replicas as an LHAPDF6 set.
 """
 
-from . import closure, grid, observables, truth
+from . import closure, grid, observables, replicas, truth
 from .fitting import DEFAULTS, OPTIMIZERS, fit
 from .lhapdf import write_lhapdf_set
 from .result import FitResult, load, merge
@@ -24,6 +24,7 @@ __all__ = [
     "load_truth",
     "merge",
     "observables",
+    "replicas",
     "truth",
     "write_lhapdf_set",
 ]

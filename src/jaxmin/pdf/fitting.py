@@ -97,6 +97,7 @@ def fit(
     optimizer: str = "adam",
     optimizer_settings: dict | None = None,
     chunk_epochs: int = 250,
+    block: int = replicas.BLOCK,
     progress: bool = False,
     checkpoint_path: str | Path | None = None,
 ) -> FitResult:
@@ -126,6 +127,9 @@ def fit(
       (one generation per epoch); ``optimizer_settings`` overrides the population methods'
       :data:`POPULATION_DEFAULTS`.
     - ``seed`` (and ``data_seed``, ``split_seed``, ``init_seed``, each defaulting to ``seed``).
+    - ``block``: replicas per vectorised block. Replica k's numbers do not depend on how many
+      replicas run, for a given block size (pass the same one to compare runs bit by bit); 1
+      is fastest for one or a few replicas on a CPU, larger blocks for many replicas or a GPU.
     - ``chunk_epochs``: epochs per compiled chunk; ``progress``: a progress bar on stderr;
       ``checkpoint_path``: written after every chunk, resumed from when it exists.
 
@@ -140,6 +144,7 @@ def fit(
     closure_fits = _checks.integer_at_least("closure_fits", closure_fits, 1)
     epochs = _checks.integer_at_least("epochs", epochs, 1)
     chunk_epochs = min(_checks.integer_at_least("chunk_epochs", chunk_epochs, 1), epochs)
+    block = _checks.integer_at_least("block", block, 1)
     learning_rate = _checks.positive("learning_rate", learning_rate)
     validation = _checks.unit_interval("validation", validation)
     patience = _checks.positive("patience", patience)
@@ -193,6 +198,7 @@ def fit(
         patience=max(1, math.ceil(patience * epochs)),
         threshold=threshold,
         chunk=chunk_epochs,
+        block=block,
     )
     settings = {
         "truth": None if truth_obj is None else truth_obj.describe(),
@@ -224,6 +230,7 @@ def fit(
         "normalisation": normalisation,
         "seeds": seeds._asdict(),
         "chunk_epochs": chunk_epochs,
+        "block": block,
         "dtype": str(dtype),
     }
 
@@ -263,8 +270,8 @@ def fit(
         dtype,
     )
     best = state.best_params
-    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg), np.float64)
-    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg), np.float64)
+    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg, block), np.float64)
+    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg, block), np.float64)
     return FitResult(
         settings=settings,
         fits=fits,
@@ -345,8 +352,10 @@ def _compiled_chunk(state, rdata, fit_grid, cfg):
 def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, path):
     """The chunked training loop with progress bar and checkpoints; returns the final state."""
     members = int(rdata.target.shape[0])
-    rdata = replicas.pad_to_blocks(rdata)
-    state = replicas.init_many(replicas.pad_to_blocks(params), replicas.pad_to_blocks(keys), cfg)
+    rdata = replicas.pad_to_blocks(rdata, cfg.block)
+    state = replicas.init_many(
+        replicas.pad_to_blocks(params, cfg.block), replicas.pad_to_blocks(keys, cfg.block), cfg
+    )
     padded = int(rdata.target.shape[0])
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     width = n_chunks * cfg.chunk

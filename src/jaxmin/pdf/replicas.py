@@ -44,6 +44,8 @@ class EngineConfig(NamedTuple):
     patience: int
     threshold: float
     chunk: int
+    block: int
+    """Replicas per vectorised block (see :data:`BLOCK`)."""
 
 
 class ReplicaData(NamedTuple):
@@ -166,8 +168,8 @@ def chunk(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
     return jax.lax.scan(lambda s, _: epoch(s, data, grid, cfg), state, None, length=cfg.chunk)
 
 
-BLOCK = 16
-"""Replicas per vectorised block. Replicas run as ``lax.map`` over blocks of ``vmap``-ed
+BLOCK = 8
+"""Default replicas per vectorised block. Replicas run as ``lax.map`` over blocks of ``vmap``-ed
 replicas, padded to whole blocks, so a replica's arithmetic is the same program whatever the
 number of replicas: replica k gives bit-identical numbers among 10 or among 100. With several
 devices the blocks are shared out between them (``shard_map``), each device mapping over its
@@ -178,21 +180,21 @@ def _devices() -> int:
     return jax.device_count()
 
 
-def pad_to_blocks(tree: Any) -> Any:
+def pad_to_blocks(tree: Any, block: int) -> Any:
     """Pad the leading (replica) axis with copies of the first replica to whole blocks, and to a
     number of blocks that the devices share evenly."""
     n = jax.tree.leaves(tree)[0].shape[0]
-    pad = -n % (BLOCK * _devices())
+    pad = -n % (block * _devices())
     return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
 
 
-def _blocked(fn, tree: Any, *shared: Any) -> Any:
+def _blocked(fn, block: int, tree: Any, *shared: Any) -> Any:
     """``fn`` vmapped over each block of ``tree`` (leading axis padded by :func:`pad_to_blocks`),
     the blocks split between the devices where there are several."""
     in_axes = (0, *(None,) * len(shared))
 
     def local(tree, *shared):
-        blocks = jax.tree.map(lambda a: a.reshape(a.shape[0] // BLOCK, BLOCK, *a.shape[1:]), tree)
+        blocks = jax.tree.map(lambda a: a.reshape(a.shape[0] // block, block, *a.shape[1:]), tree)
         out = jax.lax.map(lambda block: jax.vmap(fn, in_axes=in_axes)(block, *shared), blocks)
         return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
 
@@ -210,7 +212,7 @@ def _blocked(fn, tree: Any, *shared: Any) -> Any:
 @partial(jax.jit, static_argnums=3)
 def chunk_many(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineConfig):
     """:func:`chunk` for every replica (padded to whole blocks; the grid is shared)."""
-    return _blocked(lambda sd, g: chunk(*sd, g, cfg), (state, data), grid)
+    return _blocked(lambda sd, g: chunk(*sd, g, cfg), cfg.block, (state, data), grid)
 
 
 @partial(jax.jit, static_argnums=2)
@@ -219,8 +221,9 @@ def init_many(params: Any, keys: jax.Array, cfg: EngineConfig) -> ReplicaState:
     return jax.vmap(init_state, in_axes=(0, 0, None))(params, keys, cfg)
 
 
-@partial(jax.jit, static_argnums=2)
-def evaluate_many(params: Any, grid: model.Grid, cfg: model.ModelConfig) -> jax.Array:
+@partial(jax.jit, static_argnums=(2, 3))
+def evaluate_many(params: Any, grid: model.Grid, cfg: model.ModelConfig, block: int) -> jax.Array:
     """F on the grid for every replica, ``(replicas, n_eval)`` (computed in whole blocks)."""
     n = jax.tree.leaves(params)[0].shape[0]
-    return _blocked(lambda p, g: model.evaluate(p, g, cfg), pad_to_blocks(params), grid)[:n]
+    padded = pad_to_blocks(params, block)
+    return _blocked(lambda p, g: model.evaluate(p, g, cfg), block, padded, grid)[:n]
