@@ -21,11 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from jaxmin import pdf  # noqa: E402
 
 OUT = Path(__file__).parent / "figures"
-REPLICAS = 20
+REPLICAS = 16
 RUNS = {
     "adam": {"epochs": 4000},
     "cmaes": {"epochs": 3000},
-    "ga": {"epochs": 1500},
+    "ga": {"epochs": 1000},
 }
 
 
