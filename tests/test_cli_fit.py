@@ -75,6 +75,8 @@ def _write(path, text):
         "resume_nothing",
         "bad_truth_json",
         "bad_lhapdf_name",
+        "covariance_not_pd",
+        "covariance_wrong_shape",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
@@ -94,6 +96,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
         "bad_range": lambda: ["--replica-range", "5:2"],
         "resume_nothing": lambda: ["--resume"],
         "bad_lhapdf_name": lambda: ["--lhapdf", "../escape"],
+        "covariance_not_pd": lambda: [
+            "--data",
+            _write(tmp_path / "d.txt", good_rows),
+            "--covariance",
+            _write(tmp_path / "c.txt", "1 1 1 1 1 1\n" * 6),
+        ],
+        "covariance_wrong_shape": lambda: [
+            "--data",
+            _write(tmp_path / "d.txt", good_rows),
+            "--covariance",
+            _write(tmp_path / "c.txt", "1 0\n0 1\n"),
+        ],
         "bad_truth_json": lambda: ["--truth", _write(tmp_path / "t.json", '{"a": 0.1, "zz": 1}')],
     }[case]()
     out = tmp_path / "out"

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxmin import Status, newton, objectives, parameter_covariance
@@ -133,6 +133,7 @@ def test_damped_newton_keeps_decreasing_on_indefinite_and_singular_hessians(name
         assert float(result.fun) < -1e10
 
 
+@settings(max_examples=10)  # a new closure per example: one compilation each
 @given(n=st.integers(2, 6), seed=st.integers(0, 10_000))
 def test_damped_newton_descends_to_a_minimum_of_random_nonconvex_quartics(n, seed):
     """E = ½xᵀAx − bᵀx + ¼Σxᵢ⁴ with A indefinite: saddles and maxima abound, E is bounded below."""

@@ -182,8 +182,8 @@ def test_gradient_free_methods_train_the_same_replicas(optimizer, settings):
         optimizer=optimizer,
         optimizer_settings=settings,
         replicas_count=3,
-        epochs=60,
-        chunk_epochs=30,
+        epochs=40,
+        chunk_epochs=20,
         patience=1.0,
     )
     result = pdf.fit(**kwargs)
@@ -225,3 +225,20 @@ def test_replicas_sharded_over_four_devices_give_the_same_numbers(small_fit, tmp
     # Each device runs the same per-block program, but XLA compiles the sharded program on its
     # own: the numbers agree to round-off (a few ulp), not to the last bit.
     np.testing.assert_allclose(np.load(tmp_path / "band.npy"), small_fit.f_band, rtol=1e-13)
+
+
+def test_fit_of_user_data_with_a_covariance_file(tmp_path):
+    truth = BetaTruth()
+    x = np.geomspace(1e-3, 0.6, 12)
+    sigma = 0.05 * truth(x) + 0.01
+    cov = np.diag(sigma**2) + 0.5 * np.outer(sigma, sigma)
+    data = tmp_path / "data.csv"
+    np.savetxt(data, np.column_stack([x, truth(x), sigma]), delimiter=",", header="x,xg,sigma")
+    matrix = tmp_path / "cov.txt"
+    np.savetxt(matrix, cov)
+    result = pdf.fit(data=data, covariance=matrix, replicas_count=2, epochs=30)
+    np.testing.assert_allclose(result.covariance, cov, rtol=1e-12)
+    report = result.report()
+    assert "xi_1sigma" not in report and np.isfinite(report["chi2_central"])
+    with pytest.raises(ValueError, match="covariance needs data"):
+        pdf.fit(covariance=matrix)

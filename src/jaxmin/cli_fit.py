@@ -110,6 +110,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     result = pdf.fit(
         truth=args.truth,
         data=args.data,
+        covariance=args.covariance,
         observables_set=args.observables,
         level=args.level,
         replicas_count=args.replicas,
@@ -159,6 +160,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("merge", nargs="*", help=argparse.SUPPRESS)
     p.add_argument("--truth", default=None, help="truth: JSON parameters or a table x, xg[, σ]")
     p.add_argument("--data", default=None, help="your data: a table x, value, σ[, systematics]")
+    p.add_argument("--covariance", default=None, help="with --data: the full N×N covariance")
     p.add_argument("--observables", default="points", choices=pdf.observables.OBSERVABLE_SETS)
     p.add_argument("--level", type=int, default=2, choices=(0, 1, 2), help="closure level")
     p.add_argument("--replicas", type=int, default=100, help="replicas per fit")

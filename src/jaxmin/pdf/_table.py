@@ -8,13 +8,19 @@ import numpy as np
 
 
 def read_table(
-    path: str | Path, what: str, *, min_columns: int, max_columns: int | None, min_rows: int
+    path: str | Path,
+    what: str,
+    *,
+    min_columns: int,
+    max_columns: int | None,
+    min_rows: int,
+    x_column: bool = True,
 ) -> np.ndarray:
     """The rows of a numeric table as a float array ``(rows, columns)``.
 
     Every problem (an unreadable file, a non-numeric cell, ragged rows, too few rows or
     columns, a non-finite x, x outside (0, 1]) raises a ``ValueError`` naming the file, and the
-    line where there is one.
+    line where there is one. With ``x_column=False`` (a matrix) the first column is not x.
     """
     try:
         text = Path(path).read_text()
@@ -48,6 +54,6 @@ def read_table(
     if not np.all(np.isfinite(table)):
         raise ValueError(f"{what} file {str(path)!r}: every cell must be finite")
     x = table[:, 0]
-    if np.any(x <= 0) or np.any(x > 1):
+    if x_column and (np.any(x <= 0) or np.any(x > 1)):
         raise ValueError(f"{what} file {str(path)!r}: x (column 1) must lie in (0, 1]")
     return table

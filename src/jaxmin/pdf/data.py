@@ -101,10 +101,13 @@ def gaussian(key: jax.Array, cholesky: np.ndarray) -> np.ndarray:
     return cholesky @ z
 
 
-def read_data_table(path: str | Path) -> tuple[obs.Observables, np.ndarray, np.ndarray]:
+def read_data_table(
+    path: str | Path, covariance: str | Path | None = None
+) -> tuple[obs.Observables, np.ndarray, np.ndarray]:
     """Point observables from a table of x, value, σ and optional systematic columns.
 
-    Returns ``(observables, central, covariance)`` with C = diag(σ²) + Σ_s β_s β_sᵀ.
+    Returns ``(observables, central, covariance)`` with C = diag(σ²) + Σ_s β_s β_sᵀ, or the
+    matrix of the ``covariance`` file (N × N numbers, whitespace or comma separated) when given.
     """
     table = read_table(path, "data", min_columns=3, max_columns=None, min_rows=4)
     x, central, sigma, systematics = table[:, 0], table[:, 1], table[:, 2], table[:, 3:]
@@ -113,7 +116,13 @@ def read_data_table(path: str | Path) -> tuple[obs.Observables, np.ndarray, np.n
     if np.any(sigma <= 0):
         raise ValueError(f"data file {str(path)!r}: σ (column 3) must be > 0")
     cov = np.diag(sigma**2) + systematics @ systematics.T
-    cov = check_covariance(cov, x.size, f"data file {str(path)!r}: the covariance")
+    what = f"data file {str(path)!r}: the covariance"
+    if covariance is not None:
+        cov = read_table(
+            covariance, "covariance", min_columns=1, max_columns=None, min_rows=1, x_column=False
+        )
+        what = f"covariance file {str(covariance)!r}"
+    cov = check_covariance(cov, x.size, what)
     return obs.build(points=x), central, cov
 
 

@@ -71,6 +71,7 @@ def fit(
     *,
     truth: str | Path | Truth | None = None,
     data: str | Path | None = None,
+    covariance: str | Path | None = None,
     observables_set: str = "points",
     level: int = 2,
     replicas_count: int = 100,
@@ -109,6 +110,8 @@ def fit(
       table (x, x·g, optional σ) or a truth object (:mod:`jaxmin.pdf.truth`).
     - ``data``: a table of x, value, σ and optional systematic columns (real data: no truth,
       no closure estimators; replicas D⁽ᵏ⁾ ~ N(D, C)). Excludes ``truth``.
+    - ``covariance``: with ``data``, a file of the full N × N covariance (replaces the table's
+      σ and systematic columns; refused unless symmetric positive definite).
     - ``observables_set``: ``points`` (F on a log x-grid), ``convolution`` (x P_qg ⊗ g and
       Mellin moments N = 3, 4) or ``both``.
     - ``level``: closure level 0, 1 or 2 (see :mod:`jaxmin.pdf.data`).
@@ -137,6 +140,8 @@ def fit(
     """
     if truth is not None and data is not None:
         raise ValueError("give either truth (a closure test) or data (a fit to your data)")
+    if covariance is not None and data is None:
+        raise ValueError("covariance needs data (a table of your data points)")
     _checks.one_of("optimizer", optimizer, OPTIMIZERS)
     method_settings = _method_settings(optimizer, optimizer_settings)
     level = pdf_data.closure_levels(level)
@@ -175,7 +180,7 @@ def fit(
     )
 
     if data is not None:
-        obs, central, cov = pdf_data.read_data_table(data)
+        obs, central, cov = pdf_data.read_data_table(data, covariance)
         data_sets = [pdf_data.DataSet(obs, central, cov, None)]
         truth_obj, level, closure_fits = None, 2, 1
     else:
@@ -203,6 +208,7 @@ def fit(
     settings = {
         "truth": None if truth_obj is None else truth_obj.describe(),
         "data": None if data is None else str(data),
+        "covariance": None if covariance is None else str(covariance),
         "observables": obs.describe() | {"set": observables_set if data is None else "points"},
         "level": level,
         "replicas": replicas_count,
