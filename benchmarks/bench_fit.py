@@ -76,14 +76,16 @@ def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
     def run_loop():
         out = []
         for k in range(n_replicas):
-            state = init(member(captured["params"], k), captured["keys"][k])
-            state, _ = one(state, member(captured["rdata"], k), captured["grid"])
+            data = member(captured["rdata"], k)
+            state = init(member(captured["params"], k), captured["keys"][k], data, captured["grid"])
+            state, _ = one(state, data, captured["grid"])
             out.append(state.best_params["exponents"])
         return jax.block_until_ready(out)
 
     start = time.perf_counter()
-    state0 = init(member(captured["params"], 0), captured["keys"][0])
-    jax.block_until_ready(one(state0, member(captured["rdata"], 0), captured["grid"]))
+    data0 = member(captured["rdata"], 0)
+    state0 = init(member(captured["params"], 0), captured["keys"][0], data0, captured["grid"])
+    jax.block_until_ready(one(state0, data0, captured["grid"]))
     loop_compile = time.perf_counter() - start
     start = time.perf_counter()
     loop_out = run_loop()

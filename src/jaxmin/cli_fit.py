@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import pdf
+from .pdf.figures import FIGURES
 from .pdf.lhapdf import check_set_name
 
 OUTPUTS = (
@@ -14,11 +15,7 @@ OUTPUTS = (
     "band.csv",
     "replicas.npz",
     "checkpoint.npz",
-    "fit_band.png",
-    "fit_ratio.png",
-    "fit_replicas.png",
-    "fit_learning_curves.png",
-    "fit_stopping.png",
+    *(f"fit_{name}.png" for name in FIGURES),
 )
 """Files a fit writes into its output folder."""
 CHECKPOINT = "checkpoint.npz"

@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 if TYPE_CHECKING:
     from .result import FitResult
 
+FIGURES = ("band", "ratio", "replicas", "learning_curves", "stopping")
+"""The figures of a fit, saved as ``fit_<name>.png`` (``ratio`` only when the truth is known)."""
 BAND_COLOUR = "tab:blue"
 TRUTH_COLOUR = "black"
 

@@ -28,7 +28,7 @@ from . import data as pdf_data
 from . import grid as pdf_grid
 from . import methods, model, observables, replicas, setup
 from .result import FitResult
-from .truth import Truth, load_truth
+from .truth import MOMENTUM_FRACTION, Truth, load_truth
 
 OPTIMIZERS = methods.METHODS
 """Training methods of the replicas: ``adam``, ``cmaes``, ``ga``."""
@@ -167,18 +167,6 @@ def fit(
         seed if split_seed is None else split_seed,
         seed if init_seed is None else init_seed,
     )
-    model_cfg = model.ModelConfig(
-        sizes=(2, *hidden, 1),
-        hidden=get_activation(activation),
-        output=get_activation(output),
-        alpha_bounds=_bounds("alpha_bounds", alpha_bounds),
-        beta_bounds=_bounds("beta_bounds", beta_bounds),
-        fit_exponents=bool(fit_exponents),
-        random_exponents=bool(random_exponents),
-        momentum=0.425 if data is not None or truth is None else _momentum(truth),
-        init=init,
-    )
-
     if data is not None:
         obs, central, cov = pdf_data.read_data_table(data, covariance)
         data_sets = [pdf_data.DataSet(obs, central, cov, None)]
@@ -189,12 +177,19 @@ def fit(
         data_sets, cov = setup.closure_data_sets(
             truth_obj, obs, level, closure_fits, seeds.data, normalisation
         )
+    model_cfg = model.ModelConfig(
+        sizes=(2, *hidden, 1),
+        hidden=get_activation(activation),
+        output=get_activation(output),
+        alpha_bounds=_bounds("alpha_bounds", alpha_bounds),
+        beta_bounds=_bounds("beta_bounds", beta_bounds),
+        fit_exponents=bool(fit_exponents),
+        random_exponents=bool(random_exponents),
+        momentum=getattr(truth_obj, "momentum", MOMENTUM_FRACTION),
+        init=init,
+    )
     if len(obs) < 4:
         raise ValueError(f"a fit needs at least 4 data points, got {len(obs)}")
-    n_val = sum(
-        min(int(round(validation * obs.kind.count(k))), obs.kind.count(k) - 1)
-        for k in dict.fromkeys(obs.kind)
-    )
     dtype = jnp.zeros(()).dtype
     cfg = replicas.EngineConfig(
         model=model_cfg,
@@ -225,7 +220,6 @@ def fit(
             "init": init,
         },
         "validation": validation,
-        "validation_points": n_val,
         "patience": patience,
         "patience_epochs": cfg.patience,
         "threshold": threshold,
@@ -234,6 +228,7 @@ def fit(
         "alpha_bounds": list(model_cfg.alpha_bounds),
         "beta_bounds": list(model_cfg.beta_bounds),
         "normalisation": normalisation,
+        "momentum": model_cfg.momentum,
         "seeds": seeds._asdict(),
         "chunk_epochs": chunk_epochs,
         "block": block,
@@ -249,6 +244,7 @@ def fit(
             for index, ds in enumerate(data_sets)
         ],
     )
+    settings["validation_points"] = int(rdata.val_rows.shape[1])
     params = jax.tree.map(
         lambda *leaves: jnp.concatenate(leaves),
         *[
@@ -303,11 +299,6 @@ def fit(
     )
 
 
-def _momentum(truth: Any) -> float:
-    truth = load_truth(truth)
-    return float(getattr(truth, "momentum", 0.425))
-
-
 def _method_settings(name: str, overrides: dict | None) -> dict:
     settings = dict(POPULATION_DEFAULTS.get(name, {}))
     overrides = overrides or {}
@@ -359,9 +350,8 @@ def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, pa
     """The chunked training loop with progress bar and checkpoints; returns the final state."""
     members = int(rdata.target.shape[0])
     rdata = replicas.pad_to_blocks(rdata, cfg.block)
-    state = replicas.init_many(
-        replicas.pad_to_blocks(params, cfg.block), replicas.pad_to_blocks(keys, cfg.block), cfg
-    )
+    params, keys = replicas.pad_to_blocks((params, keys), cfg.block)
+    state = replicas.init_many(params, keys, rdata, fit_grid, cfg)
     padded = int(rdata.target.shape[0])
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     width = n_chunks * cfg.chunk

@@ -1,7 +1,7 @@
 """How a replica's parameters move from one epoch to the next: Adam, CMA-ES or a GA.
 
 NNPDF's own history: a genetic algorithm up to NNPDF3.0, CMA-ES in NNPDF3.1, gradient descent
-in NNPDF4.0. Every method has ``init(params, key) -> state`` and
+in NNPDF4.0. Every method has ``init(params, key, objective) -> state`` and
 ``step(params, state, epoch, objective, value_and_grad) -> ((χ²_tr, χ²_val) at params, new params,
 new state)`` where ``objective(params) -> (χ²_tr, χ²_val)`` and ``value_and_grad(params) ->
 ((χ²_tr, χ²_val), ∂χ²_tr/∂params)``; the engine (:mod:`jaxmin.pdf.replicas`) does
@@ -48,7 +48,7 @@ class Adam(NamedTuple):
 
     learning_rate: float
 
-    def init(self, params: Any, key: jax.Array) -> Any:
+    def init(self, params: Any, key: jax.Array, objective: Objective) -> Any:
         return adam(self.learning_rate).init(params)
 
     def step(self, params, state, epoch, objective: Objective, value_and_grad: Callable):
@@ -72,12 +72,12 @@ class CMAES(NamedTuple):
     sigma0: float
     popsize: int | None
 
-    def init(self, params: Any, key: jax.Array) -> CMAESState:
+    def init(self, params: Any, key: jax.Array, objective: Objective) -> CMAESState:
         flat, _ = ravel_pytree(params)
         return CMAESState(cmaes.init(flat, self.sigma0, popsize=self.popsize), key)
 
     def step(self, params, state: CMAESState, epoch, objective: Objective, value_and_grad=None):
-        flat, unravel = ravel_pytree(params)
+        _, unravel = ravel_pytree(params)
         candidates = cmaes.ask(state.cma, jax.random.fold_in(state.key, epoch))
         train, val = _population_objective(objective, unravel)(
             jnp.concatenate([state.cma.mean[None], candidates])
@@ -90,6 +90,8 @@ class GAState(NamedTuple):
     population: jax.Array
     train: jax.Array
     val: jax.Array
+    current: jax.Array
+    """The row of the population that is the replica's parameters (the fittest, or the start)."""
     key: jax.Array
 
 
@@ -103,14 +105,14 @@ class GeneticAlgorithm(NamedTuple):
     rate: float
     scale: float
 
-    def init(self, params: Any, key: jax.Array) -> GAState:
-        flat, _ = ravel_pytree(params)
+    def init(self, params: Any, key: jax.Array, objective: Objective) -> GAState:
+        flat, unravel = ravel_pytree(params)
         spread = self.scale * jax.random.normal(
             jax.random.split(key)[0], (self.popsize, flat.size), flat.dtype
         )
         population = (flat + spread).at[0].set(flat)
-        inf = jnp.full(self.popsize, jnp.inf, flat.dtype)
-        return GAState(population, inf, inf, key)
+        train, val = _population_objective(objective, unravel)(population)
+        return GAState(population, train, val, jnp.zeros((), jnp.int32), key)
 
     def step(self, params, state: GAState, epoch, objective: Objective, value_and_grad=None):
         _, unravel = ravel_pytree(params)
@@ -118,12 +120,7 @@ class GeneticAlgorithm(NamedTuple):
         lam, e = self.popsize, self.elitism
         n = state.population.shape[1]
         train, val = state.train, state.val
-        first = jnp.isinf(train[0])
-        fresh_train, fresh_val = evaluate(state.population)
-        train = jnp.where(first, fresh_train, train)
-        val = jnp.where(first, fresh_val, val)
-        current = jnp.where(first, 0, jnp.argmin(ranked(train)))  # the row that is ``params``
-        monitored = (train[current], val[current])
+        monitored = (train[state.current], val[state.current])
 
         k_select, k_cross, k_mult, k_add = jax.random.split(jax.random.fold_in(state.key, epoch), 4)
         order = jnp.argsort(ranked(train), stable=True)
@@ -136,9 +133,9 @@ class GeneticAlgorithm(NamedTuple):
         population = jnp.concatenate([state.population[order[:e]], children])
         train = jnp.concatenate([train[order[:e]], child_train])
         val = jnp.concatenate([val[order[:e]], child_val])
-        new_best = jnp.argmin(ranked(train))
+        best = jnp.argmin(ranked(train)).astype(jnp.int32)
         return (
             monitored,
-            unravel(population[new_best]),
-            GAState(population, train, val, state.key),
+            unravel(population[best]),
+            GAState(population, train, val, best, state.key),
         )

@@ -2,9 +2,10 @@
 
 NN is a :mod:`jaxmin.nn` network with inputs (x, ln x) and one output; (α, β) are the
 preprocessing exponents, kept within bounds (NNPDF's gluon ranges by default) and either fitted
-(projected onto the bounds after every update) or fixed at their random initial values. A is not
-a parameter: it is fixed inside the model by the momentum sum rule, computed by quadrature on
-the fixed grid (:mod:`jaxmin.pdf.grid`),
+(projected onto the bounds after every update) or kept at their initial values (the training
+engine, :mod:`jaxmin.pdf.replicas`, puts them back after every update, whatever the method).
+A is not a parameter: it is fixed inside the model by the momentum sum rule, computed by
+quadrature on the fixed grid (:mod:`jaxmin.pdf.grid`),
 
     A = M / Σ_a w_a x_a^(1−α) (1 − x_a)^β NN(x_a),       M = ∫₀¹ x g dx = 0.425,
 
@@ -116,6 +117,4 @@ def value_and_grad(loss, params: dict, grid: Grid, cfg: ModelConfig) -> tuple[An
         from_outputs, argnums=(0, 1), has_aux=True
     )(cache.activations[-1][:, 0], params["exponents"])
     d_net = backward(params["net"], cache, d_out[:, None], cfg.hidden, cfg.output)
-    if not cfg.fit_exponents:
-        d_exponents = jnp.zeros_like(d_exponents)
     return (value, aux), {"net": d_net, "exponents": d_exponents}

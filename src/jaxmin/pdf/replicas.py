@@ -87,14 +87,23 @@ def chi2_split(f_grid: jax.Array, data: ReplicaData, grid: model.Grid):
     return train, _chi2(residual[data.val_rows], data.chol_val)
 
 
-def init_state(params: Any, key: jax.Array, cfg: EngineConfig) -> ReplicaState:
+def _objective(data: ReplicaData, grid: model.Grid, cfg: EngineConfig):
+    """(χ²_tr, χ²_val) of parameters (projected onto the exponents' bounds)."""
+    return lambda params: chi2_split(
+        model.evaluate(model.project(params, cfg.model), grid, cfg.model), data, grid
+    )
+
+
+def init_state(
+    params: Any, key: jax.Array, data: ReplicaData, grid: model.Grid, cfg: EngineConfig
+) -> ReplicaState:
     """The state before the first epoch (``key`` drives a population method's sampling)."""
     dtype = params["exponents"].dtype
     zero = jnp.zeros((), jnp.int32)
     inf = jnp.asarray(jnp.inf, dtype)
     return ReplicaState(
         params=params,
-        opt_state=cfg.method.init(params, key),
+        opt_state=cfg.method.init(params, key, _objective(data, grid, cfg)),
         best_params=params,
         best_val=inf,
         best_train=inf,
@@ -120,17 +129,11 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
     Returns the new state and (χ²_tr, χ²_val) at the epoch's parameters (NaN once stopped).
     """
 
-    def loss(f_grid):
-        return chi2_split(f_grid, data, grid)
-
-    def objective(params):
-        return loss(model.evaluate(model.project(params, cfg.model), grid, cfg.model))
-
     def value_and_grad(params):
-        return model.value_and_grad(loss, params, grid, cfg.model)
+        return model.value_and_grad(lambda f: chi2_split(f, data, grid), params, grid, cfg.model)
 
     (train, val), params, opt_state = cfg.method.step(
-        state.params, state.opt_state, state.epoch, objective, value_and_grad
+        state.params, state.opt_state, state.epoch, _objective(data, grid, cfg), value_and_grad
     )
     params = model.project(params, cfg.model)
     if not cfg.model.fit_exponents:
@@ -215,10 +218,12 @@ def chunk_many(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: En
     return _blocked(lambda sd, g: chunk(*sd, g, cfg), cfg.block, (state, data), grid)
 
 
-@partial(jax.jit, static_argnums=2)
-def init_many(params: Any, keys: jax.Array, cfg: EngineConfig) -> ReplicaState:
-    """:func:`init_state` for every replica."""
-    return jax.vmap(init_state, in_axes=(0, 0, None))(params, keys, cfg)
+@partial(jax.jit, static_argnums=4)
+def init_many(
+    params: Any, keys: jax.Array, data: ReplicaData, grid: model.Grid, cfg: EngineConfig
+) -> ReplicaState:
+    """:func:`init_state` for every replica (padded to whole blocks, as :func:`chunk_many`)."""
+    return _blocked(lambda pkd, g: init_state(*pkd, g, cfg), cfg.block, (params, keys, data), grid)
 
 
 @partial(jax.jit, static_argnums=(2, 3))

@@ -23,8 +23,6 @@ from . import closure
 from .lhapdf import write_lhapdf_set
 from .observables import Observables
 
-SUM_RULE_MOMENTUM = 0.425
-
 
 @dataclasses.dataclass
 class FitResult:
@@ -125,7 +123,7 @@ class FitResult:
             "momentum_fraction": {
                 "mean": float(self.sum_rule.mean()),
                 "std": float(self.sum_rule.std()),
-                "max_deviation": float(np.max(np.abs(self.sum_rule - SUM_RULE_MOMENTUM))),
+                "max_deviation": float(np.max(np.abs(self.sum_rule - self.settings["momentum"]))),
             },
             "exponents": {
                 "alpha": _stats(np.asarray(self.params["exponents"])[:, 0]),
