@@ -80,12 +80,18 @@ def _summary(report: dict) -> str:
         f"replica mean {report['chi2_replicas_mean']:.3f} ({report['data_points']} points)"
     ]
     if "xi_1sigma" in report:
+        errors = report.get("bootstrap_std", {})
+
+        def figure(key: str) -> str:
+            return f"{report[key]:.2f}" + (f" ± {errors[key]:.2f}" if key in errors else "")
+
         line = (
-            f"closure: 1σ coverage of the truth {report['coverage_1sigma']:.2f}, "
-            f"ξ₁σ {report['xi_1sigma']:.2f}"
+            f"closure: 1σ coverage of the truth {figure('coverage_1sigma')}, "
+            f"ξ₁σ {figure('xi_1sigma')}"
         )
         if "bias_variance_ratio" in report:
-            line += f", R_bv {report['bias_variance_ratio']:.2f}"
+            line += f", R_bv {figure('bias_variance_ratio')}"
+            line += f" (± bootstrap over the {len(report['per_fit'])} closure fits)"
         lines.append(line)
     m = report["momentum_fraction"]
     lines.append(

@@ -105,19 +105,36 @@ class FitResult:
         }
         if self.data_truth is not None:
             preds = [self.predictions[self.replicas_of(f)] for f in range(n_fits)]
+            xi = closure.xi_per_fit(preds, self.data_truth, self.covariance)
+            for entry, value in zip(per_fit, xi, strict=True):
+                entry["xi_1sigma"] = float(value)
+            column = {
+                key: np.array([e[key] for e in per_fit])
+                for key in ("bias", "variance", "coverage_1sigma", "coverage_68", "xi_1sigma")
+            }
             report |= {
-                "coverage_1sigma": float(np.mean([e["coverage_1sigma"] for e in per_fit])),
-                "coverage_68": float(np.mean([e["coverage_68"] for e in per_fit])),
-                "xi_1sigma": closure.xi_sigma(preds, self.data_truth, self.covariance),
-                "bias": float(np.mean([e["bias"] for e in per_fit])),
-                "variance": float(np.mean([e["variance"] for e in per_fit])),
+                "coverage_1sigma": float(column["coverage_1sigma"].mean()),
+                "coverage_68": float(column["coverage_68"].mean()),
+                "xi_1sigma": float(xi.mean()),
+                "bias": float(column["bias"].mean()),
+                "variance": float(column["variance"].mean()),
                 "chi2_central_to_truth": per_fit[0]["chi2_central_to_truth"],
             }
             if n_fits >= 2:
-                report["bias_variance_ratio"] = closure.bias_variance_ratio(
-                    np.array([e["bias"] for e in per_fit]),
-                    np.array([e["variance"] for e in per_fit]),
-                )
+
+                def ratio(fits: np.ndarray) -> float:
+                    return closure.bias_variance_ratio(
+                        column["bias"][fits], column["variance"][fits]
+                    )
+
+                report["bias_variance_ratio"] = ratio(np.arange(n_fits))
+                report["bootstrap_std"] = {
+                    "bias_variance_ratio": closure.bootstrap_std(ratio, n_fits),
+                    **{
+                        key: closure.bootstrap_std(lambda i, c=column[key]: c[i].mean(), n_fits)
+                        for key in ("xi_1sigma", "coverage_1sigma")
+                    },
+                }
         report |= {
             "per_fit": per_fit,
             "momentum_fraction": {
