@@ -14,18 +14,12 @@ import jax
 import numpy as np
 
 from . import cli_fit, landscape, objectives, optim, overfitting, plot
+from ._cli_args import Parser, integer, number, numbers, one_line, prepare_out
 from .evolution import cmaes, ga
 from .find_minima import find_minima
 
 N_DIMENSIONAL = ("sphere", "ellipsoid", "rosenbrock", "rastrigin", "ackley")
 """Objectives that take a dimension (``--dim``); the others have a fixed one."""
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
 
 
 def parse_learning_rates(text: str | None, names: list[str]) -> dict[str, float | None]:
@@ -40,14 +34,35 @@ def parse_learning_rates(text: str | None, names: list[str]) -> dict[str, float 
                 raise ValueError(
                     f"--lr names {name.strip()!r}, which is not in --optimizers {names}"
                 )
-            rates[name.strip()] = float(value)
+            rates[name.strip()] = _rate(value)
         return rates
-    values = _floats(text)
+    values = [_rate(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise ValueError(f"--lr: expected learning rates, got {text!r}")
     if len(values) == 1:
         return dict.fromkeys(names, values[0])
     if len(values) != len(names):
         raise ValueError(f"--lr gives {len(values)} rates for {len(names)} optimizers {names}")
     return dict(zip(names, values, strict=True))
+
+
+def _rate(text: str) -> float:
+    try:
+        return number(0, low_open=True)(text)
+    except argparse.ArgumentTypeError as err:
+        raise ValueError(f"--lr: {err}") from None
+
+
+def _inside_box(option: str, point: np.ndarray, objective: objectives.Objective) -> None:
+    """Refuse a start of the wrong dimension or outside the function's box."""
+    if point.shape != (objective.dim,):
+        raise ValueError(f"{option} must have {objective.dim} numbers, got {point.size}")
+    lower, upper = np.asarray(objective.lower), np.asarray(objective.upper)
+    if np.any(point < lower) or np.any(point > upper):
+        box = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(lower, upper, strict=True))
+        raise ValueError(
+            f"{option} {point.tolist()} lies outside the box of {objective.name}: {box}"
+        )
 
 
 def _write_json(data: dict, path: Path) -> Path:
@@ -59,14 +74,25 @@ def _write_json(data: dict, path: Path) -> Path:
 def cmd_landscape(args: argparse.Namespace) -> int:
     objective = objectives.get(args.surface)
     start = np.asarray(args.start) if args.start is not None else landscape.default_start(objective)
+    _inside_box("--start", start, objective)
     names = [name.strip() for name in args.optimizers.split(",") if name.strip()]
     allowed = sorted([*optim.RULES, *landscape.NEWTON_SETTINGS, *landscape.POPULATION_SETTINGS])
+    if not names:
+        raise ValueError(f"--optimizers: name at least one of {allowed}")
     for name in names:
         if name not in allowed:
             raise ValueError(f"--optimizers: unknown {name!r}; choose from {allowed}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--optimizers names one optimizer twice: {args.optimizers!r}")
     rules = [name for name in names if name in optim.RULES]
     populations = [name for name in names if name in landscape.POPULATION_SETTINGS]
     rates = parse_learning_rates(args.lr, rules)
+    out = Path(args.out)
+    prepare_out(
+        out,
+        [f"{objective.name}_{kind}" for kind in ("paths.png", "loss.png", "summary.json")],
+        force=args.force,
+    )
     optimizers = {name: landscape.make_optimizer(name, rates[name]) for name in rules}
     settings = {
         name: {**landscape.TUTORIAL_SETTINGS[name], **({"learning_rate": r} if r else {})}
@@ -93,7 +119,6 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     results = {name: results[name] for name in names}
     summary = landscape.summarise(objective, start, results, settings)
     summary["steps"] = args.steps
-    out = Path(args.out)
     written = [
         plot.plot_paths(objective, results, out / f"{objective.name}_paths.png"),
         plot.plot_loss(objective, results, out / f"{objective.name}_loss.png"),
@@ -119,15 +144,27 @@ def make_objective(name: str, dim: int) -> objectives.Objective:
 
 
 def _population_start(args: argparse.Namespace, objective: objectives.Objective) -> np.ndarray:
+    """The start (``--x0``, or uniform in the box) of a population method, once it is checked
+    that the results can be written to ``--out``."""
     if args.x0 is not None:
         x0 = np.asarray(args.x0, dtype=float)
         if x0.shape == (1,):
             x0 = np.full(objective.dim, x0[0])
         if x0.shape != (objective.dim,):
             raise ValueError(f"--x0 must have 1 or {objective.dim} numbers, got {x0.size}")
-        return x0
-    rng = np.random.default_rng(args.seed)
-    return rng.uniform(objective.lower, objective.upper)
+        _inside_box("--x0", x0, objective)
+    else:
+        x0 = np.random.default_rng(args.seed).uniform(objective.lower, objective.upper)
+    prepare_out(
+        Path(args.out),
+        [f"{_stem(objective, args.command)}{end}" for end in ("_convergence.png", ".json")],
+        force=args.force,
+    )
+    return x0
+
+
+def _stem(objective: objectives.Objective, method: str) -> str:
+    return f"{objective.name}{objective.dim}_{method}"
 
 
 def _report_population(
@@ -154,7 +191,7 @@ def _report_population(
         distances = np.linalg.norm(objective.minima - np.asarray(result.x), axis=1)
         summary["distance_to_nearest_minimum"] = float(np.min(distances))
     out = Path(args.out)
-    stem = f"{objective.name}{objective.dim}_{method}"
+    stem = _stem(objective, method)
     title = (
         f"{method} on {objective.name} (n = {objective.dim}): {result.status_name}, "
         f"{int(result.nfev)} evaluations"
@@ -198,6 +235,8 @@ def cmd_cmaes(args: argparse.Namespace) -> int:
 
 def cmd_ga(args: argparse.Namespace) -> int:
     objective = make_objective(args.function, args.dim)
+    if args.elitism >= args.popsize:
+        raise ValueError(f"--elitism must be < --popsize = {args.popsize}, got {args.elitism}")
     x0 = _population_start(args, objective)
     width = float(np.max(objective.upper - objective.lower))
     scale = args.scale if args.scale is not None else 0.05 * width
@@ -233,6 +272,10 @@ def cmd_ga(args: argparse.Namespace) -> int:
 
 def cmd_minima(args: argparse.Namespace) -> int:
     objective = objectives.get(args.surface)
+    out = Path(args.out)
+    prepare_out(
+        out, [f"{objective.name}_minima.png", f"{objective.name}_minima.json"], force=args.force
+    )
     found = find_minima(
         objective.fun,
         objective.lower,
@@ -256,7 +299,6 @@ def cmd_minima(args: argparse.Namespace) -> int:
         "analytic_minima": known.tolist(),
         "n_starts": args.starts,
     }
-    out = Path(args.out)
     written = [
         plot.plot_minima(objective, found, out / f"{objective.name}_minima.png"),
         _write_json(summary, out / f"{objective.name}_minima.json"),
@@ -273,6 +315,9 @@ def cmd_minima(args: argparse.Namespace) -> int:
 
 def cmd_overfitting(args: argparse.Namespace) -> int:
     """Tutorial 2: a 1–20–1 sigmoid network fitted by χ², with and without look-back."""
+    out = Path(args.out)
+    names = ("learning_curves.png", "fit.png", "summary.json")
+    prepare_out(out, [f"overfitting_{name}" for name in names], force=args.force)
     run = overfitting.run_overfitting(
         seed=args.seed,
         points=args.points,
@@ -292,7 +337,6 @@ def cmd_overfitting(args: argparse.Namespace) -> int:
         "train_chi2": result.train_loss.tolist(),
         "val_chi2": result.val_loss.tolist(),
     }
-    out = Path(args.out)
     curves = {
         "truth": (run["grid"], run["truth"]),
         f"look-back (epoch {int(result.best_epoch)})": (run["grid"], run["lookback"]),
@@ -322,7 +366,7 @@ def cmd_overfitting(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="jaxmin",
         description="Optimisers and neural networks for physicists, in JAX.",
         epilog="Negative starts need '=': --start=-2,-4",
@@ -341,9 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surface", default="beale", choices=surfaces)
     p.add_argument(
         "--start",
-        type=_floats,
+        type=numbers,
         default=None,
-        help="start point, e.g. 4,3 (default: the surface's usual start)",
+        help="start point, e.g. 4,3, inside the surface's box (default: its usual start)",
     )
     p.add_argument(
         "--optimizers",
@@ -360,14 +404,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--steps",
-        type=int,
+        type=integer(1),
         default=10_000,
         help="steps of the gradient rules, iterations of newton and damped (which stop at "
         "|grad f| <= 1e-10); f evaluations of cmaes and ga",
     )
-    p.add_argument("--record-every", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0, help="random seed of cmaes and ga")
-    p.add_argument("--out", default="jaxmin-out/landscape", help="output folder")
+    p.add_argument("--record-every", type=integer(1), default=1)
+    p.add_argument("--seed", type=integer(0), default=0, help="random seed of cmaes and ga")
+    _out_arguments(p, "jaxmin-out/landscape")
     p.set_defaults(run=cmd_landscape)
 
     p = sub.add_parser(
@@ -377,10 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
         "writes a figure and a JSON list of minima, saddles and maxima.",
     )
     p.add_argument("--surface", default="himmelblau", choices=surfaces)
-    p.add_argument("--starts", type=int, default=256)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="jaxmin-out/minima", help="output folder")
+    p.add_argument("--starts", type=integer(1), default=256)
+    p.add_argument("--steps", type=integer(1), default=2000)
+    p.add_argument("--seed", type=integer(0), default=0)
+    _out_arguments(p, "jaxmin-out/minima")
     p.set_defaults(run=cmd_minima)
 
     p = sub.add_parser(
@@ -390,13 +434,18 @@ def build_parser() -> argparse.ArgumentParser:
         "curve, half of it held out; write learning curves with the look-back point, the fits "
         "against data and truth, and a JSON summary with the parameters and the history.",
     )
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--points", type=int, default=30)
-    p.add_argument("--noise", type=float, default=0.1, help="σ of the pseudo-data")
-    p.add_argument("--epochs", type=int, default=50_000)
-    p.add_argument("--lr", type=float, default=1e-2, help="Adam's learning rate")
-    p.add_argument("--validation", type=float, default=0.5, help="fraction held out")
-    p.add_argument("--out", default="jaxmin-out/overfitting", help="output folder")
+    p.add_argument("--seed", type=integer(0), default=1)
+    p.add_argument("--points", type=integer(4), default=30)
+    p.add_argument("--noise", type=number(0, low_open=True), default=0.1, help="σ of the data")
+    p.add_argument("--epochs", type=integer(1), default=50_000)
+    p.add_argument("--lr", type=number(0, low_open=True), default=1e-2, help="Adam's step")
+    p.add_argument(
+        "--validation",
+        type=number(0, 1, low_open=True, high_open=True),
+        default=0.5,
+        help="fraction held out, in (0, 1)",
+    )
+    _out_arguments(p, "jaxmin-out/overfitting")
     p.set_defaults(run=cmd_overfitting)
 
     functions = sorted(objectives.SURFACES)
@@ -408,10 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
         "per generation) and a JSON summary with the history.",
     )
     _population_arguments(p, functions, "jaxmin-out/cmaes")
-    p.add_argument("--sigma0", type=float, default=None, help="default: a quarter of the box")
-    p.add_argument("--popsize", type=int, default=None, help="default: 4 + floor(3 ln n)")
-    p.add_argument("--max-evals", type=int, default=100_000)
-    p.add_argument("--restarts", type=int, default=0, help="IPOP restarts (doubling λ)")
+    p.add_argument("--sigma0", type=number(0, low_open=True), default=None, help="default: box / 4")
+    p.add_argument("--popsize", type=integer(2), default=None, help="default: 4 + floor(3 ln n)")
+    p.add_argument("--max-evals", type=integer(1), default=100_000)
+    p.add_argument("--restarts", type=integer(0), default=0, help="IPOP restarts (doubling λ)")
     p.set_defaults(run=cmd_cmaes)
 
     p = sub.add_parser(
@@ -421,41 +470,69 @@ def build_parser() -> argparse.ArgumentParser:
         "crossover, selection, elitism); write the convergence figure and a JSON summary.",
     )
     _population_arguments(p, functions, "jaxmin-out/ga")
-    p.add_argument("--popsize", type=int, default=100)
-    p.add_argument("--generations", type=int, default=500)
+    p.add_argument("--popsize", type=integer(2), default=100)
+    p.add_argument("--generations", type=integer(1), default=500)
     p.add_argument("--mutation", default="both", choices=ga.MUTATIONS)
     p.add_argument("--selection", default="tournament", choices=ga.SELECTIONS)
-    p.add_argument("--rate", type=float, default=0.1, help="multiplicative mutation rate")
+    p.add_argument("--rate", type=number(0), default=0.1, help="multiplicative mutation rate")
     p.add_argument(
-        "--scale", type=float, default=None, help="additive mutation σ (default: 5%% of the box)"
+        "--scale",
+        type=number(0),
+        default=None,
+        help="additive mutation σ (default: 5%% of the box)",
     )
-    p.add_argument("--decay", type=float, default=0.99, help="rates × decay per generation")
-    p.add_argument("--elitism", type=int, default=1)
+    p.add_argument(
+        "--decay",
+        type=number(0, 1, low_open=True),
+        default=0.99,
+        help="rates × decay per generation, in (0, 1]",
+    )
+    p.add_argument("--elitism", type=integer(0), default=1, help="best kept, < --popsize")
     p.set_defaults(run=cmd_ga)
     return parser
 
 
 def _population_arguments(p: argparse.ArgumentParser, functions: list[str], out: str) -> None:
     p.add_argument("--function", default="rosenbrock", choices=functions)
-    p.add_argument("--dim", type=int, default=10, help="dimension n (n-dimensional functions)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dim", type=integer(1), default=10, help="dimension n (n-dimensional ones)")
+    p.add_argument("--seed", type=integer(0), default=0)
     p.add_argument(
         "--x0",
-        type=_floats,
+        type=numbers,
         default=None,
-        help="start: one number for all coordinates or n numbers (default: uniform in the box)",
+        help="start in the box: one number for all coordinates or n numbers (default: uniform "
+        "in the box)",
     )
-    p.add_argument("--ftarget", type=float, default=1e-8, help="stop at f <= ftarget")
+    p.add_argument("--ftarget", type=number(), default=1e-8, help="stop at f <= ftarget")
+    _out_arguments(p, out)
+
+
+def _out_arguments(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--out", default=out, help="output folder")
+    p.add_argument("--force", action="store_true", help="overwrite earlier results in --out")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``jaxmin`` command."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``jaxmin`` command: every error is one line on stderr, exit code 2
+    (returned, also for argparse's errors; ``--help`` returns 0)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return args.run(args)
-    except (ValueError, TypeError) as err:
-        print(f"jaxmin {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"jaxmin {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError) as err:
+        print(f"jaxmin {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug: still one line, never a traceback
+        print(
+            f"jaxmin {args.command}: error: unexpected {type(err).__name__}: {one_line(err)} "
+            "(please report this)",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import pdf
+from ._cli_args import integer, number, prepare_out
 from .pdf.figures import FIGURES
 from .pdf.lhapdf import check_set_name
 
@@ -33,24 +34,13 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 def _prepare_out(out: Path, *, force: bool, resume: bool) -> None:
     """Refuse to overwrite earlier results unless ``--force`` (or ``--resume``) says so."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    existing = [name for name in OUTPUTS if (out / name).exists()] if out.is_dir() else []
     if resume:
         if not (out / CHECKPOINT).exists():
             raise ValueError(f"--resume: no checkpoint in {str(out)!r} to resume from")
         return
-    if existing and not force:
-        raise ValueError(
-            f"--out {str(out)!r} already holds results ({', '.join(existing)}): "
-            "pass --force to overwrite them or --resume to continue an interrupted fit"
-        )
-    for name in existing:
+    hint = " or --resume to continue an interrupted fit"
+    for name in prepare_out(out, OUTPUTS, force=force, hint=hint):
         (out / name).unlink()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"--out {str(out)!r} cannot be created: {err.strerror}") from err
 
 
 def _check_lhapdf(args: argparse.Namespace, out: Path) -> None:
@@ -109,8 +99,23 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return _merge(args)
     out = Path(args.out)
     _check_lhapdf(args, out)
+    created = not out.exists()
     _prepare_out(out, force=args.force, resume=args.resume)
-    result = pdf.fit(
+    try:
+        result = _fit(args, out)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a fit refused by pdf.fit's own checks leaves no empty folder
+        raise
+    written = _write(result, out, args.lhapdf, args.force)
+    (out / CHECKPOINT).unlink(missing_ok=True)
+    print(_summary(result.report()))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _fit(args: argparse.Namespace, out: Path) -> pdf.FitResult:
+    return pdf.fit(
         truth=args.truth,
         data=args.data,
         covariance=args.covariance,
@@ -130,11 +135,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
         checkpoint_path=out / CHECKPOINT,
     )
-    written = _write(result, out, args.lhapdf, args.force)
-    (out / CHECKPOINT).unlink(missing_ok=True)
-    print(_summary(result.report()))
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -142,8 +142,8 @@ def _merge(args: argparse.Namespace) -> int:
         raise ValueError("usage: jaxmin fit merge DIR [DIR ...] --out OUT")
     out = Path(args.out)
     _check_lhapdf(args, out)
-    _prepare_out(out, force=args.force, resume=False)
     merged = pdf.merge([pdf.load(folder) for folder in args.merge[1:]])
+    _prepare_out(out, force=args.force, resume=False)
     written = _write(merged, out, args.lhapdf, args.force)
     print(_summary(merged.report()))
     print("wrote " + ", ".join(str(p) for p in written))
@@ -166,18 +166,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--covariance", default=None, help="with --data: the full N×N covariance")
     p.add_argument("--observables", default="points", choices=pdf.observables.OBSERVABLE_SETS)
     p.add_argument("--level", type=int, default=2, choices=(0, 1, 2), help="closure level")
-    p.add_argument("--replicas", type=int, default=100, help="replicas per fit")
-    p.add_argument("--closure-fits", type=int, default=1, help="independent level-1 data sets")
+    p.add_argument("--replicas", type=integer(2), default=100, help="replicas per fit")
+    p.add_argument(
+        "--closure-fits", type=integer(1), default=1, help="independent level-1 data sets"
+    )
     p.add_argument("--replica-range", default=None, help="fit replicas START:STOP only")
     p.add_argument("--optimizer", default="adam", choices=pdf.OPTIMIZERS)
-    p.add_argument("--epochs", type=int, default=pdf.DEFAULTS["epochs"])
-    p.add_argument("--lr", type=float, default=pdf.DEFAULTS["learning_rate"])
+    p.add_argument("--epochs", type=integer(1), default=pdf.DEFAULTS["epochs"])
+    p.add_argument("--lr", type=number(0, low_open=True), default=pdf.DEFAULTS["learning_rate"])
     p.add_argument("--hidden", type=_hidden, default=pdf.DEFAULTS["hidden"])
-    p.add_argument("--validation", type=float, default=0.25, help="held-out fraction")
-    p.add_argument("--patience", type=float, default=0.1, help="fraction of the epochs")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--block", type=int, default=pdf.replicas.BLOCK, help="replicas per vectorised block"
+        "--validation",
+        type=number(0, 1, high_open=True),
+        default=0.25,
+        help="held-out fraction, in [0, 1)",
+    )
+    p.add_argument(
+        "--patience",
+        type=number(0, low_open=True),
+        default=0.1,
+        help="fraction of the epochs",
+    )
+    p.add_argument("--seed", type=integer(0), default=0)
+    p.add_argument(
+        "--block", type=integer(1), default=pdf.replicas.BLOCK, help="replicas per vectorised block"
     )
     p.add_argument("--lhapdf", default=None, metavar="NAME", help="also write an LHAPDF6 set")
     p.add_argument("--out", default="jaxmin-fit", help="output folder")

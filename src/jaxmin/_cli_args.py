@@ -1,0 +1,108 @@
+"""What every ``jaxmin`` sub-command shares: one-line argument errors, checked value types, and
+output folders that are never overwritten without ``--force``.
+
+Every bad command line ends in one line on stderr, ``jaxmin <command>: error: <what>``, and
+exit code 2 — argparse's own errors (unknown options, bad choices) included — before anything
+is computed or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with a one-line error (no usage block) and exit code 2; sub-command parsers
+    made from it are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def one_line(message: object) -> str:
+    """A message on one line (the newlines of multi-line messages become '; ')."""
+    return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def integer(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer ≥ ``minimum``."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return convert
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def number(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high] (``low_open``/``high_open``: the end
+    itself excluded; None: unbounded)."""
+    left = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
+    right = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
+    span = f"{left}, {right}"
+
+    def convert(text: str) -> float:
+        value = _float(text)
+        below = low is not None and (value < low or (low_open and value == low))
+        above = high is not None and (value > high or (high_open and value == high))
+        if below or above:
+            raise argparse.ArgumentTypeError(f"expected a number in {span}, got {text!r}")
+        return value
+
+    return convert
+
+
+def numbers(text: str) -> list[float]:
+    """An argparse type: comma-separated finite numbers (at least one)."""
+    values = [_float(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return values
+
+
+def prepare_out(out: Path, outputs: Iterable[str], *, force: bool, hint: str = "") -> list[str]:
+    """Check that ``out`` can take the results ``outputs`` and create it; return the outputs
+    already there (to be overwritten: only with ``force``, refused otherwise)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
+    existing = [name for name in outputs if (out / name).exists()] if out.is_dir() else []
+    if existing and not force:
+        raise ValueError(
+            f"--out {str(out)!r} already holds results ({', '.join(existing)}): "
+            f"pass --force to overwrite them{hint}"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {str(out)!r} cannot be created: {err.strerror}") from err
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"--out {str(out)!r} is not writable")
+    return existing

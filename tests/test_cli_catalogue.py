@@ -1,0 +1,161 @@
+"""A catalogue of bad `jaxmin` command lines: each ends in one line on stderr naming the problem,
+exit code 2, no traceback, and nothing written (earlier results left as they were)."""
+
+import pytest
+
+from jaxmin.cli import main
+
+CMAES = ["cmaes", "--function", "sphere", "--dim", "2"]
+GA = ["ga", "--function", "sphere", "--dim", "2"]
+
+CATALOGUE = [
+    # the command itself
+    ([], "required: command"),
+    (["nonsense"], "invalid choice: 'nonsense'"),
+    (["landscape", "--bogus"], "unrecognized arguments: --bogus"),
+    # landscape
+    (["landscape", "--surface", "nope"], "argument --surface: invalid choice"),
+    (["landscape", "--optimizers", "sgd"], "unknown 'sgd'"),
+    (["landscape", "--optimizers", ","], "name at least one"),
+    (["landscape", "--optimizers", "adam,adam"], "one optimizer twice"),
+    (["landscape", "--lr", "abc"], "--lr: expected a number, got 'abc'"),
+    (["landscape", "--lr=-1"], "--lr: expected a number in (0, inf)"),
+    (["landscape", "--lr", "0"], "--lr: expected a number in (0, inf)"),
+    (["landscape", "--lr", "nan"], "--lr: expected a finite number"),
+    (["landscape", "--lr", ","], "--lr: expected learning rates"),
+    (["landscape", "--lr", "1e-3,1e-3"], "2 rates for 5"),
+    (["landscape", "--optimizers", "adam", "--lr", "gd=0.1"], "not in --optimizers"),
+    (["landscape", "--optimizers", "adam", "--lr", "adam=abc"], "expected a number"),
+    (["landscape", "--start", "1,2,3"], "--start must have 2 numbers"),
+    (["landscape", "--start=1e30,0"], "outside the box of beale"),
+    (["landscape", "--start", "nan,0"], "expected a finite number"),
+    (["landscape", "--start", "abc"], "argument --start: expected a number"),
+    (["landscape", "--start", ","], "expected comma-separated numbers"),
+    (["landscape", "--steps", "0"], "--steps: expected an integer >= 1"),
+    (["landscape", "--steps", "1.5"], "--steps: expected an integer"),
+    (["landscape", "--record-every", "0"], "--record-every: expected an integer >= 1"),
+    (["landscape", "--seed", "-1"], "--seed: expected an integer >= 0"),
+    # minima
+    (["minima", "--surface", "nope"], "argument --surface: invalid choice"),
+    (["minima", "--starts", "0"], "--starts: expected an integer >= 1"),
+    (["minima", "--steps", "-5"], "--steps: expected an integer >= 1"),
+    (["minima", "--seed", "x"], "--seed: expected an integer >= 0"),
+    # overfitting
+    (["overfitting", "--validation", "0"], "--validation: expected a number in (0, 1)"),
+    (["overfitting", "--validation", "1"], "--validation: expected a number in (0, 1)"),
+    (["overfitting", "--validation", "abc"], "--validation: expected a number"),
+    (["overfitting", "--points", "2"], "--points: expected an integer >= 4"),
+    (["overfitting", "--noise", "0"], "--noise: expected a number in (0, inf)"),
+    (["overfitting", "--noise", "-0.1"], "--noise: expected a number in (0, inf)"),
+    (["overfitting", "--epochs", "0"], "--epochs: expected an integer >= 1"),
+    (["overfitting", "--lr", "0"], "--lr: expected a number in (0, inf)"),
+    (["overfitting", "--lr", "inf"], "--lr: expected a finite number"),
+    (["overfitting", "--lr", "abc"], "--lr: expected a number"),
+    (["overfitting", "--seed", "-2"], "--seed: expected an integer >= 0"),
+    # cmaes
+    (["cmaes", "--function", "nope"], "argument --function: invalid choice"),
+    (["cmaes", "--function", "beale", "--dim", "3"], "dimension 2"),
+    ([*CMAES[:3], "--dim", "0"], "--dim: expected an integer >= 1"),
+    ([*CMAES, "--sigma0", "-1"], "--sigma0: expected a number in (0, inf)"),
+    ([*CMAES, "--sigma0", "0"], "--sigma0: expected a number in (0, inf)"),
+    ([*CMAES, "--popsize", "1"], "--popsize: expected an integer >= 2"),
+    ([*CMAES, "--max-evals", "0"], "--max-evals: expected an integer >= 1"),
+    ([*CMAES, "--restarts", "-1"], "--restarts: expected an integer >= 0"),
+    ([*CMAES, "--ftarget", "nan"], "--ftarget: expected a finite number"),
+    ([*CMAES, "--ftarget", "abc"], "--ftarget: expected a number"),
+    ([*CMAES, "--x0", "1,2,3"], "--x0 must have 1 or 2 numbers"),
+    ([*CMAES, "--x0", "1e30"], "outside the box of sphere"),
+    ([*CMAES, "--x0", "nan"], "--x0: expected a finite number"),
+    ([*CMAES, "--seed", "-1"], "--seed: expected an integer >= 0"),
+    # ga
+    ([*GA, "--decay", "-1"], "--decay: expected a number in (0, 1]"),
+    ([*GA, "--decay", "0"], "--decay: expected a number in (0, 1]"),
+    ([*GA, "--decay", "1.5"], "--decay: expected a number in (0, 1]"),
+    ([*GA, "--rate", "-0.1"], "--rate: expected a number in [0, inf)"),
+    ([*GA, "--scale", "-1"], "--scale: expected a number in [0, inf)"),
+    ([*GA, "--popsize", "1"], "--popsize: expected an integer >= 2"),
+    ([*GA, "--generations", "0"], "--generations: expected an integer >= 1"),
+    ([*GA, "--elitism", "100"], "--elitism must be < --popsize = 100"),
+    ([*GA, "--elitism", "-1"], "--elitism: expected an integer >= 0"),
+    ([*GA, "--mutation", "nope"], "argument --mutation: invalid choice"),
+    ([*GA, "--selection", "nope"], "argument --selection: invalid choice"),
+    ([*GA, "--x0", "-9"], "outside the box of sphere"),
+    # fit
+    (["fit", "--replicas", "1"], "--replicas: expected an integer >= 2"),
+    (["fit", "--replicas", "abc"], "--replicas: expected an integer"),
+    (["fit", "--closure-fits", "0"], "--closure-fits: expected an integer >= 1"),
+    (["fit", "--epochs", "0"], "--epochs: expected an integer >= 1"),
+    (["fit", "--lr", "abc"], "--lr: expected a number"),
+    (["fit", "--lr", "-1"], "--lr: expected a number in (0, inf)"),
+    (["fit", "--validation", "1"], "--validation: expected a number in [0, 1)"),
+    (["fit", "--validation", "-0.1"], "--validation: expected a number in [0, 1)"),
+    (["fit", "--patience", "0"], "--patience: expected a number in (0, inf)"),
+    (["fit", "--seed", "-1"], "--seed: expected an integer >= 0"),
+    (["fit", "--block", "0"], "--block: expected an integer >= 1"),
+    (["fit", "--hidden", "0"], "--hidden: expected positive widths"),
+    (["fit", "--hidden", "a,b"], "--hidden: expected widths"),
+    (["fit", "--optimizer", "sgd"], "argument --optimizer: invalid choice"),
+    (["fit", "--observables", "nonsense"], "argument --observables: invalid choice"),
+    (["fit", "--level", "3"], "argument --level: invalid choice"),
+    (["fit", "--replica-range", "5:2"], "replica_range must satisfy 0 <= start < stop"),
+    (["fit", "--replica-range", "abc"], "replica_range must look like START:STOP"),
+    (["fit", "--truth", "missing.json"], "missing.json"),
+    (["fit", "merge"], "usage: jaxmin fit merge DIR"),
+    (["fit", "merge", "missing_dir"], "cannot read a fit from"),
+]
+
+# command lines and the results they would overwrite
+EXISTING = [
+    (["landscape"], "beale_paths.png"),
+    (["minima", "--starts", "4"], "himmelblau_minima.json"),
+    (["overfitting", "--epochs", "10"], "overfitting_summary.json"),
+    ([*CMAES, "--max-evals", "10"], "sphere2_cmaes.json"),
+    ([*GA, "--generations", "2"], "sphere2_ga_convergence.png"),
+    (["fit", "--replicas", "2", "--epochs", "2"], "report.json"),
+]
+
+
+def run(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("jaxmin") and "Traceback" not in err
+    return err
+
+
+def test_the_catalogue_is_long_enough():
+    assert len(CATALOGUE) + len(EXISTING) + 2 >= 60
+
+
+@pytest.mark.parametrize(("argv", "message"), CATALOGUE, ids=[" ".join(a) for a, _ in CATALOGUE])
+def test_bad_command_line(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    commands = ("landscape", "minima", "overfitting", "cmaes", "ga", "fit")
+    extra = ["--out", str(out)] if argv and argv[0] in commands else []
+    err = run([*argv, *extra], capsys)
+    assert message in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("argv", "name"), EXISTING, ids=[a[0] for a, _ in EXISTING])
+def test_earlier_results_are_never_overwritten(argv, name, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_text("earlier results")
+    err = run([*argv, "--out", str(out)], capsys)
+    assert "already holds results" in err and name in err and "--force" in err
+    assert (out / name).read_text() == "earlier results"
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+@pytest.mark.parametrize("command", ["landscape", "minima", "overfitting", "cmaes", "fit"])
+def test_out_that_is_a_file_or_cannot_be_created(command, tmp_path, capsys):
+    existing_file = tmp_path / "results.txt"
+    existing_file.write_text("not a folder")
+    err = run([command, "--out", str(existing_file)], capsys)
+    assert "exists and is not a folder" in err
+    err = run([command, "--out", str(existing_file / "sub")], capsys)
+    assert "cannot be created" in err
+    assert existing_file.read_text() == "not a folder"
