@@ -158,6 +158,42 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(tmp_pat
         _train(epochs=40, chunk_epochs=10, checkpoint=path)
 
 
+@pytest.mark.parametrize(
+    ("change", "differs"),
+    [
+        ({"optimizer": optim.adam(0.5)}, "optimizer"),
+        ({"data": (_data()[0], 100 * _data()[1])}, "data"),
+        ({"key": jax.random.key(2)}, "keys"),
+        ({"params": nn.init_mlp(jax.random.key(5), [1, 8, 1])}, "params"),
+        ({"activation": "sigmoid"}, "activations"),
+        ({"loss": nn.chi2(0.01 * np.eye(64)), "batch_size": None}, "loss"),
+        ({"l2": 1e-3}, "l2"),
+    ],
+)
+def test_a_checkpoint_of_another_run_is_refused_saying_what_differs(tmp_path, change, differs):
+    """The issue's case among them: a finished adam(1e-2) run must not be resumed by adam(0.5)
+    on other data (it used to return the finished run's losses)."""
+    path = tmp_path / "run.npz"
+    _train(epochs=20, checkpoint=path)
+    listed = rf"belongs to a different run \([a-z_, ]*\b{differs}\b[a-z_, ]* differ: "
+    with pytest.raises(ValueError, match=listed):
+        _train(epochs=20, checkpoint=path, **change)
+
+
+def test_a_finished_run_extended_gives_what_one_longer_run_gives(tmp_path):
+    path = tmp_path / "run.npz"
+    longer = _train(epochs=70, chunk_epochs=20)
+    first = _train(epochs=30, chunk_epochs=20, checkpoint=path)
+    assert int(first.epochs_run) == 30 and first.status_name == "max_steps"
+    extended = _train(epochs=70, chunk_epochs=20, checkpoint=path)
+    for field in ("train_loss", "val_loss", "best_epoch", "best_loss", "epochs_run", "status"):
+        np.testing.assert_array_equal(getattr(extended, field), getattr(longer, field))
+    for a, b in zip(jax.tree.leaves(extended.params), jax.tree.leaves(longer.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="has run 70 epochs, more than epochs=50"):
+        _train(epochs=50, chunk_epochs=20, checkpoint=path)
+
+
 def test_any_optax_optimizer_and_a_chi2_with_covariance():
     x, y = _data(n=24)
     cov = 0.01 * (np.eye(24) + 0.3 * np.exp(-np.abs(np.subtract.outer(x[:, 0], x[:, 0]))))

@@ -3,7 +3,9 @@
 A checkpoint holds the leaves of a pytree (typed PRNG keys as their raw key data) and a JSON
 ``meta`` dict describing the run. Loading rebuilds the pytree from a template with the same
 structure (the state a fresh run would start from) and refuses a file whose ``meta``, number of
-leaves, shapes or dtypes differ — so a run resumes only from its own checkpoint.
+leaves, shapes or dtypes differ — so a run resumes only from its own checkpoint. A template
+leaf :class:`AnyLength` accepts a stored array of any length along its last axis (a history
+that grows with the run).
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ from typing import Any
 
 import jax
 import numpy as np
+
+
+class AnyLength:
+    """A template leaf for an array of ``shape[:-1]`` and ``dtype``, of any length along the last
+    axis (not a pytree node: a leaf of its own)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
 
 
 def _is_key(leaf: Any) -> bool:
@@ -44,10 +55,21 @@ def load(path: str | Path, template: Any, meta: dict) -> Any:
     """
     with np.load(Path(path)) as data:
         stored_meta = json.loads(str(data["meta"]))
-        if stored_meta != json.loads(json.dumps(meta, sort_keys=True)):
+        meta = json.loads(json.dumps(meta, sort_keys=True))
+        if stored_meta != meta:
+            differ = sorted(
+                key
+                for key in {*stored_meta, *meta}
+                if stored_meta.get(key, "<absent>") != meta.get(key, "<absent>")
+            )
+            details = "; ".join(
+                f"{key}: {_short(stored_meta.get(key, '<absent>'))} in the checkpoint, "
+                f"{_short(meta.get(key, '<absent>'))} now"
+                for key in differ
+            )
             raise ValueError(
-                f"checkpoint {str(path)!r} belongs to a different run: it was written with "
-                f"{stored_meta}, this run has {meta}"
+                f"checkpoint {str(path)!r} belongs to a different run ({', '.join(differ)} "
+                f"differ: {details}); remove it or choose another path"
             )
         leaves, treedef = jax.tree.flatten(template)
         if len(data.files) - 1 != len(leaves):
@@ -58,6 +80,15 @@ def load(path: str | Path, template: Any, meta: dict) -> Any:
             if _is_key(like):
                 restored.append(jax.random.wrap_key_data(stored, impl=jax.random.key_impl(like)))
                 continue
+            if isinstance(like, AnyLength):
+                if stored.shape[:-1] != like.shape or stored.dtype != like.dtype:
+                    raise ValueError(
+                        f"checkpoint {str(path)!r} does not match this run's state (leaf {i}: "
+                        f"{stored.shape} {stored.dtype}, expected {like.shape} + (any,) "
+                        f"{like.dtype})"
+                    )
+                restored.append(stored)
+                continue
             like = np.asarray(like)
             if stored.shape != like.shape or stored.dtype != like.dtype:
                 raise ValueError(
@@ -66,3 +97,11 @@ def load(path: str | Path, template: Any, meta: dict) -> Any:
                 )
             restored.append(jax.numpy.asarray(stored))
     return jax.tree.unflatten(treedef, restored)
+
+
+def _short(value: Any) -> str:
+    """A value for an error message: fingerprints cut to 12 characters, long values cut."""
+    text = str(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return text[:12]
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -9,7 +9,6 @@ stops once every member has stopped. See :mod:`jaxmin.nn.epoch` for what one epo
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,9 +19,10 @@ import numpy as np
 import optax
 
 from .. import _checks, checkpoint
+from .._identity import fingerprint
 from .._progress import ProgressBar
 from ..optim import adam
-from ..result import status_names
+from ..result import Status, status_names
 from .activations import Activation
 from .backprop import prepare
 from .dropout import check_rate
@@ -157,11 +157,29 @@ def _config(sizes, hidden, output, loss: Loss, optimizer, n_rows: int, settings:
     )
 
 
-def _meta(cfg: Config, members: int, loss: Loss, rows: int) -> dict:
-    """What identifies a run in its checkpoint (the optimiser is identified by its state)."""
-    fields = cfg._asdict() | {"hidden": repr(cfg.hidden), "output": repr(cfg.output)}
-    fields.pop("optimizer")
-    return fields | {"members": members, "loss": loss.name, "rows": rows, "sizes": list(cfg.sizes)}
+def _meta(cfg: Config, chunk_epochs: int, members: int, identity: dict) -> dict:
+    """What identifies a run in its checkpoint: everything that determines its numbers — the
+    settings, and fingerprints (:func:`jaxmin._identity.fingerprint`) of the optimiser, the loss,
+    the activations, the data, the initial parameters and the keys — except the number of
+    epochs, so that a finished run can be extended."""
+    fields = cfg._asdict()
+    for name in ("optimizer", "hidden", "output", "epochs", "chunk"):
+        fields.pop(name)
+    fields |= {"sizes": list(cfg.sizes), "chunk_epochs": chunk_epochs, "members": members}
+    return fields | {name: fingerprint(value) for name, value in identity.items()}
+
+
+def _extend(state: Any, epochs: int, path: Any) -> Any:
+    """A resumed state for a run of ``epochs``: members that ended on the epoch budget of a
+    shorter run (``max_steps``) run on; a checkpoint further than ``epochs`` is refused."""
+    done = int(jnp.max(state.epoch))
+    if done > epochs:
+        raise ValueError(
+            f"checkpoint {str(path)!r} has run {done} epochs, more than epochs={epochs}: "
+            f"pass epochs >= {done} to resume it"
+        )
+    more = (state.status == int(Status.MAX_STEPS)) & (state.epoch < epochs)
+    return state._replace(status=jnp.where(more, -1, state.status).astype(state.status.dtype))
 
 
 _SETTINGS = (
@@ -214,38 +232,45 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     lookback = settings.pop("lookback")
     progress = settings.pop("progress")
     path = settings.pop("checkpoint")
+    chunk_epochs = settings["chunk_epochs"]
     cfg = _config(sizes, hidden, output, loss, optimizer, n_rows, settings)
 
     data = _split_many(keys, x, y, loss, cfg, data_axis)
     state = _init_many(params, keys, cfg)
-    n_chunks = math.ceil(cfg.epochs / cfg.chunk)
-    width = n_chunks * cfg.chunk
-    history = {
-        "train": np.full((members, width), np.nan, dtype),
-        "val": np.full((members, width), np.nan, dtype),
-        "chunks_done": np.zeros((), np.int64),
-    }
-    meta = _meta(cfg, members, loss, n_rows)
-    if path is not None and Path(path).exists():
-        state, history = checkpoint.load(path, (state, history), meta)
-        history = jax.tree.map(np.array, history)
+    history = {"train": np.zeros((members, 0), dtype), "val": np.zeros((members, 0), dtype)}
+    if path is not None:
+        identity = {
+            "optimizer": optimizer,
+            "loss": loss,
+            "activations": (hidden, output),
+            "data": (x, y),
+            "params": params,
+            "keys": keys,
+        }
+        meta = _meta(cfg, chunk_epochs, members, identity)
+        if Path(path).exists():
+            growing = checkpoint.AnyLength((members,), dtype)
+            state, history = checkpoint.load(
+                path, (state, {"train": growing, "val": growing}), meta
+            )
+            state = _extend(state, cfg.epochs, path)
     bar = ProgressBar(cfg.epochs, "train", enabled=progress)
-    for index in range(int(history["chunks_done"]), n_chunks):
-        if not bool(jnp.any(state.status == -1)):
-            break
-        state, (train_loss, val_loss) = _chunk_many(state, data, cfg)
-        columns = slice(index * cfg.chunk, (index + 1) * cfg.chunk)
-        history["train"][:, columns] = np.asarray(train_loss)
-        history["val"][:, columns] = np.asarray(val_loss)
-        history["chunks_done"] = np.asarray(index + 1)
+    # the history holds one column per epoch up to the furthest member (running members are
+    # all there; stopped ones have NaN after their last epoch)
+    done = int(jnp.max(state.epoch))
+    while done < cfg.epochs and bool(jnp.any(state.status == -1)):
+        state, losses = _chunk_many(state, data, cfg)
+        done = int(jnp.max(state.epoch))
+        history = {
+            name: np.concatenate([history[name], np.asarray(new)], axis=1)[:, :done]
+            for name, new in zip(("train", "val"), losses, strict=True)
+        }
         if path is not None:
             checkpoint.save(path, (state, history), meta)
         if progress:
-            done = int(jnp.max(state.epoch))
             bar.update(done, f"training loss {np.nanmin(history['train'][:, done - 1]):.4g}")
     bar.close()
 
-    run = int(jnp.max(state.epoch))
     return TrainResult(
         params=state.best_params if lookback else state.params,
         final_params=state.params,
@@ -253,8 +278,8 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
         best_loss=np.asarray(state.best_monitor),
         epochs_run=np.asarray(state.epoch),
         status=np.asarray(state.status),
-        train_loss=history["train"][:, :run],
-        val_loss=history["val"][:, :run] if cfg.n_val else history["val"][:, :0],
+        train_loss=history["train"],
+        val_loss=history["val"] if cfg.n_val else history["val"][:, :0],
         val_rows=np.asarray(data.val_rows),
     )
 

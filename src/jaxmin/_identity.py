@@ -1,0 +1,94 @@
+"""Fingerprints of what determines a run's numbers: data, settings and the functions themselves.
+
+``fingerprint(obj)`` is a SHA-256 digest of ``obj``'s content: arrays by dtype, shape and bytes;
+numbers, strings and containers by value; a function by its code (bytecode, constants, names),
+its defaults and the values it closes over (globals by name only), so ``adam(1e-2)`` and
+``adam(0.5)`` differ while two closures of the same code over equal values agree; other objects
+by their type and attributes. Checkpoints use it to refuse resuming another run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import types
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def fingerprint(obj: Any) -> str:
+    """A hex digest of ``obj``'s content (see the module docstring)."""
+    digest = hashlib.sha256()
+    _feed(digest, obj, {})
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
+    """Add ``obj`` to ``digest``; ``seen`` breaks reference cycles (recursive closures). It
+    holds the objects themselves, not only their ids, so that no id is reused meanwhile."""
+    if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
+        digest.update(f"{type(obj).__name__}:{obj!r};".encode())
+        return
+    if isinstance(obj, jax.Array) and jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
+        obj = jax.random.key_data(obj)
+    if isinstance(obj, np.ndarray | np.generic | jax.Array):
+        array = np.asarray(obj)
+        digest.update(f"array:{array.dtype}:{array.shape};".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+        return
+    if id(obj) in seen:
+        digest.update(b"cycle;")
+        return
+    seen[id(obj)] = obj
+    if isinstance(obj, list | tuple):
+        digest.update(f"{type(obj).__name__}[{len(obj)}];".encode())
+        for item in obj:
+            _feed(digest, item, seen)
+    elif isinstance(obj, dict):
+        digest.update(f"dict[{len(obj)}];".encode())
+        for key in sorted(obj, key=repr):
+            _feed(digest, key, seen)
+            _feed(digest, obj[key], seen)
+    elif isinstance(obj, functools.partial):
+        digest.update(b"partial;")
+        for part in (obj.func, obj.args, obj.keywords):
+            _feed(digest, part, seen)
+    elif isinstance(obj, types.FunctionType):
+        digest.update(f"function:{obj.__module__}.{obj.__qualname__};".encode())
+        _feed_code(digest, obj.__code__, seen)
+        _feed(digest, obj.__defaults__, seen)
+        _feed(digest, obj.__kwdefaults__, seen)
+        cells = obj.__closure__ or ()
+        _feed(digest, [_cell(cell) for cell in cells], seen)
+    elif isinstance(obj, types.BuiltinFunctionType | types.ModuleType | type):
+        digest.update(
+            f"{type(obj).__name__}:{getattr(obj, '__qualname__', obj.__name__)};".encode()
+        )
+    elif dataclasses.is_dataclass(obj):
+        digest.update(f"dataclass:{type(obj).__qualname__};".encode())
+        _feed(digest, {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, seen)
+    elif hasattr(obj, "__dict__"):
+        digest.update(f"object:{type(obj).__qualname__};".encode())
+        _feed(digest, vars(obj), seen)
+    else:
+        digest.update(f"{type(obj).__qualname__}:{obj!r};".encode())
+
+
+def _feed_code(digest: Any, code: types.CodeType, seen: dict[int, Any]) -> None:
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _feed_code(digest, const, seen)
+        else:
+            _feed(digest, const, seen)
+
+
+def _cell(cell: types.CellType) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell (a closure variable not yet assigned)
+        return "<empty cell>"

@@ -1,0 +1,61 @@
+"""Fingerprints of run identity: equal content agrees, any difference that changes the numbers
+shows."""
+
+import jax
+import numpy as np
+import optax
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxmin import optim
+from jaxmin._identity import fingerprint
+
+rates = st.floats(1e-6, 1.0, allow_nan=False)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rates, rates)
+def test_optimisers_agree_exactly_when_their_settings_do(a, b):
+    assert (fingerprint(optim.adam(a)) == fingerprint(optim.adam(b))) == (a == b)
+    assert (fingerprint(optax.sgd(a)) == fingerprint(optax.sgd(b))) == (a == b)
+    assert fingerprint(optim.adam(a)) != fingerprint(optim.rmsprop(a))
+
+
+def test_schedules_and_chains_are_followed_inside():
+    def chained(clip, decay):
+        return optax.chain(optax.clip(clip), optax.adam(optax.exponential_decay(1e-3, 100, decay)))
+
+    assert fingerprint(chained(1.0, 0.5)) == fingerprint(chained(1.0, 0.5))
+    assert fingerprint(chained(1.0, 0.5)) != fingerprint(chained(2.0, 0.5))
+    assert fingerprint(chained(1.0, 0.5)) != fingerprint(chained(1.0, 0.6))
+
+
+def test_closures_of_the_same_code_agree_and_other_code_differs():
+    def power(n):
+        return lambda x: x**n
+
+    assert fingerprint(power(2)) == fingerprint(power(2))
+    assert fingerprint(power(2)) != fingerprint(power(3))
+    assert fingerprint(lambda x: x + 1) != fingerprint(lambda x: x - 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 9), st.floats(-1e3, 1e3, allow_nan=False))
+def test_arrays_by_content_dtype_and_shape(index, value):
+    a = np.linspace(0.0, 1.0, 10)
+    b = a.copy()
+    b[index] = value
+    assert (fingerprint(a) == fingerprint(b)) == bool(np.array_equal(a, b))
+    assert fingerprint(a) != fingerprint(a.astype(np.float32))
+    assert fingerprint(a) != fingerprint(a.reshape(2, 5))
+    assert fingerprint(jax.numpy.asarray(a, np.float32)) == fingerprint(a.astype(np.float32))
+
+
+def test_keys_and_recursive_functions():
+    assert fingerprint(jax.random.key(0)) == fingerprint(jax.random.key(0))
+    assert fingerprint(jax.random.key(0)) != fingerprint(jax.random.key(1))
+
+    def countdown(n):
+        return 0 if n == 0 else countdown(n - 1)
+
+    assert fingerprint(countdown) == fingerprint(countdown)
