@@ -6,7 +6,7 @@ import subprocess
 
 import numpy as np
 
-from jaxmin import cli, nn
+from jaxmin import cli, landscape, nn, optim
 
 
 def test_console_script_help():
@@ -148,3 +148,15 @@ def test_ga_command_and_population_paths_in_landscape(tmp_path):
     assert list(result) == ["adam", "cmaes", "ga"]
     assert result["cmaes"]["status"] == "ftarget"
     assert result["cmaes"]["distance_to_nearest_minimum"] < 1e-3
+
+
+def test_a_rule_added_to_optim_rules_is_all_the_landscape_needs(tmp_path, monkeypatch):
+    """One registry: a new first-order rule is one entry in jaxmin.optim.RULES (it runs with
+    the lab's default step unless --lr says otherwise)."""
+    monkeypatch.setitem(optim.RULES, "plain", optim.gd)
+    argv = ["landscape", "--surface", "quadratic_bowl", "--optimizers", "plain,adam"]
+    assert cli.main([*argv, "--steps", "50", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "quadratic_bowl_summary.json").read_text())
+    assert summary["optimizers"]["plain"]["settings"] == {"learning_rate": 1e-3}
+    assert summary["optimizers"]["plain"]["nit"] == 50
+    assert "plain" in landscape.methods()

@@ -76,7 +76,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     start = np.asarray(args.start) if args.start is not None else landscape.default_start(objective)
     _inside_box("--start", start, objective)
     names = [name.strip() for name in args.optimizers.split(",") if name.strip()]
-    allowed = sorted([*optim.RULES, *landscape.NEWTON_SETTINGS, *landscape.POPULATION_SETTINGS])
+    allowed = sorted(landscape.methods())
     if not names:
         raise ValueError(f"--optimizers: name at least one of {allowed}")
     for name in names:
@@ -84,39 +84,25 @@ def cmd_landscape(args: argparse.Namespace) -> int:
             raise ValueError(f"--optimizers: unknown {name!r}; choose from {allowed}")
     if len(set(names)) != len(names):
         raise ValueError(f"--optimizers names one optimizer twice: {args.optimizers!r}")
-    rules = [name for name in names if name in optim.RULES]
-    populations = [name for name in names if name in landscape.POPULATION_SETTINGS]
-    rates = parse_learning_rates(args.lr, rules)
+    rates = parse_learning_rates(args.lr, [name for name in names if name in optim.RULES])
     out = Path(args.out)
     prepare_out(
         out,
         [f"{objective.name}_{kind}" for kind in ("paths.png", "loss.png", "summary.json")],
         force=args.force,
     )
-    optimizers = {name: landscape.make_optimizer(name, rates[name]) for name in rules}
-    settings = {
-        name: {**landscape.TUTORIAL_SETTINGS[name], **({"learning_rate": r} if r else {})}
-        for name, r in rates.items()
-    }
     print(f"{objective.name} from {start.tolist()}, {args.steps} steps:", flush=True)
-    results = (
-        landscape.run_landscape(
-            objective, start, optimizers, steps=args.steps, record_every=args.record_every
+    results, settings = {}, {}
+    for name in names:
+        results[name], settings[name] = landscape.run_method(
+            objective,
+            start,
+            name,
+            steps=args.steps,
+            record_every=args.record_every,
+            learning_rate=rates.get(name),
+            seed=args.seed,
         )
-        if optimizers
-        else {}
-    )
-    for name in [name for name in names if name in landscape.NEWTON_SETTINGS]:
-        settings[name] = landscape.NEWTON_SETTINGS[name]
-        results[name] = landscape.run_newton(
-            objective, start, name, steps=args.steps, record_every=args.record_every
-        )
-    for name in populations:
-        settings[name] = {**landscape.POPULATION_SETTINGS[name], "evaluations": args.steps}
-        results[name] = landscape.run_population(
-            objective, start, name, evaluations=args.steps, seed=args.seed
-        )
-    results = {name: results[name] for name in names}
     summary = landscape.summarise(objective, start, results, settings)
     summary["steps"] = args.steps
     written = [
@@ -392,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--optimizers",
         default="gd,momentum,nesterov,rmsprop,adam",
-        help=f"comma-separated, from {','.join([*optim.RULES, 'newton', 'damped', 'cmaes', 'ga'])} "
+        help=f"comma-separated, from {','.join(landscape.methods())} "
         "(newton: the plain Newton step; damped: Levenberg-Marquardt damped Newton with a line "
         "search; cmaes and ga draw the path of their population mean)",
     )

@@ -60,13 +60,62 @@ def default_start(objective: objectives.Objective) -> np.ndarray:
     return objective.lower + 0.8 * (objective.upper - objective.lower)
 
 
-def make_optimizer(name: str, learning_rate: float | None = None) -> optax.GradientTransformation:
-    """The rule ``name`` with the tutorial's hyperparameters, and ``learning_rate`` if given."""
+DEFAULT_LEARNING_RATE = 1e-3
+"""The step of a rule of :data:`jaxmin.optim.RULES` that :data:`TUTORIAL_SETTINGS` leaves out."""
+
+
+def methods() -> tuple[str, ...]:
+    """Every method the lab runs: the first-order rules of :data:`jaxmin.optim.RULES` (a rule
+    added there is all the lab and ``jaxmin landscape`` need), the second-order methods of
+    :data:`NEWTON_SETTINGS`, the population methods of :data:`POPULATION_SETTINGS`."""
+    return (*optim.RULES, *NEWTON_SETTINGS, *POPULATION_SETTINGS)
+
+
+def rule_settings(name: str, learning_rate: float | None = None) -> dict[str, Any]:
+    """The rule's settings in the lab: the tutorial's, and ``learning_rate`` if given."""
     _checks.one_of("optimizer", name, optim.RULES)
-    settings = dict(TUTORIAL_SETTINGS[name])
+    settings = dict(TUTORIAL_SETTINGS.get(name, {"learning_rate": DEFAULT_LEARNING_RATE}))
     if learning_rate is not None:
         settings["learning_rate"] = learning_rate
-    return optim.RULES[name](**settings)
+    return settings
+
+
+def make_optimizer(name: str, learning_rate: float | None = None) -> optax.GradientTransformation:
+    """The rule ``name`` with the tutorial's hyperparameters, and ``learning_rate`` if given."""
+    return optim.RULES[name](**rule_settings(name, learning_rate))
+
+
+def run_method(
+    objective: objectives.Objective,
+    start: Any,
+    name: str,
+    *,
+    steps: int,
+    record_every: int = 1,
+    learning_rate: float | None = None,
+    seed: int = 0,
+) -> tuple[MinimizeResult, dict[str, Any]]:
+    """Run one method of :func:`methods` from ``start``: its path and the settings it ran with.
+
+    ``steps`` is the step budget of a first-order rule, the iterations of a second-order
+    method, and the f evaluations of a population method; ``learning_rate`` (first-order rules
+    only) replaces the tutorial's; ``seed`` drives the population methods.
+    """
+    _checks.one_of("method", name, methods())
+    if name in optim.RULES:
+        settings = rule_settings(name, learning_rate)
+        optimizer = optim.RULES[name](**settings)
+        result = run_landscape(
+            objective, start, {name: optimizer}, steps=steps, record_every=record_every
+        )[name]
+        return result, settings
+    if learning_rate is not None:
+        raise ValueError(f"learning_rate applies to first-order rules only, not to {name!r}")
+    if name in NEWTON_SETTINGS:
+        result = run_newton(objective, start, name, steps=steps, record_every=record_every)
+        return result, dict(NEWTON_SETTINGS[name])
+    result = run_population(objective, start, name, evaluations=steps, seed=seed)
+    return result, {**POPULATION_SETTINGS[name], "evaluations": steps}
 
 
 def run_landscape(
