@@ -47,6 +47,79 @@ def test_jit_and_no_jit_agree():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+def test_inside_the_users_jit_and_vmap_gives_the_same_numbers():
+    fun = objectives.himmelblau().fun
+    starts = jnp.array([[0.5, -0.3], [-2.0, 3.0], [4.0, -4.0]])
+
+    def solve(x0):
+        return minimize(fun, x0, optim.adam(0.05), steps=200, gtol=1e-6)
+
+    direct = [solve(x0) for x0 in starts]
+    jitted = jax.jit(solve)(starts[1])
+    vmapped = jax.vmap(solve)(starts)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(direct[1]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for i, one in enumerate(direct):
+        for a, b in zip(jax.tree.leaves(vmapped), jax.tree.leaves(one), strict=True):
+            np.testing.assert_allclose(a[i], b, rtol=1e-12, atol=1e-14)
+
+
+def test_a_traced_non_finite_start_ends_diverged_instead_of_raising():
+    fun = objectives.himmelblau().fun
+    result = jax.jit(lambda x0: minimize(fun, x0, optim.gd(0.01), steps=10))(
+        jnp.array([jnp.nan, 0.0])
+    )
+    assert result.status_name == "diverged" and int(result.nit) == 0
+
+
+TRACES = []
+"""Appended to while JAX traces a test's loss (a global: closures see it by name only)."""
+
+
+def test_a_new_closure_of_the_same_code_compiles_nothing():
+    traces = TRACES
+    traces.clear()
+
+    def make_loss(scale):
+        def loss(x):
+            TRACES.append(1)  # runs only while JAX traces the function
+            return scale * jnp.sum((x - 1.0) ** 2)
+
+        return loss
+
+    x0 = jnp.zeros(3)
+    first = minimize(make_loss(2.0), x0, optim.gd(0.1), steps=20)
+    traced = len(traces)
+    again = minimize(make_loss(2.0), x0, optim.gd(0.1), steps=20)  # fresh closure, fresh rule
+    assert len(traces) == traced
+    np.testing.assert_array_equal(first.x, again.x)
+    minimize(make_loss(3.0), x0, optim.gd(0.1), steps=20)  # other values: a new program
+    assert len(traces) > traced
+
+
+def test_args_pass_data_without_a_new_program():
+    traces = TRACES
+    traces.clear()
+
+    def residuals(x, data, weights):
+        TRACES.append(1)
+        return jnp.sum(weights * (data - x) ** 2)
+
+    x0 = jnp.zeros(4)
+    weights = jnp.ones(4)
+    for seed in range(3):
+        data = jnp.asarray(np.random.default_rng(seed).normal(size=4))
+        result = minimize(residuals, x0, optim.gd(0.25), steps=100, args=(data, weights))
+        np.testing.assert_allclose(result.x, data, rtol=1e-10)
+    assert len(traces) <= 3  # the loss is traced while compiling the first program only
+    many = minimize(
+        residuals, jnp.zeros((5, 4)), optim.gd(0.25), steps=100, args=(data, weights), batched=True
+    )
+    np.testing.assert_allclose(many.x, jnp.broadcast_to(data, (5, 4)), rtol=1e-10)
+    with pytest.raises(TypeError, match="args must be a tuple"):
+        minimize(residuals, x0, optim.gd(0.25), steps=5, args=data)
+
+
 @settings(max_examples=6)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 6))
 def test_vmapped_starts_equal_one_by_one(seed, k):

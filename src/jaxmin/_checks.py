@@ -75,15 +75,25 @@ def learning_rate(value: Any, name: str = "learning_rate") -> float | Callable:
     return positive(name, value)
 
 
+def traced(tree: Any) -> bool:
+    """Whether any leaf is a tracer (the call is inside the user's ``jit``, ``vmap``, …): its
+    values are then unknown until run time, so value checks become run-time statuses."""
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
 def finite_tree(name: str, tree: Any) -> None:
-    """Check that every leaf of a pytree is a finite real array."""
+    """Check that every leaf of a pytree is a real array, and finite where its values are
+    known (not traced: a traced non-finite start ends the run with status ``diverged``)."""
     leaves = jax.tree.leaves(tree)
     if not leaves:
         raise ValueError(f"{name} must contain at least one array, got {tree!r}")
     for leaf in leaves:
+        dtype = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+        if not np.issubdtype(dtype, np.floating) and not np.issubdtype(dtype, np.integer):
+            raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
+        if isinstance(leaf, jax.core.Tracer):
+            continue
         arr = np.asarray(leaf)
-        if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be finite, got non-finite entries in {arr!r}")
 

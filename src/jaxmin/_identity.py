@@ -92,3 +92,22 @@ def _cell(cell: types.CellType) -> Any:
         return cell.cell_contents
     except ValueError:  # an empty cell (a closure variable not yet assigned)
         return "<empty cell>"
+
+
+class ByContent:
+    """A ``jit`` static argument (a function, an optimiser) hashed and compared by its
+    :func:`fingerprint`: a fresh closure of the same code over equal values, or a fresh
+    ``optim.gd(0.1)``, finds the program compiled for the previous one instead of compiling
+    again."""
+
+    __slots__ = ("value", "key")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.key = fingerprint(value)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ByContent) and self.key == other.key

@@ -11,17 +11,30 @@ import jax.numpy as jnp
 import optax
 
 from . import _checks
+from ._identity import ByContent, fingerprint
 from ._loop import Stepper, counts, run_loop, value_and_grad_init
 from .result import MinimizeResult
 
+_CHECKED: set = set()
+"""Objectives already checked, by content fingerprint and argument shapes (a repeated call
+traces nothing; no reference to the function is kept)."""
 
-def check_objective(fun: Callable, x0: Any) -> None:
-    """Check that ``fun(x0)`` is a real scalar, by abstract evaluation (nothing is compiled)."""
+
+def check_objective(fun: Callable, x0: Any, args: tuple = ()) -> None:
+    """Check that ``fun(x0, *args)`` is a real scalar, by abstract evaluation (nothing is
+    compiled; works on traced values too; each function and shapes once)."""
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {fun!r}")
-    out = jax.eval_shape(fun, x0)
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple of fun's extra arguments, got {args!r}")
+    shapes = jax.tree.map(lambda leaf: (jnp.shape(leaf), jnp.result_type(leaf)), (x0, args))
+    key = (fingerprint(fun), jax.tree.structure((x0, args)), tuple(jax.tree.leaves(shapes)))
+    if key in _CHECKED:
+        return
+    out = jax.eval_shape(lambda x, a: fun(x, *a), x0, args)
     if not hasattr(out, "shape") or out.shape != () or not jnp.issubdtype(out.dtype, jnp.floating):
         raise ValueError(f"fun must return a real scalar, got {out!r} for x0")
+    _CHECKED.add(key)
 
 
 def prepare_start(x0: Any, batched: bool) -> tuple[Any, Any]:
@@ -50,17 +63,26 @@ def minimize(
     optimizer: optax.GradientTransformation,
     *,
     steps: int,
+    args: tuple = (),
     gtol: float | None = None,
     record_every: int = 1,
     batched: bool = False,
 ) -> MinimizeResult:
-    """Minimise ``fun`` from ``x0`` with a first-order ``optimizer``, in one compiled loop.
+    """Minimise ``fun(θ, *args)`` from ``x0`` with a first-order ``optimizer``, in one compiled
+    loop.
 
     Each step evaluates (E, ∇E) at θ_k, stops if ‖∇E(θ_k)‖₂ ≤ ``gtol`` (status ``converged``),
     and otherwise applies θ_{k+1} = θ_k + u_k with (u_k, state) = optimizer.update(∇E, state, θ_k).
     A non-finite loss, gradient or iterate (or a ‖∇E‖² beyond the dtype's range) stops the run
     with status ``diverged`` and returns the last finite iterate; running out of ``steps`` gives
     ``max_steps``. The run is one ``lax.while_loop``; under ``vmap`` it ends when every start has.
+
+    ``minimize`` composes with the user's ``jax.jit``, ``jax.vmap`` and ``jax.grad``-free
+    transformations: settings are checked eagerly, values only where they are known (a traced
+    non-finite start ends with status ``diverged``). Programs are cached by the content of
+    ``fun`` and ``optimizer`` (their code and the values they close over) and by shapes, so a
+    fresh closure of the same code or a fresh ``optim.gd(0.1)`` compiles nothing; pass data
+    through ``args`` rather than closing over it, so that new data needs no new program.
 
     **Arguments**
 
@@ -69,6 +91,8 @@ def minimize(
       leading axis of starts, and all starts run at once under ``vmap`` in one program.
     - ``optimizer``: any ``optax.GradientTransformation`` (``jaxmin.optim`` or optax's own).
     - ``steps``: the maximum number of updates (≥ 1).
+    - ``args``: extra arguments of ``fun`` (data: arrays or pytrees, traced, shared by all
+      starts).
     - ``gtol``: gradient-norm tolerance (> 0), or None to always run ``steps`` updates.
     - ``record_every``: record the iterate and loss every this many steps (≥ 1) into ``path``.
     - ``batched``: whether ``x0`` carries a leading axis of starts.
@@ -81,13 +105,20 @@ def minimize(
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation, got {optimizer!r}")
     x0, first = prepare_start(x0, batched)
-    check_objective(fun, first)
-    return _run(fun, optimizer, steps, record_every, batched, x0, gtol_value)
+    check_objective(fun, first, args)
+    return _run(
+        ByContent(fun), ByContent(optimizer), steps, record_every, batched, x0, args, gtol_value
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _run(fun, optimizer, steps, record_every, batched, x0, gtol):
-    run_one = functools.partial(_run_one, fun, optimizer, steps, record_every, gtol=gtol)
+def _run(fun, optimizer, steps, record_every, batched, x0, args, gtol):
+    def objective(x):
+        return fun.value(x, *args)
+
+    run_one = functools.partial(
+        _run_one, objective, optimizer.value, steps, record_every, gtol=gtol
+    )
     return jax.vmap(run_one)(x0) if batched else run_one(x0)
 
 
