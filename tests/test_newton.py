@@ -287,3 +287,42 @@ def test_bad_objectives_and_starts_raise_clear_errors():
         newton(residuals, jnp.zeros(2), method="gauss-newton", covariance=np.eye(3))
     with pytest.raises(ValueError, match="covariance must be positive definite"):
         newton(residuals, jnp.zeros(2), method="gauss-newton", covariance=-np.eye(2))
+
+
+NEWTON_TRACES = []
+"""Appended to while JAX traces a test's function (a global: closures see it by name only)."""
+
+
+@pytest.mark.parametrize("method", ["newton", "damped", "newton-cg", "gauss-newton"])
+def test_newton_inside_the_users_jit_and_vmap_with_args(method):
+    """Every method: the same numbers inside jit and vmap as called directly; data as args;
+    a fresh closure of the same code compiles nothing."""
+    NEWTON_TRACES.clear()
+    x = jnp.linspace(0.0, 1.0, 8)
+
+    def make(scale):
+        def model(theta, data):
+            NEWTON_TRACES.append(1)
+            residuals = scale * (theta[0] * jnp.exp(theta[1] * x) - data)
+            return residuals if method == "gauss-newton" else 0.5 * jnp.sum(residuals**2)
+
+        return model
+
+    data = 2.0 * jnp.exp(-0.7 * x)
+
+    def solve(x0, data):
+        return newton(make(1.0), x0, method=method, steps=40, args=(data,))
+
+    starts = jnp.array([[1.5, -0.5], [2.5, -1.0]])
+    direct = [solve(x0, data) for x0 in starts]
+    traced = len(NEWTON_TRACES)
+    solve(starts[0], data + 0.0)  # a fresh closure and new data of the same shapes
+    assert len(NEWTON_TRACES) == traced
+    jitted = jax.jit(solve)(starts[1], data)
+    vmapped = jax.vmap(solve, in_axes=(0, None))(starts, data)
+    for i, one in enumerate(direct):
+        np.testing.assert_allclose(one.x, [2.0, -0.7], rtol=1e-6)
+        for a, b in zip(jax.tree.leaves(vmapped), jax.tree.leaves(one), strict=True):
+            np.testing.assert_allclose(a[i], b, rtol=1e-10, atol=1e-12)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(direct[1]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -15,26 +15,30 @@ from ._identity import ByContent, fingerprint
 from ._loop import Stepper, counts, run_loop, value_and_grad_init
 from .result import MinimizeResult
 
-_CHECKED: set = set()
-"""Objectives already checked, by content fingerprint and argument shapes (a repeated call
+_OUTPUTS: dict = {}
+"""Abstract outputs of objectives, by content fingerprint and argument shapes (a repeated call
 traces nothing; no reference to the function is kept)."""
 
 
-def check_objective(fun: Callable, x0: Any, args: tuple = ()) -> None:
-    """Check that ``fun(x0, *args)`` is a real scalar, by abstract evaluation (nothing is
-    compiled; works on traced values too; each function and shapes once)."""
+def abstract_output(fun: Callable, x0: Any, args: tuple = ()) -> Any:
+    """The shape and dtype of ``fun(x0, *args)``, by abstract evaluation (nothing is compiled;
+    works on traced values too), once per function content and argument shapes."""
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {fun!r}")
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of fun's extra arguments, got {args!r}")
     shapes = jax.tree.map(lambda leaf: (jnp.shape(leaf), jnp.result_type(leaf)), (x0, args))
     key = (fingerprint(fun), jax.tree.structure((x0, args)), tuple(jax.tree.leaves(shapes)))
-    if key in _CHECKED:
-        return
-    out = jax.eval_shape(lambda x, a: fun(x, *a), x0, args)
+    if key not in _OUTPUTS:
+        _OUTPUTS[key] = jax.eval_shape(lambda x, a: fun(x, *a), x0, args)
+    return _OUTPUTS[key]
+
+
+def check_objective(fun: Callable, x0: Any, args: tuple = ()) -> None:
+    """Check that ``fun(x0, *args)`` is a real scalar (:func:`abstract_output`)."""
+    out = abstract_output(fun, x0, args)
     if not hasattr(out, "shape") or out.shape != () or not jnp.issubdtype(out.dtype, jnp.floating):
         raise ValueError(f"fun must return a real scalar, got {out!r} for x0")
-    _CHECKED.add(key)
 
 
 def prepare_start(x0: Any, batched: bool) -> tuple[Any, Any]:

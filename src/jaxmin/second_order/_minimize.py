@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from .. import _checks
+from .._identity import ByContent
 from .._loop import run_loop
 from ..minimize import check_objective, prepare_start
 from ..result import MinimizeResult
@@ -46,6 +47,7 @@ def newton(
     *,
     method: str = "newton",
     steps: int = 100,
+    args: tuple = (),
     gtol: float | None = 1e-8,
     record_every: int = 1,
     batched: bool = False,
@@ -57,7 +59,7 @@ def newton(
     covariance: Any = None,
     matrix_free: bool | None = None,
 ) -> MinimizeResult:
-    """Minimise ``fun`` from ``x0`` with a second-order method, in one compiled loop.
+    """Minimise ``fun(θ, *args)`` from ``x0`` with a second-order method, in one compiled loop.
 
     Newton's step comes from the quadratic model E(θ + v) ≈ E + ∇Eᵀv + ½vᵀHv, minimised by
     H v = −∇E. The methods differ in how they obtain H and how they protect the step:
@@ -79,12 +81,20 @@ def newton(
     iterations, ``stalled`` when the damped/line-search methods can make no further progress,
     ``diverged`` (last finite iterate returned) when plain Newton produces a non-finite point.
 
+    Like :func:`jaxmin.minimize`, ``newton`` runs inside the user's ``jit`` and ``vmap`` (a
+    traced non-finite start ends ``diverged``), takes data through ``args``, and caches its
+    programs by the content of ``fun`` (a fresh closure of the same code compiles nothing).
+    The ``covariance`` of ``"gauss-newton"`` must be a concrete array (it is checked and
+    factorised before tracing).
+
     **Arguments**
 
     - ``fun``: a scalar function of a pytree θ (residual array for ``"gauss-newton"``).
     - ``x0``: the start, any pytree of float arrays; with ``batched=True`` each leaf has a leading
       axis of starts, all run in one program under ``vmap``.
     - ``method``: one of :data:`METHODS`.
+    - ``args``: extra arguments of ``fun`` (data: arrays or pytrees, traced, shared by all
+      starts).
     - ``steps``: maximum iterations (≥ 1); ``gtol``: gradient tolerance (> 0) or None.
     - ``record_every``: record the iterate every this many steps into ``path`` (use ``steps`` for
       large models: the path holds ``steps // record_every + 1`` copies of θ).
@@ -121,30 +131,36 @@ def newton(
     cg_maxiter = (
         size if cg_maxiter is None else _checks.integer_at_least("cg_maxiter", cg_maxiter, 1)
     )
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple of fun's extra arguments, got {args!r}")
     factor = None
     if method == "gauss-newton":
-        n_residuals = check_residuals(fun, first)
+        n_residuals = check_residuals(fun, first, args)
         if covariance is not None:
             factor = jnp.asarray(covariance_factor(covariance, n_residuals))
     else:
-        check_objective(fun, first)
+        check_objective(fun, first, args)
         if covariance is not None:
             raise ValueError(f"covariance is only used by method='gauss-newton', not {method!r}")
     if matrix_free is None:
         matrix_free = size > MATRIX_FREE_ABOVE
     settings = _Settings(method, damping, armijo, max_backtracks, cg_maxiter, cg_rtol, matrix_free)
-    return _run(fun, settings, steps, record_every, batched, x0, gtol_value, factor)
+    return _run(
+        ByContent(fun), settings, steps, record_every, batched, x0, args, gtol_value, factor
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _run(fun, settings, steps, record_every, batched, x0, gtol, factor):
-    run_one = functools.partial(_run_one, fun, settings, steps, record_every, gtol=gtol)
-    return jax.vmap(run_one, in_axes=(0, None))(x0, factor) if batched else run_one(x0, factor)
+def _run(fun, settings, steps, record_every, batched, x0, args, gtol, factor):
+    run_one = functools.partial(_run_one, fun.value, settings, steps, record_every, gtol=gtol)
+    if batched:
+        return jax.vmap(run_one, in_axes=(0, None, None))(x0, args, factor)
+    return run_one(x0, args, factor)
 
 
-def _run_one(fun, settings, steps, record_every, x0, factor, *, gtol):
+def _run_one(fun, settings, steps, record_every, x0, args, factor, *, gtol):
     flat0, unravel = ravel_pytree(x0)
-    flat_fun = lambda v: fun(unravel(v))  # noqa: E731
+    flat_fun = lambda v: fun(unravel(v), *args)  # noqa: E731
     stepper = _stepper(flat_fun, settings, factor)
     result = run_loop(stepper, flat0, steps=steps, record_every=record_every, gtol=gtol)
     return result._replace(x=unravel(result.x), path=jax.vmap(unravel)(result.path))

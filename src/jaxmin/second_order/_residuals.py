@@ -11,12 +11,13 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.linalg import cho_solve, solve_triangular
 
+from ..minimize import abstract_output
 
-def check_residuals(residuals: Callable, x0: Any) -> int:
-    """Check that ``residuals(x0)`` is a real array (abstract evaluation); return its size."""
-    if not callable(residuals):
-        raise TypeError(f"fun must be callable, got {residuals!r}")
-    out = jax.eval_shape(residuals, x0)
+
+def check_residuals(residuals: Callable, x0: Any, args: tuple = ()) -> int:
+    """Check that ``residuals(x0, *args)`` is a real array (abstract evaluation, once per
+    function content and shapes); return its size."""
+    out = abstract_output(residuals, x0, args)
     if not hasattr(out, "shape") or not jnp.issubdtype(out.dtype, jnp.floating) or out.size == 0:
         raise ValueError(
             f"with method='gauss-newton', fun must return the residuals r(θ) as a non-empty real "
