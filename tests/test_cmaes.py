@@ -117,8 +117,8 @@ def trajectory(x0, shift, A, which, key):
         return jax.lax.switch(which, INCREASING, z @ A @ z)
 
     def step(state, g):
-        x = cmaes.ask(state, jax.random.fold_in(key, g))
-        state = cmaes.tell(state, x, jax.vmap(objective)(x))
+        x, state = cmaes.ask(jax.random.fold_in(key, g), state)
+        state, _ = cmaes.tell(key, x, jax.vmap(objective)(x), state)
         return state, state.mean
 
     return jax.lax.scan(step, cmaes.init(x0, 0.7), jnp.arange(25))
@@ -159,8 +159,8 @@ def covariance_run(x0, A, key):
     """150 generations on xᵀAx, recording max|C − Cᵀ|, min eig C and min D each generation."""
 
     def step(state, g):
-        x = cmaes.ask(state, jax.random.fold_in(key, g))
-        state = cmaes.tell(state, x, jax.vmap(lambda v: v @ A @ v)(x))
+        x, state = cmaes.ask(jax.random.fold_in(key, g), state)
+        state, _ = cmaes.tell(key, x, jax.vmap(lambda v: v @ A @ v)(x), state)
         asym = jnp.max(jnp.abs(state.C - state.C.T))
         return state, (asym, jnp.linalg.eigvalsh(state.C)[0], state.D[0])
 
@@ -185,8 +185,8 @@ def test_active_cma_keeps_covariance_positive_definite_at_n_1000():
 
     @jax.jit
     def step(state, key):
-        x = cmaes.ask(state, key)
-        return cmaes.tell(state, x, jax.vmap(lambda v: jnp.sum(scales * v**2))(x))
+        x, state = cmaes.ask(key, state)
+        return cmaes.tell(key, x, jax.vmap(lambda v: jnp.sum(scales * v**2))(x), state)[0]
 
     state = cmaes.init(jnp.ones(n), 0.5)
     assert state.params.weights[-1] < 0  # active CMA is on
@@ -267,8 +267,8 @@ def test_minimize_equals_the_ask_tell_loop():
 
     @jax.jit
     def step(state, g):
-        x = cmaes.ask(state, jax.random.fold_in(run_key, g))
-        return cmaes.tell(state, x, jax.vmap(sphere)(x))
+        x, state = cmaes.ask(jax.random.fold_in(run_key, g), state)
+        return cmaes.tell(run_key, x, jax.vmap(sphere)(x), state)[0]
 
     for g in range(int(r.nit)):
         state = step(state, g)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jaxmin import Status, ga, objectives
+from jaxmin import Status, cmaes, ga, objectives
 
 
 def test_multiplicative_mutation_is_relative_and_cannot_move_zero():
@@ -146,3 +146,42 @@ def test_bad_input_is_rejected():
         ga.minimize(f, jnp.asarray([1.0, jnp.inf]), **kw)
     with pytest.raises(ValueError, match="scalar"):
         ga.minimize(lambda x: x, jnp.ones(2), **kw)
+
+
+def test_ask_tell_in_the_evosax_shape_minimises_inside_jit():
+    """ask(key, state, settings) -> (candidates, state); tell(key, candidates, f, state,
+    settings) -> (state, info): a scan of generations under jit reaches the sphere's minimum;
+    the elites come back first, unchanged; info has the same keys as CMA-ES's."""
+    config = ga.settings(30, elitism=2, mutation="additive", mutation_scale=lambda g: 0.5 * 0.96**g)
+    sphere = jax.vmap(lambda v: jnp.sum(v**2))
+    x0 = jnp.full(5, 2.0)
+    key = jax.random.key(0)
+    state = ga.init(key, x0, config, init_scale=1.0)
+    first, _ = ga.ask(key, state, config)
+    np.testing.assert_array_equal(first, state.population)
+
+    @jax.jit
+    def run(state):
+        def generation(state, g):
+            k = jax.random.fold_in(key, g)
+            x, state = ga.ask(k, state, config)
+            return ga.tell(k, x, sphere(x), state, config)
+
+        return jax.lax.scan(generation, state, jnp.arange(150))
+
+    state, info = run(state)
+    assert float(state.best_f) < 1e-3
+    assert int(state.nfev) == 150 * 30 and int(state.generation) == 150
+    assert np.all(np.diff(np.asarray(info["best_so_far"])) <= 0)
+    order = np.argsort(np.asarray(state.fitness))
+    candidates, _ = ga.ask(jax.random.key(9), state, config)
+    np.testing.assert_array_equal(candidates[:2], np.asarray(state.population)[order[:2]])
+    cma = cmaes.tell(key, candidates, sphere(candidates), cmaes.init(x0, 0.5, popsize=30))[1]
+    assert set(info) == set(cma)
+
+
+def test_ask_tell_settings_are_checked():
+    with pytest.raises(ValueError, match="elitism must be < popsize"):
+        ga.settings(4, elitism=4)
+    with pytest.raises(ValueError, match="mutation_rate"):
+        ga.settings(10, mutation_rate=np.ones(3))

@@ -79,3 +79,16 @@ def evaluate(fun: Callable[[jax.Array], jax.Array], population: jax.Array) -> ja
     population = jax.lax.with_sharding_constraint(population, sharding)
     values = jax.lax.with_sharding_constraint(jax.vmap(fun)(population), sharding)
     return values[:size]
+
+
+def generation_info(
+    generation: jax.Array, best_fitness: jax.Array, best_so_far: jax.Array, nfev: jax.Array
+) -> dict[str, jax.Array]:
+    """What ``tell`` returns beside the state, the same for CMA-ES and the GA: the generation
+    just completed, its best f (NaN ranked last), the best f so far, the evaluations so far."""
+    return {
+        "generation": generation,
+        "best_fitness": best_fitness,
+        "best_so_far": best_so_far,
+        "nfev": nfev,
+    }

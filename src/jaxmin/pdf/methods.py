@@ -78,11 +78,12 @@ class CMAES(NamedTuple):
 
     def step(self, params, state: CMAESState, epoch, objective: Objective, value_and_grad=None):
         _, unravel = ravel_pytree(params)
-        candidates = cmaes.ask(state.cma, jax.random.fold_in(state.key, epoch))
+        epoch_key = jax.random.fold_in(state.key, epoch)
+        candidates, cma = cmaes.ask(epoch_key, state.cma)
         train, val = _population_objective(objective, unravel)(
-            jnp.concatenate([state.cma.mean[None], candidates])
+            jnp.concatenate([cma.mean[None], candidates])
         )
-        cma = cmaes.tell(state.cma, candidates, train[1:])
+        cma, _ = cmaes.tell(epoch_key, candidates, train[1:], cma)
         return (train[0], val[0]), unravel(cma.mean), CMAESState(cma, state.key)
 
 

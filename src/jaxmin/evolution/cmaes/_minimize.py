@@ -62,9 +62,10 @@ def _run(
 
     def step(carry):
         state, _, history = carry
-        candidates = ask(state, jax.random.fold_in(key, state.generation))
+        generation_key = jax.random.fold_in(key, state.generation)
+        candidates, state = ask(generation_key, state)
         fitness = evaluate(fun, candidates)
-        new = tell(state, candidates, fitness)
+        new, _ = tell(generation_key, candidates, fitness, state)
         ok = _finite_state(new) & jnp.any(jnp.isfinite(fitness))
         new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state._replace(nfev=new.nfev))
         status = jnp.where(ok, termination(new, tol, max_evals), jnp.int32(Status.DIVERGED))

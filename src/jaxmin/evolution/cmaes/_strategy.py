@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from ... import _checks
+from .._population import generation_info
 from ._parameters import StrategyParameters, default_popsize, strategy_parameters
 
 
@@ -153,11 +154,12 @@ def popsize_of(state: CMAState) -> int:
     return state.params.weights.shape[0]
 
 
-def ask(state: CMAState, key: jax.Array) -> jax.Array:
-    """Sample λ candidates x_k = m + σ B (D ⊙ z_k), z_k ~ N(0, I); returns shape (λ, n)."""
+def ask(key: jax.Array, state: CMAState) -> tuple[jax.Array, CMAState]:
+    """Sample λ candidates x_k = m + σ B (D ⊙ z_k), z_k ~ N(0, I): ``(candidates (λ, n),
+    state)`` (the state is unchanged; the shape evosax users know)."""
     n = state.mean.shape[0]
     z = jax.random.normal(key, (popsize_of(state), n), state.mean.dtype)
-    return state.mean + state.sigma * ((z * state.D) @ state.B.T)
+    return state.mean + state.sigma * ((z * state.D) @ state.B.T), state
 
 
 def _rank(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -178,12 +180,18 @@ def _eigendecompose(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     return C, B, jnp.sqrt(eigenvalues)
 
 
-def tell(state: CMAState, candidates: jax.Array, fitness: jax.Array) -> CMAState:
-    """Update the distribution from the λ ``candidates`` (as returned by ``ask``) and their f.
+def tell(
+    key: jax.Array, candidates: jax.Array, fitness: jax.Array, state: CMAState
+) -> tuple[CMAState, dict]:
+    """Update the distribution from the λ ``candidates`` (as returned by ``ask``) and their f:
+    ``(state, info)`` with ``info`` the generation's figures (:func:`generation_info`).
 
     Only the ranking of f enters the update (NaN ranks last); f values feed the best point and
     the statistics of the stopping criteria. Implements the equations of the module docstring.
+    ``key`` is accepted for the ask/tell shape shared with the GA and evosax; the CMA-ES update
+    itself is deterministic.
     """
+    del key
     p = state.params
     n = state.mean.shape[0]
     dtype = state.mean.dtype
@@ -231,7 +239,7 @@ def tell(state: CMAState, candidates: jax.Array, fitness: jax.Array) -> CMAState
     # lazy eigendecomposition
     due = (generation - state.eigen_generation).astype(dtype) >= p.eigen_gap
     C, B, D = jax.lax.cond(due, _eigendecompose, lambda c: (c, state.B, state.D), C)
-    return state._replace(
+    new = state._replace(
         mean=mean,
         sigma=sigma,
         C=C,
@@ -249,6 +257,7 @@ def tell(state: CMAState, candidates: jax.Array, fitness: jax.Array) -> CMAState
         history_count=history_count,
         flat_generations=flat_generations,
     )
+    return new, generation_info(new.generation, f_sorted[0], new.best_f, new.nfev)
 
 
 def axis_ratio(state: CMAState) -> jax.Array:

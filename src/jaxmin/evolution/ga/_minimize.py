@@ -50,6 +50,9 @@ class _Config(NamedTuple):
     scale_schedule: Callable | None
     ftarget: float | None
     record_mean: bool
+    rate: float = 0.0
+    """The fixed mutation rate of ask/tell (``minimize`` passes its rates as arrays)."""
+    scale: float = 0.0
 
 
 def _check_rate(name: str, value: Rate, n: int) -> tuple[np.ndarray, Callable | None]:
@@ -88,6 +91,86 @@ def _record(population, fitness, nfev, config):
     return record
 
 
+def breed(key, population, fitness, g, rate, scale, config):
+    """One generation's breeding: the e fittest (elites, with their f) and λ − e children by
+    selection, single-point crossover and mutation (steps 1–4 of the module docstring)."""
+    lam, n = population.shape
+    e = config.elitism
+    k_select, k_cross, k_mult, k_add = jax.random.split(key, 4)
+    order = jnp.argsort(ranked(fitness), stable=True)
+    elite, elite_f = population[order[:e]], fitness[order[:e]]
+    if config.selection == "tournament":
+        parents = tournament(k_select, fitness, 2 * (lam - e), config.tournament_size)
+    else:
+        parents = truncation(k_select, fitness, 2 * (lam - e), config.truncation_fraction)
+    parents = population[parents].reshape(2, lam - e, n)
+    children = single_point_crossover(k_cross, parents[0], parents[1], config.crossover_probability)
+    g_rate = config.rate_schedule(g) if config.rate_schedule else rate
+    g_scale = config.scale_schedule(g) if config.scale_schedule else scale
+    p = config.mutation_probability
+    if config.mutation in ("multiplicative", "both"):
+        children = multiplicative_mutation(k_mult, children, g_rate, p)
+    if config.mutation in ("additive", "both"):
+        children = additive_mutation(k_add, children, g_scale, p)
+    return elite, elite_f, children
+
+
+def make_config(
+    n: int | None,
+    *,
+    popsize: int,
+    generations: int,
+    mutation: str,
+    mutation_rate: Rate,
+    mutation_scale: Rate,
+    mutation_probability: float,
+    crossover_probability: float,
+    selection: str,
+    tournament_size: int,
+    truncation_fraction: float,
+    elitism: int,
+    ftarget: float | None,
+    record_mean: bool,
+) -> tuple[_Config, np.ndarray, np.ndarray]:
+    """Check the GA's settings (see :func:`minimize`) for n parameters (None: rates must be
+    scalars or schedules); return the static configuration and the fixed rates."""
+    popsize = _checks.integer_at_least("popsize", popsize, 2)
+    generations = _checks.integer_at_least("generations", generations, 1)
+    _checks.one_of("mutation", mutation, MUTATIONS)
+    _checks.one_of("selection", selection, SELECTIONS)
+    rate, rate_schedule = _check_rate("mutation_rate", mutation_rate, n)
+    scale, scale_schedule = _check_rate("mutation_scale", mutation_scale, n)
+    mutation_probability = _checks.positive("mutation_probability", mutation_probability)
+    if mutation_probability > 1:
+        raise ValueError(f"mutation_probability must lie in (0, 1], got {mutation_probability}")
+    crossover_probability = _checks.non_negative("crossover_probability", crossover_probability)
+    if crossover_probability > 1:
+        raise ValueError(f"crossover_probability must lie in [0, 1], got {crossover_probability}")
+    tournament_size = _checks.integer_at_least("tournament_size", tournament_size, 1)
+    truncation_fraction = _checks.positive("truncation_fraction", truncation_fraction)
+    if truncation_fraction > 1:
+        raise ValueError(f"truncation_fraction must lie in (0, 1], got {truncation_fraction}")
+    elitism = _checks.integer_at_least("elitism", elitism, 0)
+    if elitism >= popsize:
+        raise ValueError(f"elitism must be < popsize = {popsize}, got {elitism}")
+    config = _Config(
+        popsize=popsize,
+        generations=generations,
+        elitism=elitism,
+        mutation=mutation,
+        selection=selection,
+        tournament_size=tournament_size,
+        truncation_fraction=truncation_fraction,
+        crossover_probability=crossover_probability,
+        mutation_probability=mutation_probability,
+        rate_schedule=rate_schedule,
+        scale_schedule=scale_schedule,
+        ftarget=None if ftarget is None else float(ftarget),
+        record_mean=bool(record_mean),
+    )
+    return config, rate, scale
+
+
 @functools.partial(jax.jit, static_argnames=("fun", "config"))
 def _run(fun, x0, key, init_scale, rate, scale, config: _Config):
     n, lam, e = x0.shape[0], config.popsize, config.elitism
@@ -106,24 +189,9 @@ def _run(fun, x0, key, init_scale, rate, scale, config: _Config):
 
     def generation(carry):
         population, fitness, g, nfev, _, history = carry
-        k_select, k_cross, k_mult, k_add = jax.random.split(jax.random.fold_in(key_run, g), 4)
-        order = jnp.argsort(ranked(fitness), stable=True)
-        elite, elite_f = population[order[:e]], fitness[order[:e]]
-        if config.selection == "tournament":
-            parents = tournament(k_select, fitness, 2 * (lam - e), config.tournament_size)
-        else:
-            parents = truncation(k_select, fitness, 2 * (lam - e), config.truncation_fraction)
-        parents = population[parents].reshape(2, lam - e, n)
-        children = single_point_crossover(
-            k_cross, parents[0], parents[1], config.crossover_probability
+        elite, elite_f, children = breed(
+            jax.random.fold_in(key_run, g), population, fitness, g, rate, scale, config
         )
-        g_rate = config.rate_schedule(g) if config.rate_schedule else rate
-        g_scale = config.scale_schedule(g) if config.scale_schedule else scale
-        p = config.mutation_probability
-        if config.mutation in ("multiplicative", "both"):
-            children = multiplicative_mutation(k_mult, children, g_rate, p)
-        if config.mutation in ("additive", "both"):
-            children = additive_mutation(k_add, children, g_scale, p)
         children_f = evaluate(fun, children)
         population = jnp.concatenate([elite, children])
         fitness = jnp.concatenate([elite_f, children_f])
@@ -193,42 +261,23 @@ def minimize(
     population; status ``max_steps`` when the generations ran out).
     """
     fun_flat, vector, unravel = flatten_start(fun, x0)
-    n = vector.shape[0]
-    popsize = _checks.integer_at_least("popsize", popsize, 2)
-    generations = _checks.integer_at_least("generations", generations, 1)
-    init_scale = _checks.non_negative("init_scale", init_scale)
-    _checks.one_of("mutation", mutation, MUTATIONS)
-    _checks.one_of("selection", selection, SELECTIONS)
-    rate, rate_schedule = _check_rate("mutation_rate", mutation_rate, n)
-    scale, scale_schedule = _check_rate("mutation_scale", mutation_scale, n)
-    mutation_probability = _checks.positive("mutation_probability", mutation_probability)
-    if mutation_probability > 1:
-        raise ValueError(f"mutation_probability must lie in (0, 1], got {mutation_probability}")
-    crossover_probability = _checks.non_negative("crossover_probability", crossover_probability)
-    if crossover_probability > 1:
-        raise ValueError(f"crossover_probability must lie in [0, 1], got {crossover_probability}")
-    tournament_size = _checks.integer_at_least("tournament_size", tournament_size, 1)
-    truncation_fraction = _checks.positive("truncation_fraction", truncation_fraction)
-    if truncation_fraction > 1:
-        raise ValueError(f"truncation_fraction must lie in (0, 1], got {truncation_fraction}")
-    elitism = _checks.integer_at_least("elitism", elitism, 0)
-    if elitism >= popsize:
-        raise ValueError(f"elitism must be < popsize = {popsize}, got {elitism}")
-    config = _Config(
+    config, rate, scale = make_config(
+        vector.shape[0],
         popsize=popsize,
         generations=generations,
-        elitism=elitism,
         mutation=mutation,
+        mutation_rate=mutation_rate,
+        mutation_scale=mutation_scale,
+        mutation_probability=mutation_probability,
+        crossover_probability=crossover_probability,
         selection=selection,
         tournament_size=tournament_size,
         truncation_fraction=truncation_fraction,
-        crossover_probability=crossover_probability,
-        mutation_probability=mutation_probability,
-        rate_schedule=rate_schedule,
-        scale_schedule=scale_schedule,
-        ftarget=None if ftarget is None else float(ftarget),
-        record_mean=bool(record_mean),
+        elitism=elitism,
+        ftarget=ftarget,
+        record_mean=record_mean,
     )
+    init_scale = _checks.non_negative("init_scale", init_scale)
     dtype = vector.dtype
     population, fitness, g, nfev, status, history = _run(
         fun_flat,
