@@ -339,8 +339,8 @@ def measure(case: Case, repeats: int, min_sample_s: float) -> dict[str, Any]:
             warn(f"{case.label}: final loss of {impl} {value:.6g} differs from reference {ref:.6g}")
     for impl in ("train backprop", "train autodiff"):
         result = outputs[impl]
-        if int(result.epochs_run) != case.epochs or result.status_name != "max_steps":
-            warn(f"{case.label} {impl}: {int(result.epochs_run)} epochs, {result.status_name}")
+        if int(result.nit) != case.epochs or result.status_name != "max_steps":
+            warn(f"{case.label} {impl}: {int(result.nit)} epochs, {result.status_name}")
     return {
         "compile_s": compile_s,
         "method": method,

@@ -29,7 +29,7 @@ def main() -> None:
     curves = {
         "truth": (run["grid"], run["truth"]),
         f"look-back (epoch {int(result.best_epoch)})": (run["grid"], run["lookback"]),
-        f"no look-back (epoch {int(result.epochs_run)})": (run["grid"], run["last"]),
+        f"no look-back (epoch {int(result.nit)})": (run["grid"], run["last"]),
     }
     plot.plot_fit(
         run["x"],

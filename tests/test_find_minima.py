@@ -23,6 +23,13 @@ def test_all_minima_and_saddles_are_recovered(name):
     assert len(result.saddles) == len(obj.saddles)
     assert np.all(nearest(result.saddles, obj.saddles) < 1e-6)
     assert len(result.maxima) == len(obj.maxima)
+    # the result protocol: status, counts, summary
+    assert result.status_name == "converged"
+    starts = 256
+    assert result.nhev == 2 * starts * 51
+    assert result.nhev < result.nfev <= result.nhev + starts * 2001
+    summary = result.summary()
+    assert summary["status"] == "converged" and len(summary["x"]) == len(obj.minima)
 
 
 def test_degenerate_saddle_has_no_minimum():
@@ -30,7 +37,7 @@ def test_degenerate_saddle_has_no_minimum():
     result = find_minima(
         obj.fun, obj.lower, obj.upper, key=jax.random.key(1), n_starts=64, steps=200
     )
-    assert len(result.x) == 0
+    assert len(result.x) == 0 and result.status_name == "max_steps"
     assert len(result.saddles) == 1
     np.testing.assert_allclose(result.saddles[0], 0.0, atol=1e-6)
 

@@ -34,7 +34,7 @@ def _train(**kwargs):
 def test_training_reduces_the_loss_and_records_history():
     result = _train()
     assert result.status_name == "max_steps"
-    assert int(result.epochs_run) == 60
+    assert int(result.nit) == 60
     assert result.train_loss.shape == result.val_loss.shape == (60,)
     assert result.train_loss[-1] < 0.2 * result.train_loss[0]
     assert result.val_rows.shape == (16,)
@@ -45,7 +45,7 @@ def test_lookback_returns_the_parameters_of_the_best_validation_epoch():
     result = _train(epochs=80)
     best = int(np.nanargmin(result.val_loss)) + 1
     assert int(result.best_epoch) == best
-    np.testing.assert_allclose(result.best_loss, result.val_loss[best - 1], rtol=1e-12)
+    np.testing.assert_allclose(result.fun, result.val_loss[best - 1], rtol=1e-12)
     rows = result.val_rows
     val_mse = jnp.mean((nn.forward(result.params, x[rows], activation="tanh") - y[rows]) ** 2)
     np.testing.assert_allclose(val_mse, result.val_loss[best - 1], rtol=1e-10)
@@ -59,8 +59,8 @@ def test_patience_stops_after_that_many_epochs_without_improvement():
     # A learning rate this large makes the validation loss stall early.
     result = _train(epochs=400, patience=5, optimizer=optim.gd(0.5), batch_size=4)
     assert result.status_name == "stopped_early"
-    assert int(result.epochs_run) == int(result.best_epoch) + 5
-    assert np.all(np.isnan(result.train_loss[int(result.epochs_run) :]))
+    assert int(result.nit) == int(result.best_epoch) + 5
+    assert np.all(np.isnan(result.train_loss[int(result.nit) :]))
 
 
 def test_a_diverging_run_stops_with_finite_parameters():
@@ -184,9 +184,9 @@ def test_a_finished_run_extended_gives_what_one_longer_run_gives(tmp_path):
     path = tmp_path / "run.npz"
     longer = _train(epochs=70, chunk_epochs=20)
     first = _train(epochs=30, chunk_epochs=20, checkpoint=path)
-    assert int(first.epochs_run) == 30 and first.status_name == "max_steps"
+    assert int(first.nit) == 30 and first.status_name == "max_steps"
     extended = _train(epochs=70, chunk_epochs=20, checkpoint=path)
-    for field in ("train_loss", "val_loss", "best_epoch", "best_loss", "epochs_run", "status"):
+    for field in ("train_loss", "val_loss", "best_epoch", "fun", "nit", "status"):
         np.testing.assert_array_equal(getattr(extended, field), getattr(longer, field))
     for a, b in zip(jax.tree.leaves(extended.params), jax.tree.leaves(longer.params), strict=True):
         np.testing.assert_array_equal(a, b)

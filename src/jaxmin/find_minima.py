@@ -14,6 +14,7 @@ import optax
 from . import _checks
 from .minimize import check_objective, minimize
 from .optim import adam
+from .result import Status, status_names
 
 
 class MinimaResult(NamedTuple):
@@ -23,6 +24,10 @@ class MinimaResult(NamedTuple):
     - ``saddles``, ``saddles_fun``: saddle points (indefinite or degenerate Hessian) and values.
     - ``maxima``, ``maxima_fun``: maxima and values.
     - ``starts``: the (n_starts, n) sampled starts; ``ends``: where the first-order runs ended.
+    - ``nfev``: f evaluations (with their gradients) of the first-order runs and the Newton
+      refinement; ``nhev``: Hessian evaluations of the refinement.
+    - ``status``: ``converged`` when at least one minimum was found, ``max_steps`` otherwise
+      (no point reached ‖∇f‖ ≤ gtol as a minimum within the step budgets).
     """
 
     x: np.ndarray
@@ -33,6 +38,28 @@ class MinimaResult(NamedTuple):
     maxima_fun: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
+    nfev: int
+    nhev: int
+    status: int
+
+    @property
+    def status_name(self) -> str:
+        """The status as a name."""
+        return status_names(self.status)
+
+    def summary(self) -> dict:
+        """A JSON-serialisable dict of what was found (no starts or ends)."""
+        return {
+            "x": self.x.tolist(),
+            "fun": self.fun.tolist(),
+            "saddles": self.saddles.tolist(),
+            "saddles_fun": self.saddles_fun.tolist(),
+            "maxima": self.maxima.tolist(),
+            "maxima_fun": self.maxima_fun.tolist(),
+            "nfev": self.nfev,
+            "nhev": self.nhev,
+            "status": self.status_name,
+        }
 
 
 def find_minima(
@@ -86,7 +113,8 @@ def find_minima(
 
     lo_j, hi_j = jnp.asarray(lo, dtype), jnp.asarray(hi, dtype)
     starts = lo_j + (hi_j - lo_j) * jax.random.uniform(key, (n_starts, lo.size), dtype)
-    ends = minimize(fun, starts, optimizer, steps=steps, record_every=steps, batched=True).x
+    first_order = minimize(fun, starts, optimizer, steps=steps, record_every=steps, batched=True)
+    ends = first_order.x
     candidates = jnp.concatenate([ends, starts])
     points, grad_norms, eigenvalues = _newton_refine(fun, newton_steps, candidates)
     points, grad_norms, eigenvalues = map(np.asarray, (points, grad_norms, eigenvalues))
@@ -109,8 +137,19 @@ def find_minima(
     x, fx = sorted_by_value(kinds["minimum"])
     saddles, saddles_fun = sorted_by_value(kinds["saddle"])
     maxima, maxima_fun = sorted_by_value(kinds["maximum"])
+    refined = candidates.shape[0] * (newton_steps + 1)  # each step and the final test
     return MinimaResult(
-        x, fx, saddles, saddles_fun, maxima, maxima_fun, np.asarray(starts), np.asarray(ends)
+        x,
+        fx,
+        saddles,
+        saddles_fun,
+        maxima,
+        maxima_fun,
+        np.asarray(starts),
+        np.asarray(ends),
+        nfev=int(np.sum(first_order.nfev)) + refined,
+        nhev=refined,
+        status=int(Status.CONVERGED if len(x) else Status.MAX_STEPS),
     )
 
 

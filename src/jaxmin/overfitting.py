@@ -91,7 +91,7 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
     """A JSON-serialisable summary: χ² at the look-back point and at the end, and the distance
     of each network from the truth, rms over [0, 1] in units of σ."""
     result = run["result"]
-    best, last = int(result.best_epoch), int(result.epochs_run)
+    best, last = int(result.best_epoch), int(result.nit)
     sigma = float(run["sigma"][0])
     rms = lambda f: float(np.sqrt(np.mean((f - run["truth"]) ** 2)) / sigma)  # noqa: E731
     return {

@@ -180,7 +180,7 @@ def plot_learning_curves(
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
-    ax.set_title(title or f"look-back epoch {best} of {int(result.epochs_run)}")
+    ax.set_title(title or f"look-back epoch {best} of {int(result.nit)}")
     ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
 

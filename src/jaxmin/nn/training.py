@@ -45,8 +45,9 @@ class TrainResult(NamedTuple):
       run diverged).
     - ``best_epoch``: the epoch (1-based) with the lowest monitored loss: the validation loss,
       or the training loss without a validation split.
-    - ``best_loss``: that lowest monitored loss.
-    - ``epochs_run``: epochs completed.
+    - ``fun``: that lowest monitored loss (the loss at ``params``, as ``fun`` is for every
+      result of jaxmin).
+    - ``nit``: epochs completed (the iterations of training).
     - ``status``: ``max_steps`` (all epochs ran), ``stopped_early`` (patience ran out) or
       ``diverged`` (a non-finite loss or parameter stopped the run), as an integer code.
     - ``train_loss``, ``val_loss``: the loss on the whole training / validation set after each
@@ -58,8 +59,8 @@ class TrainResult(NamedTuple):
     params: Params
     final_params: Params
     best_epoch: np.ndarray
-    best_loss: np.ndarray
-    epochs_run: np.ndarray
+    fun: np.ndarray
+    nit: np.ndarray
     status: np.ndarray
     train_loss: np.ndarray
     val_loss: np.ndarray
@@ -74,8 +75,8 @@ class TrainResult(NamedTuple):
         """A JSON-serialisable dict of the outcome (no parameters)."""
         return {
             "best_epoch": np.asarray(self.best_epoch).tolist(),
-            "best_loss": np.asarray(self.best_loss).tolist(),
-            "epochs_run": np.asarray(self.epochs_run).tolist(),
+            "fun": np.asarray(self.fun).tolist(),
+            "nit": np.asarray(self.nit).tolist(),
             "status": self.status_name,
             "train_loss": np.asarray(self.train_loss).tolist(),
             "val_loss": np.asarray(self.val_loss).tolist(),
@@ -275,8 +276,8 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
         params=state.best_params if lookback else state.params,
         final_params=state.params,
         best_epoch=np.asarray(state.best_epoch),
-        best_loss=np.asarray(state.best_monitor),
-        epochs_run=np.asarray(state.epoch),
+        fun=np.asarray(state.best_monitor),
+        nit=np.asarray(state.epoch),
         status=np.asarray(state.status),
         train_loss=history["train"],
         val_loss=history["val"] if cfg.n_val else history["val"][:, :0],
