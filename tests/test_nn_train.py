@@ -242,3 +242,38 @@ def test_train_rejects_bad_data():
         nn.train(params, x, np.where(x > 0.5, np.inf, y), **common)
     with pytest.raises(ValueError, match="same number of rows"):
         nn.train(params, x, y[:-1], **common)
+
+
+def test_train_inside_the_users_jit_and_vmap_gives_the_same_numbers():
+    """All chunks become one program when the inputs are traced (no progress, no checkpoint);
+    the histories then hold `epochs` entries, NaN after the last epoch run."""
+    x, y = _data(n=32)
+
+    def run(key):
+        return _train(data=(x, y), key=key, epochs=40, patience=5)
+
+    keys = jax.random.split(jax.random.key(7), 3)
+    direct = [run(k) for k in keys]
+    jitted = jax.jit(run)(keys[0])
+    vmapped = jax.vmap(run)(keys)
+    for i, one in enumerate(direct):
+        n = int(one.nit)
+        for got in (jax.tree.map(lambda a, i=i: a[i], vmapped),) + ((jitted,) if i == 0 else ()):
+            assert int(got.nit) == n and int(got.status) == int(one.status)
+            np.testing.assert_allclose(got.fun, one.fun, rtol=1e-10)
+            np.testing.assert_allclose(got.train_loss[:n], one.train_loss[:n], rtol=1e-10)
+            assert np.all(np.isnan(np.asarray(got.train_loss[n:])))
+            for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(one.params), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="checkpoint needs concrete inputs"):
+        jax.jit(lambda k: _train(key=k, checkpoint="run.npz").fun)(keys[0])
+
+
+def test_a_fresh_optimiser_with_the_same_settings_compiles_nothing():
+    compiled = train_module._chunk_many._cache_size  # programs compiled for the chunk so far
+    _train(optimizer=optim.adam(1e-2), epochs=20, l2=1e-4)
+    programs = compiled()
+    _train(optimizer=optim.adam(1e-2), epochs=20, l2=1e-4)  # a fresh optax object
+    assert compiled() == programs
+    _train(optimizer=optim.adam(2e-2), epochs=20, l2=1e-4)  # other settings: a new program
+    assert compiled() == programs + 1

@@ -41,7 +41,9 @@ class Config(NamedTuple):
     sizes: tuple[int, ...]
     hidden: Activation
     output: Activation
-    optimizer: optax.GradientTransformation
+    optimizer: Any
+    """The optax GradientTransformation, wrapped in :class:`jaxmin._identity.ByContent` so that
+    a fresh optimiser with the same settings finds the compiled program."""
     epochs: int
     batch_size: int
     n_train: int
@@ -100,7 +102,7 @@ def init_state(params: Any, key: jax.Array, cfg: Config) -> MemberState:
     zero = jnp.zeros((), jnp.int32)
     return MemberState(
         params=params,
-        opt_state=cfg.optimizer.init(params),
+        opt_state=cfg.optimizer.value.init(params),
         best_params=params,
         best_monitor=jnp.asarray(jnp.inf, jax.tree.leaves(params)[0].dtype),
         best_epoch=zero,
@@ -131,7 +133,7 @@ def _minibatch_step(params, opt_state, x, y, loss: Loss, key, cfg: Config):
             {"W": g["W"] + 2 * cfg.l2 * p["W"], "b": g["b"]}
             for g, p in zip(grads, params, strict=True)
         ]
-    updates, opt_state = cfg.optimizer.update(grads, opt_state, params)
+    updates, opt_state = cfg.optimizer.value.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 
 

@@ -9,6 +9,7 @@ stops once every member has stopped. See :mod:`jaxmin.nn.epoch` for what one epo
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,7 +20,7 @@ import numpy as np
 import optax
 
 from .. import _checks, checkpoint
-from .._identity import fingerprint
+from .._identity import ByContent, fingerprint
 from .._progress import ProgressBar
 from ..optim import adam
 from ..result import Status, status_names
@@ -145,7 +146,7 @@ def _config(sizes, hidden, output, loss: Loss, optimizer, n_rows: int, settings:
         sizes=sizes,
         hidden=hidden,
         output=output,
-        optimizer=optimizer,
+        optimizer=ByContent(optimizer),
         epochs=epochs,
         batch_size=batch_size,
         n_train=n_train,
@@ -238,6 +239,13 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
 
     data = _split_many(keys, x, y, loss, cfg, data_axis)
     state = _init_many(params, keys, cfg)
+    if _checks.traced((params, x, y, jax.random.key_data(keys))):
+        if path is not None:
+            raise ValueError(
+                "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
+            )
+        state, history = _all_chunks(state, data, cfg)
+        return _result(state, history, data, cfg, lookback, jnp.asarray)
     history = {"train": np.zeros((members, 0), dtype), "val": np.zeros((members, 0), dtype)}
     if path is not None:
         identity = {
@@ -272,16 +280,36 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
             bar.update(done, f"training loss {np.nanmin(history['train'][:, done - 1]):.4g}")
     bar.close()
 
+    return _result(state, history, data, cfg, lookback, np.asarray)
+
+
+def _all_chunks(state: Any, data: Any, cfg: Config) -> tuple[Any, dict]:
+    """Every chunk in one program (for traced inputs): the final state and the history,
+    ``epochs`` columns per member (NaN after a member's last epoch)."""
+    n_chunks = math.ceil(cfg.epochs / cfg.chunk)
+    state, losses = jax.lax.scan(
+        lambda s, _: _chunk_many(s, data, cfg), state, None, length=n_chunks
+    )
+
+    def columns(chunks):  # (n_chunks, members, chunk) -> (members, epochs)
+        return jnp.moveaxis(chunks, 0, 1).reshape(chunks.shape[1], -1)[:, : cfg.epochs]
+
+    return state, {"train": columns(losses[0]), "val": columns(losses[1])}
+
+
+def _result(state, history, data, cfg: Config, lookback: bool, as_array) -> TrainResult:
+    """The result; its counts, status and histories as NumPy arrays (``as_array=np.asarray``)
+    or, inside the user's ``jit``/``vmap``, as JAX arrays (``jnp.asarray``)."""
     return TrainResult(
         params=state.best_params if lookback else state.params,
         final_params=state.params,
-        best_epoch=np.asarray(state.best_epoch),
-        fun=np.asarray(state.best_monitor),
-        nit=np.asarray(state.epoch),
-        status=np.asarray(state.status),
-        train_loss=history["train"],
-        val_loss=history["val"] if cfg.n_val else history["val"][:, :0],
-        val_rows=np.asarray(data.val_rows),
+        best_epoch=as_array(state.best_epoch),
+        fun=as_array(state.best_monitor),
+        nit=as_array(state.epoch),
+        status=as_array(state.status),
+        train_loss=as_array(history["train"]),
+        val_loss=as_array(history["val"] if cfg.n_val else history["val"][:, :0]),
+        val_rows=as_array(data.val_rows),
     )
 
 
