@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jaxmin import Status
+from jaxmin import Status, objectives
 from jaxmin.evolution import cmaes
 
 
@@ -367,3 +367,33 @@ def test_population_sharded_over_four_host_devices_gives_the_same_run():
     np.testing.assert_allclose(
         sharded["history"]["best"], single["history"]["best"], rtol=1e-6, atol=1e-15
     )
+
+
+def test_cmaes_inside_the_users_jit_and_vmap():
+    """Without restarts, cmaes.minimize runs in the user's jit and vmap: the same run (float64
+    round-off apart), the history padded with NaN to max_evals // λ generations."""
+    sphere = objectives.sphere(4)
+
+    def solve(x0):
+        return cmaes.minimize(sphere.fun, x0, 0.5, key=jax.random.key(3), max_evals=4000)
+
+    starts = jnp.array([[1.0, 2.0, -1.0, 0.5], [3.0, -2.0, 1.0, 1.0]])
+    direct = [solve(x0) for x0 in starts]
+    vmapped = jax.vmap(solve)(starts)
+    jitted = jax.jit(solve)(starts[0])
+    for i, one in enumerate(direct):
+        for got in (jax.tree.map(lambda a, i=i: a[i], vmapped),) + ((jitted,) if i == 0 else ()):
+            assert int(got.nfev) == int(one.nfev) and int(got.status) == int(one.status)
+            assert int(got.nit) == int(one.nit)
+            np.testing.assert_allclose(got.x, one.x, rtol=1e-6, atol=1e-9)
+            n = int(one.nit)
+            np.testing.assert_allclose(got.history.best[:n], one.history.best, rtol=1e-6)
+            assert np.all(np.isnan(np.asarray(got.history.best[n:])))
+    with pytest.raises(ValueError, match="restarts need concrete inputs"):
+        jax.jit(
+            lambda x0: (
+                cmaes.minimize(
+                    sphere.fun, x0, 0.5, key=jax.random.key(0), max_evals=100, restarts=1
+                ).fun
+            )
+        )(starts[0])

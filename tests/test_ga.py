@@ -185,3 +185,22 @@ def test_ask_tell_settings_are_checked():
         ga.settings(4, elitism=4)
     with pytest.raises(ValueError, match="mutation_rate"):
         ga.settings(10, mutation_rate=np.ones(3))
+
+
+def test_ga_inside_the_users_jit_and_vmap():
+    sphere = objectives.sphere(3)
+
+    def solve(x0, key):
+        return ga.minimize(sphere.fun, x0, key=key, popsize=16, generations=30)
+
+    x0 = jnp.array([1.0, -2.0, 0.5])
+    keys = jax.random.split(jax.random.key(4), 3)
+    direct = [solve(x0, k) for k in keys]
+    vmapped = jax.vmap(solve, in_axes=(None, 0))(x0, keys)
+    jitted = jax.jit(solve)(x0, keys[0])
+    for i, one in enumerate(direct):
+        for got in (jax.tree.map(lambda a, i=i: a[i], vmapped),) + ((jitted,) if i == 0 else ()):
+            np.testing.assert_allclose(got.fun, one.fun, rtol=1e-12)
+            np.testing.assert_allclose(got.x, one.x, rtol=1e-12)
+            assert int(got.nfev) == int(one.nfev) and int(got.nit) == int(one.nit)
+            np.testing.assert_allclose(got.history.best, one.history.best, rtol=1e-12)

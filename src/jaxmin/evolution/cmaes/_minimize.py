@@ -149,6 +149,30 @@ def minimize(
         tolflatfitness = _checks.integer_at_least("tolflatfitness", tolflatfitness, 0)
 
     tol = Tolerances(ftarget=ftarget, tolflatfitness=tolflatfitness, **tolerances)
+    if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap
+        if restarts:
+            raise ValueError("restarts need concrete inputs: inside jit or vmap use restarts=0")
+        state, status, history = _run(
+            fun_flat,
+            init(vector, sigma0, popsize=popsize),
+            jax.random.fold_in(key, 0),
+            jnp.asarray(max_evals),
+            tol,
+            max_evals // popsize,
+            record_mean,
+        )
+        history = dict(history)
+        history["nfev"] = history["nfev"].astype(jnp.int32)
+        history["restart"] = jnp.zeros_like(history["nfev"])
+        return EvolutionResult(
+            x=unravel(state.best_x),
+            fun=state.best_f,
+            nfev=state.nfev,
+            nit=state.generation,
+            status=status,
+            history=EvolutionHistory(mean=history.pop("mean", None), **history),
+            popsizes=(popsize,),
+        )
     runs, used, best = [], 0, None
     for restart in range(restarts + 1):
         lam = popsize * 2**restart

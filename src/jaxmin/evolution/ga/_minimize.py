@@ -288,10 +288,14 @@ def minimize(
         jnp.asarray(scale, dtype),
         config,
     )
-    done = int(g) + 1
-    history = {name: np.asarray(value)[:done] for name, value in history.items()}
-    history["nfev"] = history["nfev"].astype(int)
-    best = int(jnp.argmin(ranked(fitness)))
+    best = jnp.argmin(ranked(fitness))
+    if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap:
+        xp, done = jnp, config.generations + 1  # the history stays padded with NaN
+    else:
+        xp, done = np, int(g) + 1
+        best = int(best)
+    history = {name: xp.asarray(value)[:done] for name, value in history.items()}
+    history["nfev"] = history["nfev"].astype(xp.int32)
     return EvolutionResult(
         x=unravel(population[best]),
         fun=fitness[best],
@@ -299,7 +303,7 @@ def minimize(
         nit=g,
         status=status,
         history=EvolutionHistory(
-            mean=history.pop("mean", None), restart=np.zeros(done, int), **history
+            mean=history.pop("mean", None), restart=xp.zeros(done, xp.int32), **history
         ),
         popsizes=(popsize,),
     )
