@@ -1,6 +1,7 @@
 """find_minima recovers every analytic minimum (and the saddles) of the lecture's surfaces."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -64,3 +65,15 @@ def test_one_dimensional_tutorial_function():
 def test_bad_box_and_arguments(lower, upper, kwargs, message):
     with pytest.raises(ValueError, match=message):
         find_minima(objectives.himmelblau().fun, lower, upper, key=jax.random.key(0), **kwargs)
+
+
+def test_data_through_args():
+    """A double well (x² − a)² with a given as data: minima at ±√a, a maximum at 0."""
+
+    def well(x, a):
+        return jnp.sum((x**2 - a) ** 2)
+
+    for a in (1.0, 2.25):
+        result = find_minima(well, [-3.0], [3.0], key=jax.random.key(0), n_starts=16, args=(a,))
+        np.testing.assert_allclose(np.sort(result.x[:, 0]), [-np.sqrt(a), np.sqrt(a)], atol=1e-8)
+        np.testing.assert_allclose(result.maxima, [[0.0]], atol=1e-8)

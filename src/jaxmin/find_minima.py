@@ -73,6 +73,7 @@ def find_minima(
     steps: int = 2000,
     newton_steps: int = 50,
     gtol: float | None = None,
+    args: tuple = (),
 ) -> MinimaResult:
     """Find the distinct minima (and saddles, maxima) of ``fun`` in the box [lower, upper].
 
@@ -97,6 +98,7 @@ def find_minima(
     - ``optimizer``: first-order rule; default Adam with η = 1% of the largest box side.
     - ``steps``: first-order steps per start (≥ 1); ``newton_steps``: Newton steps (≥ 1).
     - ``gtol``: the gradient norm below which a point is stationary; default 10·√(machine ε).
+    - ``args``: extra arguments of ``fun`` (data), as for :func:`jaxmin.minimize`.
 
     **Returns** a :class:`MinimaResult`.
     """
@@ -107,13 +109,17 @@ def find_minima(
     dtype = jnp.zeros(()).dtype  # float64 where x64 is enabled, float32 otherwise
     gtol = 10 * float(np.sqrt(np.finfo(dtype).eps)) if gtol is None else gtol
     gtol = _checks.positive("gtol", gtol)
-    check_objective(fun, jnp.asarray(lo, dtype))
+    check_objective(fun, jnp.asarray(lo, dtype), args)
+    objective = functools.partial(_with_args, fun, args) if args else fun
     if optimizer is None:
         optimizer = adam(0.01 * float(np.max(hi - lo)))
 
     lo_j, hi_j = jnp.asarray(lo, dtype), jnp.asarray(hi, dtype)
     starts = lo_j + (hi_j - lo_j) * jax.random.uniform(key, (n_starts, lo.size), dtype)
-    first_order = minimize(fun, starts, optimizer, steps=steps, record_every=steps, batched=True)
+    first_order = minimize(
+        fun, starts, optimizer, steps=steps, args=args, record_every=steps, batched=True
+    )
+    fun = objective  # f(x) with the data bound, for the refinement and the classification
     ends = first_order.x
     candidates = jnp.concatenate([ends, starts])
     points, grad_norms, eigenvalues = _newton_refine(fun, newton_steps, candidates)
@@ -151,6 +157,10 @@ def find_minima(
         nhev=refined,
         status=int(Status.CONVERGED if len(x) else Status.MAX_STEPS),
     )
+
+
+def _with_args(fun: Callable, args: tuple, x: jax.Array) -> jax.Array:
+    return fun(x, *args)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

@@ -106,7 +106,7 @@ def fit_figures(result: FitResult, out: str | Path | None = None) -> dict:
     figures["learning_curves"] = fig
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.hist(result.best_epoch, bins=30, alpha=0.7, label="look-back (best) epoch")
-    ax.hist(result.epochs_run, bins=30, alpha=0.5, label="epochs run")
+    ax.hist(result.nit, bins=30, alpha=0.5, label="epochs run")
     ax.set_xlabel("epoch")
     ax.set_ylabel("replicas")
     ax.legend(fontsize=8)

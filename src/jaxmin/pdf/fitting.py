@@ -293,7 +293,7 @@ def fit(
         chi2_train=np.asarray(history["train"]),
         chi2_val=np.asarray(history["val"]),
         best_epoch=np.asarray(state.best_epoch),
-        epochs_run=np.asarray(state.epoch),
+        nit=np.asarray(state.epoch),
         status=np.asarray(state.status),
         timings={"compile_s": compile_s, "train_s": train_s},
     )

@@ -54,7 +54,8 @@ class FitResult:
     chi2_train: np.ndarray
     chi2_val: np.ndarray
     best_epoch: np.ndarray
-    epochs_run: np.ndarray
+    nit: np.ndarray
+    """Epochs each replica ran (its iterations, as ``nit`` of every jaxmin result)."""
     status: np.ndarray
     timings: dict
 
@@ -148,7 +149,7 @@ class FitResult:
             },
             "stopping": {
                 "best_epoch": _stats(self.best_epoch),
-                "epochs_run": _stats(self.epochs_run),
+                "epochs_run": _stats(self.nit),
                 "status": {
                     str(name): int(count)
                     for name, count in zip(
@@ -248,7 +249,7 @@ _ARRAY_FIELDS = (
     "chi2_train",
     "chi2_val",
     "best_epoch",
-    "epochs_run",
+    "nit",
     "status",
 )
 
@@ -357,7 +358,7 @@ def merge(results: list[FitResult]) -> FitResult:
         chi2_train=join(*[pad(r.chi2_train) for r in results]),
         chi2_val=join(*[pad(r.chi2_val) for r in results]),
         best_epoch=join(*[r.best_epoch for r in results]),
-        epochs_run=join(*[r.epochs_run for r in results]),
+        nit=join(*[r.nit for r in results]),
         status=join(*[r.status for r in results]),
         timings={
             key: float(sum(r.timings.get(key, 0.0) for r in results)) for key in first.timings
