@@ -204,3 +204,42 @@ def test_ga_inside_the_users_jit_and_vmap():
             np.testing.assert_allclose(got.x, one.x, rtol=1e-12)
             assert int(got.nfev) == int(one.nfev) and int(got.nit) == int(one.nit)
             np.testing.assert_allclose(got.history.best, one.history.best, rtol=1e-12)
+
+
+POPULATION_TRACES = []
+
+
+def test_population_methods_take_data_as_args_without_new_programs():
+    """cmaes.minimize and ga.minimize: data through args (traced), programs keyed by the
+    content of fun: new data or a fresh closure of the same code compiles nothing."""
+
+    def make():
+        def shifted(x, centre):
+            POPULATION_TRACES.append(1)
+            return jnp.sum((x - centre) ** 2)
+
+        return shifted
+
+    x0 = jnp.zeros(3)
+    for run in (
+        lambda f, c: cmaes.minimize(
+            f, x0, 0.5, key=jax.random.key(0), max_evals=3000, ftarget=1e-12, args=(c,)
+        ),
+        lambda f, c: ga.minimize(
+            f,
+            x0,
+            key=jax.random.key(0),
+            popsize=20,
+            generations=200,
+            args=(c,),
+            mutation="additive",
+            mutation_scale=lambda g: 0.3 * 0.97**g,
+        ),
+    ):
+        POPULATION_TRACES.clear()
+        first = run(make(), jnp.array([1.0, -2.0, 0.5]))
+        traced = len(POPULATION_TRACES)
+        second = run(make(), jnp.array([-1.0, 0.0, 2.0]))
+        assert len(POPULATION_TRACES) == traced
+        np.testing.assert_allclose(first.x, [1.0, -2.0, 0.5], atol=0.05)
+        np.testing.assert_allclose(second.x, [-1.0, 0.0, 2.0], atol=0.05)

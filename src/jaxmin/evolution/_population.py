@@ -40,12 +40,13 @@ class FlatObjective:
         leaves = [part.reshape(shape) for part, shape in zip(parts, self.shapes, strict=True)]
         return jax.tree.unflatten(self.treedef, leaves)
 
-    def __call__(self, v: jax.Array) -> jax.Array:
-        return self.fun(self.unravel(v))
+    def __call__(self, v: jax.Array, *args: Any) -> jax.Array:
+        return self.fun(self.unravel(v), *args)
 
 
-def flatten_start(fun: Callable, x0: Any) -> tuple[Callable, jax.Array, Callable]:
-    """Check ``fun`` and ``x0`` and return (f of a flat vector, the flat start, unravel).
+def flatten_start(fun: Callable, x0: Any, args: tuple = ()) -> tuple[Callable, jax.Array, Callable]:
+    """Check ``fun(x0, *args)`` and ``x0``; return (f of a flat vector and the args, the flat
+    start, unravel).
 
     A 1-D ``x0`` is used as it is; any other pytree of float arrays is flattened in leaf order.
     """
@@ -56,7 +57,7 @@ def flatten_start(fun: Callable, x0: Any) -> tuple[Callable, jax.Array, Callable
         leaf if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf.astype(float) for leaf in leaves
     ]
     x0 = jax.tree.unflatten(treedef, leaves)
-    check_objective(fun, x0)
+    check_objective(fun, x0, args)
     if len(leaves) == 1 and leaves[0].ndim == 1 and treedef == jax.tree.structure(leaves[0]):
         return fun, leaves[0], lambda v: v
     flat = FlatObjective(fun, treedef, tuple(leaf.shape for leaf in leaves))
@@ -64,11 +65,12 @@ def flatten_start(fun: Callable, x0: Any) -> tuple[Callable, jax.Array, Callable
     return flat, vector, flat.unravel
 
 
-def evaluate(fun: Callable[[jax.Array], jax.Array], population: jax.Array) -> jax.Array:
-    """f of every row of ``population`` (λ, n) with ``vmap``, sharded over the local devices."""
+def evaluate(fun: Callable, population: jax.Array, args: tuple = ()) -> jax.Array:
+    """f(row, *args) of every row of ``population`` (λ, n) with ``vmap``, sharded over the
+    local devices."""
     devices = jax.devices()
     if len(devices) == 1:
-        return jax.vmap(fun)(population)
+        return jax.vmap(lambda v: fun(v, *args))(population)
     size = population.shape[0]
     padded = -(-size // len(devices)) * len(devices)
     if padded > size:
@@ -77,7 +79,8 @@ def evaluate(fun: Callable[[jax.Array], jax.Array], population: jax.Array) -> ja
     mesh = Mesh(np.asarray(devices), ("population",))
     sharding = NamedSharding(mesh, PartitionSpec("population"))
     population = jax.lax.with_sharding_constraint(population, sharding)
-    values = jax.lax.with_sharding_constraint(jax.vmap(fun)(population), sharding)
+    values = jax.vmap(lambda v: fun(v, *args))(population)
+    values = jax.lax.with_sharding_constraint(values, sharding)
     return values[:size]
 
 

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import _checks
+from ..._identity import ByContent
 from ...result import Status
 from .._population import evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
@@ -46,6 +47,7 @@ def _run(
     tol: Tolerances,
     generations: int,
     record_mean: bool,
+    args: tuple,
 ):
     """One CMA-ES run until a stopping criterion holds; returns (state, status, history).
 
@@ -64,7 +66,7 @@ def _run(
         state, _, history = carry
         generation_key = jax.random.fold_in(key, state.generation)
         candidates, state = ask(generation_key, state)
-        fitness = evaluate(fun, candidates)
+        fitness = evaluate(fun.value, candidates, args)
         new, _ = tell(generation_key, candidates, fitness, state)
         ok = _finite_state(new) & jnp.any(jnp.isfinite(fitness))
         new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state._replace(nfev=new.nfev))
@@ -96,6 +98,7 @@ def minimize(
     tolflatfitness: int | None = 1,
     tolfacupx: float = 1e3,
     record_mean: bool = False,
+    args: tuple = (),
 ) -> EvolutionResult:
     """Minimise ``fun`` with CMA-ES from mean ``x0`` and step size ``sigma0``.
 
@@ -124,10 +127,12 @@ def minimize(
     - ``tolfun``, ``tolfunhist``, ``tolx``, ``tolconditioncov``, ``tolflatfitness``,
       ``tolfacupx``: pycma's stopping criteria and defaults (0 or None switches one off).
     - ``record_mean``: also record the mean of every generation (for plotting paths).
+    - ``args``: extra arguments of ``fun`` (data: traced, so new data needs no new program).
 
     **Returns** an :class:`jaxmin.evolution.EvolutionResult`.
     """
-    fun_flat, vector, unravel = flatten_start(fun, x0)
+    fun_flat, vector, unravel = flatten_start(fun, x0, args)
+    fun_flat = ByContent(fun_flat)  # programs cached by the content of fun
     sigma0 = _checks.positive("sigma0", sigma0)
     n = vector.shape[0]
     popsize = check_popsize(popsize, n)
@@ -160,6 +165,7 @@ def minimize(
             tol,
             max_evals // popsize,
             record_mean,
+            args,
         )
         history = dict(history)
         history["nfev"] = history["nfev"].astype(jnp.int32)
@@ -187,6 +193,7 @@ def minimize(
             tol,
             max_evals // lam,
             record_mean,
+            args,
         )
         done = int(state.generation)
         history = {name: np.asarray(value)[:done] for name, value in history.items()}

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import _checks
+from ..._identity import ByContent
 from ...result import Status
 from .._population import evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
@@ -46,8 +47,10 @@ class _Config(NamedTuple):
     truncation_fraction: float
     crossover_probability: float
     mutation_probability: float
-    rate_schedule: Callable | None
-    scale_schedule: Callable | None
+    rate_schedule: ByContent | None
+    """A schedule generation → rate, compared by content (a fresh equal lambda compiles
+    nothing)."""
+    scale_schedule: ByContent | None
     ftarget: float | None
     record_mean: bool
     rate: float = 0.0
@@ -105,8 +108,8 @@ def breed(key, population, fitness, g, rate, scale, config):
         parents = truncation(k_select, fitness, 2 * (lam - e), config.truncation_fraction)
     parents = population[parents].reshape(2, lam - e, n)
     children = single_point_crossover(k_cross, parents[0], parents[1], config.crossover_probability)
-    g_rate = config.rate_schedule(g) if config.rate_schedule else rate
-    g_scale = config.scale_schedule(g) if config.scale_schedule else scale
+    g_rate = config.rate_schedule.value(g) if config.rate_schedule else rate
+    g_scale = config.scale_schedule.value(g) if config.scale_schedule else scale
     p = config.mutation_probability
     if config.mutation in ("multiplicative", "both"):
         children = multiplicative_mutation(k_mult, children, g_rate, p)
@@ -163,8 +166,8 @@ def make_config(
         truncation_fraction=truncation_fraction,
         crossover_probability=crossover_probability,
         mutation_probability=mutation_probability,
-        rate_schedule=rate_schedule,
-        scale_schedule=scale_schedule,
+        rate_schedule=None if rate_schedule is None else ByContent(rate_schedule),
+        scale_schedule=None if scale_schedule is None else ByContent(scale_schedule),
         ftarget=None if ftarget is None else float(ftarget),
         record_mean=bool(record_mean),
     )
@@ -172,12 +175,12 @@ def make_config(
 
 
 @functools.partial(jax.jit, static_argnames=("fun", "config"))
-def _run(fun, x0, key, init_scale, rate, scale, config: _Config):
+def _run(fun, x0, key, init_scale, rate, scale, config: _Config, args):
     n, lam, e = x0.shape[0], config.popsize, config.elitism
     key_init, key_run = jax.random.split(key)
     population = x0 + init_scale * jax.random.normal(key_init, (lam, n), x0.dtype)
     population = population.at[0].set(x0)
-    fitness = evaluate(fun, population)
+    fitness = evaluate(fun.value, population, args)
     template = _record(population, fitness, lam, config)
     history = jax.tree.map(
         lambda leaf: jnp.full(
@@ -192,7 +195,7 @@ def _run(fun, x0, key, init_scale, rate, scale, config: _Config):
         elite, elite_f, children = breed(
             jax.random.fold_in(key_run, g), population, fitness, g, rate, scale, config
         )
-        children_f = evaluate(fun, children)
+        children_f = evaluate(fun.value, children, args)
         population = jnp.concatenate([elite, children])
         fitness = jnp.concatenate([elite_f, children_f])
         nfev = nfev + lam - e
@@ -233,6 +236,7 @@ def minimize(
     elitism: int = 1,
     ftarget: float | None = None,
     record_mean: bool = False,
+    args: tuple = (),
 ) -> EvolutionResult:
     """Minimise ``fun`` with a genetic algorithm (module docstring), compiled as one loop.
 
@@ -256,11 +260,12 @@ def minimize(
     - ``elitism``: the number of fittest individuals kept unchanged, 0 ≤ e < λ.
     - ``ftarget``: stop when the best f ≤ ftarget (status ``ftarget``).
     - ``record_mean``: also record the population mean per generation (for path plots).
+    - ``args``: extra arguments of ``fun`` (data: traced, so new data needs no new program).
 
     **Returns** an :class:`jaxmin.evolution.EvolutionResult` (history entry 0 is the first
     population; status ``max_steps`` when the generations ran out).
     """
-    fun_flat, vector, unravel = flatten_start(fun, x0)
+    fun_flat, vector, unravel = flatten_start(fun, x0, args)
     config, rate, scale = make_config(
         vector.shape[0],
         popsize=popsize,
@@ -280,13 +285,14 @@ def minimize(
     init_scale = _checks.non_negative("init_scale", init_scale)
     dtype = vector.dtype
     population, fitness, g, nfev, status, history = _run(
-        fun_flat,
+        ByContent(fun_flat),  # programs cached by the content of fun
         vector,
         key,
         jnp.asarray(init_scale, dtype),
         jnp.asarray(rate, dtype),
         jnp.asarray(scale, dtype),
         config,
+        args,
     )
     best = jnp.argmin(ranked(fitness))
     if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap:
