@@ -110,7 +110,7 @@ def find_minima(
     gtol = 10 * float(np.sqrt(np.finfo(dtype).eps)) if gtol is None else gtol
     gtol = _checks.positive("gtol", gtol)
     check_objective(fun, jnp.asarray(lo, dtype), args)
-    objective = functools.partial(_with_args, fun, args) if args else fun
+    objective = functools.partial(_with_args, fun, args) if args else fun  # f(x), data bound
     if optimizer is None:
         optimizer = adam(0.01 * float(np.max(hi - lo)))
 
@@ -119,10 +119,9 @@ def find_minima(
     first_order = minimize(
         fun, starts, optimizer, steps=steps, args=args, record_every=steps, batched=True
     )
-    fun = objective  # f(x) with the data bound, for the refinement and the classification
     ends = first_order.x
     candidates = jnp.concatenate([ends, starts])
-    points, grad_norms, eigenvalues = _newton_refine(fun, newton_steps, candidates)
+    points, grad_norms, eigenvalues = _newton_refine(objective, newton_steps, candidates)
     points, grad_norms, eigenvalues = map(np.asarray, (points, grad_norms, eigenvalues))
 
     slack = 1e-6 * (hi - lo)
@@ -130,13 +129,13 @@ def find_minima(
     diameter = float(np.linalg.norm(hi - lo))
     kinds: dict[str, list] = {"minimum": [], "saddle": [], "maximum": []}
     for point, eig in zip(points[keep], eigenvalues[keep], strict=True):
-        kind = _classify(fun, point, eig, 1e-3 * diameter)
+        kind = _classify(objective, point, eig, 1e-3 * diameter)
         if all(np.linalg.norm(point - q) > 1e-6 * diameter for q in kinds[kind]):
             kinds[kind].append(point)
 
     def sorted_by_value(found: list) -> tuple[np.ndarray, np.ndarray]:
         arr = np.asarray(found, dtype=points.dtype).reshape(-1, lo.size)
-        values = np.asarray(jax.vmap(fun)(jnp.asarray(arr))) if len(arr) else np.zeros(0)
+        values = np.asarray(jax.vmap(objective)(jnp.asarray(arr))) if len(arr) else np.zeros(0)
         order = np.argsort(values, kind="stable")
         return arr[order], values[order]
 

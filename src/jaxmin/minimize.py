@@ -20,21 +20,26 @@ _OUTPUTS: dict = {}
 traces nothing; no reference to the function is kept)."""
 
 
-def abstract_output(fun: Callable, x0: Any, args: tuple = ()) -> Any:
+def abstract_output(fun: Callable | ByContent, x0: Any, args: tuple = ()) -> Any:
     """The shape and dtype of ``fun(x0, *args)``, by abstract evaluation (nothing is compiled;
-    works on traced values too), once per function content and argument shapes."""
+    works on traced values too), once per function content and argument shapes. A ``fun``
+    already wrapped in :class:`~jaxmin._identity.ByContent` (as the drivers pass it to their
+    compiled programs) is not fingerprinted again."""
+    content = fun.key if isinstance(fun, ByContent) else None
+    fun = fun.value if isinstance(fun, ByContent) else fun
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {fun!r}")
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of fun's extra arguments, got {args!r}")
+    content = fingerprint(fun) if content is None else content
     shapes = jax.tree.map(lambda leaf: (jnp.shape(leaf), jnp.result_type(leaf)), (x0, args))
-    key = (fingerprint(fun), jax.tree.structure((x0, args)), tuple(jax.tree.leaves(shapes)))
+    key = (content, jax.tree.structure((x0, args)), tuple(jax.tree.leaves(shapes)))
     if key not in _OUTPUTS:
         _OUTPUTS[key] = jax.eval_shape(lambda x, a: fun(x, *a), x0, args)
     return _OUTPUTS[key]
 
 
-def check_objective(fun: Callable, x0: Any, args: tuple = ()) -> None:
+def check_objective(fun: Callable | ByContent, x0: Any, args: tuple = ()) -> None:
     """Check that ``fun(x0, *args)`` is a real scalar (:func:`abstract_output`)."""
     out = abstract_output(fun, x0, args)
     if not hasattr(out, "shape") or out.shape != () or not jnp.issubdtype(out.dtype, jnp.floating):
@@ -109,10 +114,9 @@ def minimize(
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation, got {optimizer!r}")
     x0, first = prepare_start(x0, batched)
+    fun = ByContent(fun)  # fingerprinted once: for the check's cache and the program's
     check_objective(fun, first, args)
-    return _run(
-        ByContent(fun), ByContent(optimizer), steps, record_every, batched, x0, args, gtol_value
-    )
+    return _run(fun, ByContent(optimizer), steps, record_every, batched, x0, args, gtol_value)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))

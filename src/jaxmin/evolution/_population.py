@@ -18,6 +18,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .. import _checks
+from .._identity import ByContent
 from ..minimize import check_objective
 
 
@@ -25,8 +26,8 @@ from ..minimize import check_objective
 class FlatObjective:
     """f(θ) for a pytree θ seen as a function of one flat vector v (θ = unravel(v)).
 
-    Frozen and compared by value, so that a compiled run is reused for the same ``fun`` and
-    parameter structure.
+    A dataclass: :class:`~jaxmin._identity.ByContent` fingerprints its fields (the function
+    and the parameter structure).
     """
 
     fun: Callable[[Any], jax.Array]
@@ -44,25 +45,30 @@ class FlatObjective:
         return self.fun(self.unravel(v), *args)
 
 
-def flatten_start(fun: Callable, x0: Any, args: tuple = ()) -> tuple[Callable, jax.Array, Callable]:
-    """Check ``fun(x0, *args)`` and ``x0``; return (f of a flat vector and the args, the flat
-    start, unravel).
+def flatten_start(
+    fun: Callable, x0: Any, args: tuple = ()
+) -> tuple[ByContent, jax.Array, Callable]:
+    """Check ``fun(x0, *args)`` and ``x0``; return (f of a flat vector and the args, wrapped in
+    :class:`~jaxmin._identity.ByContent` for the compiled programs, the flat start, unravel).
 
     A 1-D ``x0`` is used as it is; any other pytree of float arrays is flattened in leaf order.
     """
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, got {fun!r}")
     _checks.finite_tree("x0", x0)
     leaves, treedef = jax.tree.flatten(x0)
     leaves = [jnp.asarray(leaf) for leaf in leaves]
     leaves = [
         leaf if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf.astype(float) for leaf in leaves
     ]
-    x0 = jax.tree.unflatten(treedef, leaves)
-    check_objective(fun, x0, args)
     if len(leaves) == 1 and leaves[0].ndim == 1 and treedef == jax.tree.structure(leaves[0]):
-        return fun, leaves[0], lambda v: v
-    flat = FlatObjective(fun, treedef, tuple(leaf.shape for leaf in leaves))
-    vector = jnp.concatenate([leaf.ravel() for leaf in leaves])
-    return flat, vector, flat.unravel
+        flat, vector, unravel = fun, leaves[0], lambda v: v
+    else:
+        flat = FlatObjective(fun, treedef, tuple(leaf.shape for leaf in leaves))
+        vector, unravel = jnp.concatenate([leaf.ravel() for leaf in leaves]), flat.unravel
+    flat = ByContent(flat)  # fingerprinted once: for the check's cache and the programs'
+    check_objective(flat, vector, args)
+    return flat, vector, unravel
 
 
 def evaluate(fun: Callable, population: jax.Array, args: tuple = ()) -> jax.Array:

@@ -133,6 +133,7 @@ def newton(
     )
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of fun's extra arguments, got {args!r}")
+    fun = ByContent(fun)  # fingerprinted once: for the check's cache and the program's
     factor = None
     if method == "gauss-newton":
         n_residuals = check_residuals(fun, first, args)
@@ -145,9 +146,7 @@ def newton(
     if matrix_free is None:
         matrix_free = size > MATRIX_FREE_ABOVE
     settings = _Settings(method, damping, armijo, max_backtracks, cg_maxiter, cg_rtol, matrix_free)
-    return _run(
-        ByContent(fun), settings, steps, record_every, batched, x0, args, gtol_value, factor
-    )
+    return _run(fun, settings, steps, record_every, batched, x0, args, gtol_value, factor)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))

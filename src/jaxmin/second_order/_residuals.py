@@ -11,10 +11,11 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.linalg import cho_solve, solve_triangular
 
+from .._identity import ByContent
 from ..minimize import abstract_output
 
 
-def check_residuals(residuals: Callable, x0: Any, args: tuple = ()) -> int:
+def check_residuals(residuals: Callable | ByContent, x0: Any, args: tuple = ()) -> int:
     """Check that ``residuals(x0, *args)`` is a real array (abstract evaluation, once per
     function content and shapes); return its size."""
     out = abstract_output(residuals, x0, args)

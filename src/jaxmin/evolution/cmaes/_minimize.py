@@ -11,7 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import _checks
-from ..._identity import ByContent
 from ...result import Status
 from .._population import evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
@@ -132,7 +131,6 @@ def minimize(
     **Returns** an :class:`jaxmin.evolution.EvolutionResult`.
     """
     fun_flat, vector, unravel = flatten_start(fun, x0, args)
-    fun_flat = ByContent(fun_flat)  # programs cached by the content of fun
     sigma0 = _checks.positive("sigma0", sigma0)
     n = vector.shape[0]
     popsize = check_popsize(popsize, n)
@@ -154,19 +152,25 @@ def minimize(
         tolflatfitness = _checks.integer_at_least("tolflatfitness", tolflatfitness, 0)
 
     tol = Tolerances(ftarget=ftarget, tolflatfitness=tolflatfitness, **tolerances)
-    if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap
-        if restarts:
-            raise ValueError("restarts need concrete inputs: inside jit or vmap use restarts=0")
-        state, status, history = _run(
+
+    def run(restart: int, used: Any) -> tuple[CMAState, jax.Array, dict]:
+        """Run ``restart`` (λ doubled per restart) with the budget left after ``used``."""
+        lam = popsize * 2**restart
+        return _run(
             fun_flat,
-            init(vector, sigma0, popsize=popsize),
-            jax.random.fold_in(key, 0),
-            jnp.asarray(max_evals),
+            init(vector, sigma0, popsize=lam),
+            jax.random.fold_in(key, restart),
+            jnp.asarray(max_evals - used),
             tol,
-            max_evals // popsize,
+            max_evals // lam,
             record_mean,
             args,
         )
+
+    if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap
+        if restarts:
+            raise ValueError("restarts need concrete inputs: inside jit or vmap use restarts=0")
+        state, status, history = run(0, 0)
         history = dict(history)
         history["nfev"] = history["nfev"].astype(jnp.int32)
         history["restart"] = jnp.zeros_like(history["nfev"])
@@ -184,17 +188,7 @@ def minimize(
         lam = popsize * 2**restart
         if max_evals - used < lam:
             break
-        state = init(vector, sigma0, popsize=lam)
-        state, status, history = _run(
-            fun_flat,
-            state,
-            jax.random.fold_in(key, restart),
-            jnp.asarray(max_evals - used),
-            tol,
-            max_evals // lam,
-            record_mean,
-            args,
-        )
+        state, status, history = run(restart, used)
         done = int(state.generation)
         history = {name: np.asarray(value)[:done] for name, value in history.items()}
         history["nfev"] = history["nfev"].astype(int) + used

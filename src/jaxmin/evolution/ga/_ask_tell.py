@@ -110,15 +110,16 @@ def tell(
     (:func:`jaxmin.evolution._population.generation_info`). ``key`` is accepted for the shared
     ask/tell shape; the GA's randomness is all in ``ask``."""
     del key, config
-    best = jnp.argmin(ranked(fitness))
-    better = ranked(fitness)[best] < state.best_f
+    ranks = ranked(fitness)
+    best = jnp.argmin(ranks)
+    better = ranks[best] < state.best_f
     new = GAState(
         population=candidates,
         fitness=fitness,
         generation=state.generation + 1,
         nfev=state.nfev + candidates.shape[0],
         best_x=jnp.where(better, candidates[best], state.best_x),
-        best_f=jnp.where(better, ranked(fitness)[best], state.best_f),
+        best_f=jnp.where(better, ranks[best], state.best_f),
     )
-    info = _population.generation_info(new.generation, ranked(fitness)[best], new.best_f, new.nfev)
+    info = _population.generation_info(new.generation, ranks[best], new.best_f, new.nfev)
     return new, info

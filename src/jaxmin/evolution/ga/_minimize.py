@@ -285,7 +285,7 @@ def minimize(
     init_scale = _checks.non_negative("init_scale", init_scale)
     dtype = vector.dtype
     population, fitness, g, nfev, status, history = _run(
-        ByContent(fun_flat),  # programs cached by the content of fun
+        fun_flat,
         vector,
         key,
         jnp.asarray(init_scale, dtype),
