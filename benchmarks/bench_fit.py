@@ -45,7 +45,7 @@ NAME = "bench_fit"
 
 def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
     """Seconds for all replicas in one program and for a loop of single-replica programs."""
-    kwargs = dict(replicas_count=n_replicas, epochs=epochs, chunk_epochs=epochs, patience=1.0)
+    kwargs = dict(replicas_count=n_replicas, steps=epochs, chunk_steps=epochs, patience=1.0)
     pdf.fit(**kwargs)  # compile (cached for the timed run)
     start = time.perf_counter()
     result = pdf.fit(**kwargs)
@@ -70,7 +70,7 @@ def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
 
     fitting._train = capture
     try:
-        pdf.fit(**(kwargs | {"epochs": 1, "chunk_epochs": 1}))
+        pdf.fit(**(kwargs | {"steps": 1, "chunk_steps": 1}))
     finally:
         fitting._train = original
     cfg = captured["cfg"]._replace(epochs=epochs, chunk=epochs)
@@ -158,8 +158,8 @@ def versus_keras(epochs: int, n_keras: int, n_ours: int) -> list[dict]:
     kwargs = dict(
         hidden=(20,),
         activation="sigmoid",
-        epochs=epochs,
-        chunk_epochs=epochs,
+        steps=epochs,
+        chunk_steps=epochs,
         patience=1.0,
         validation=0.0,
     )

@@ -149,7 +149,9 @@ def minimize_runner(
         return None, functools.partial(compiled, problem.x0, -1.0)
 
     def call() -> Any:
-        return jaxmin.minimize(problem.fun, problem.x0, optimizer, steps=steps, record_every=steps)
+        return jaxmin.minimize(
+            problem.fun, problem.x0, optimizer, steps=steps, record_every=steps, gtol=None
+        )
 
     return seconds, call
 

@@ -82,7 +82,7 @@ def uniform_starts(cfg: Config, lower: np.ndarray, upper: np.ndarray) -> jax.Arr
 def batched_call(fun: Callable, starts: jax.Array, opt: Any, steps: int) -> Callable[[], Any]:
     """All starts in one ``minimize`` call."""
     return functools.partial(
-        jaxmin.minimize, fun, starts, opt, steps=steps, batched=True, record_every=steps
+        jaxmin.minimize, fun, starts, opt, steps=steps, batched=True, record_every=steps, gtol=None
     )
 
 
@@ -90,7 +90,10 @@ def loop_call(fun: Callable, starts: list[jax.Array], opt: Any, steps: int) -> C
     """One unbatched ``minimize`` call per start; blocks once, at the end."""
 
     def run() -> list[Any]:
-        return [jaxmin.minimize(fun, x0, opt, steps=steps, record_every=steps) for x0 in starts]
+        return [
+            jaxmin.minimize(fun, x0, opt, steps=steps, record_every=steps, gtol=None)
+            for x0 in starts
+        ]
 
     return run
 

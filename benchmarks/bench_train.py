@@ -6,7 +6,7 @@ epoch into ⌊N/B⌋ mini-batches (none for full-batch descent), one optimiser u
 and the MSE on the whole training set after every epoch. The contenders are:
 
 - ``train backprop`` (ours): ``nn.train(..., gradient="backprop", validation=0,
-  chunk_epochs=epochs)``, the hand-written backward pass, all epochs in one compiled chunk;
+  chunk_steps=epochs)``, the hand-written backward pass, all epochs in one compiled chunk;
 - ``train autodiff``: the same call with ``gradient="autodiff"`` (``jax.grad`` inside nn.train);
 - ``scan reference``: written here: one ``jax.jit`` of a ``lax.scan`` over epochs (with a
   ``lax.scan`` over the mini-batches of an epoch), plain jax.numpy MLP, value_and_grad, optax;
@@ -254,11 +254,11 @@ def train_call(
         activation=case.activation,
         loss="mse",
         optimizer=optimizer,
-        epochs=case.epochs,
+        steps=case.epochs,
         batch_size=case.batch_size,
         validation=0.0,
         gradient=gradient,
-        chunk_epochs=case.epochs,
+        chunk_steps=case.epochs,
     )
 
 
@@ -273,14 +273,14 @@ def chunk_runner(
     Returns None (with a warning) if those private helpers have changed.
     """
     settings = {
-        "epochs": case.epochs,
+        "steps": case.epochs,
         "validation": 0.0,
         "batch_size": case.batch_size,
         "dropout": 0.0,
         "patience": None,
         "l2": 0.0,
         "gradient": "backprop",
-        "chunk_epochs": case.epochs,
+        "chunk_steps": case.epochs,
     }
     try:
         keys = key[None]
@@ -444,7 +444,7 @@ NOTES = [
     "from the key as nn.train does, so all contenders take the same steps; their final losses "
     "are checked to agree within 1e-3 (relative) and listed in the Timings table.",
     "train backprop / train autodiff = the public nn.train(params, x, y, key=…, activation=…, "
-    "optimizer=…, epochs=E, batch_size=B, validation=0, chunk_epochs=E, gradient=…), timed per "
+    "optimizer=…, steps=E, batch_size=B, validation=0, chunk_steps=E, gradient=…), timed per "
     "call: its wall time includes the Python-side setup of every call (argument checks, a "
     "finiteness check of x and y, the data split and state initialisation as two small jitted "
     "calls, the conversion of the loss history to NumPy), and its per-epoch bookkeeping in the "

@@ -23,9 +23,9 @@ from jaxmin import pdf  # noqa: E402
 OUT = Path(__file__).parent / "figures"
 REPLICAS = 16
 RUNS = {
-    "adam": {"epochs": 4000},
-    "cmaes": {"epochs": 3000},
-    "ga": {"epochs": 1000},
+    "adam": {"steps": 4000},
+    "cmaes": {"steps": 3000},
+    "ga": {"steps": 1000},
 }
 
 
@@ -39,7 +39,7 @@ def main() -> None:
         report = result.report()
         results[method] = result
         summary[method] = {
-            "epochs": settings["epochs"],
+            "epochs": settings["steps"],
             "wall_s": round(wall, 1),
             "chi2_central": round(report["chi2_central"], 3),
             "chi2_replicas_mean": round(report["chi2_replicas_mean"], 3),

@@ -14,7 +14,7 @@ OUT = Path(__file__).parent / "figures"
 
 
 def main() -> None:
-    run = overfitting.run_overfitting(seed=1, epochs=50_000, progress=True)
+    run = overfitting.run_overfitting(seed=1, steps=50_000, progress=True)
     result = run["result"]
     summary = overfitting.summarise(run)
     for tag in ("lookback", "last_epoch"):

@@ -41,7 +41,7 @@ def smooth_fit() -> None:
         key=jax.random.key(3),
         activation="tanh",
         optimizer=optim.adam(1e-2),
-        epochs=4000,
+        steps=4000,
     )
     print(
         f"1-8-1 tanh fit: CMA-ES MSE {float(evolved.fun):.4f} after {int(evolved.nfev)} "
@@ -81,7 +81,7 @@ def perceptrons() -> None:
         activation="step",
         loss="binary_cross_entropy",
         optimizer=optim.adam(1e-2),
-        epochs=2000,
+        steps=2000,
     )
     hidden_moved = float(jnp.max(jnp.abs(trained.params[0]["W"] - params[0]["W"])))
     print(f"perceptrons, backprop + Adam: hidden weights moved by {hidden_moved:g} (gradient 0)")

@@ -41,8 +41,8 @@ def test_gradient_descent_converges_to_the_closed_form_solution():
         key=jax.random.key(0),
         activation="linear",
         optimizer=optim.gd(1 / lam_max),
-        epochs=3000,
-        chunk_epochs=3000,
+        steps=3000,
+        chunk_steps=3000,
         lookback=False,
     )
     for got, want in zip(jax.tree.leaves(result.params), jax.tree.leaves(exact), strict=True):
@@ -55,7 +55,7 @@ def test_logistic_regression_recovers_the_generating_model():
     logits = x @ np.array([2.0, -1.0]) + 0.5
     y = (rng.uniform(size=4000) < 1 / (1 + np.exp(-logits))).astype(float)
     result = nn.logistic_regression(
-        x, y, key=jax.random.key(0), optimizer=optim.adam(0.05), epochs=600, chunk_epochs=600
+        x, y, key=jax.random.key(0), optimizer=optim.adam(0.05), steps=600, chunk_steps=600
     )
     # Standard errors at N = 4000 are ≈ 0.06 for these coefficients: 0.25 is four of them.
     np.testing.assert_allclose(result.params[0]["W"][:, 0], [2.0, -1.0], atol=0.25)

@@ -22,10 +22,10 @@ def _train(**kwargs):
         "key": jax.random.key(1),
         "activation": "tanh",
         "optimizer": optim.adam(1e-2),
-        "epochs": 60,
+        "steps": 60,
         "batch_size": 16,
         "validation": 0.25,
-        "chunk_epochs": 20,
+        "chunk_steps": 20,
     } | kwargs
     params = arguments.pop("params", nn.init_mlp(jax.random.key(0), [1, 8, 1]))
     return nn.train(params, x, y, **arguments)
@@ -42,7 +42,7 @@ def test_training_reduces_the_loss_and_records_history():
 
 def test_lookback_returns_the_parameters_of_the_best_validation_epoch():
     x, y = _data()
-    result = _train(epochs=80)
+    result = _train(steps=80)
     best = int(np.nanargmin(result.val_loss)) + 1
     assert int(result.best_epoch) == best
     np.testing.assert_allclose(result.fun, result.val_loss[best - 1], rtol=1e-12)
@@ -50,14 +50,14 @@ def test_lookback_returns_the_parameters_of_the_best_validation_epoch():
     val_mse = jnp.mean((nn.forward(result.params, x[rows], activation="tanh") - y[rows]) ** 2)
     np.testing.assert_allclose(val_mse, result.val_loss[best - 1], rtol=1e-10)
     # Training again for exactly best_epoch epochs ends on the same parameters.
-    again = _train(epochs=best, lookback=False)
+    again = _train(steps=best, lookback=False)
     for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(result.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 def test_patience_stops_after_that_many_epochs_without_improvement():
     # A learning rate this large makes the validation loss stall early.
-    result = _train(epochs=400, patience=5, optimizer=optim.gd(0.5), batch_size=4)
+    result = _train(steps=400, patience=5, optimizer=optim.gd(0.5), batch_size=4)
     assert result.status_name == "stopped_early"
     assert int(result.nit) == int(result.best_epoch) + 5
     assert np.all(np.isnan(result.train_loss[int(result.nit) :]))
@@ -65,7 +65,7 @@ def test_patience_stops_after_that_many_epochs_without_improvement():
 
 def test_a_diverging_run_stops_with_finite_parameters():
     result = _train(
-        optimizer=optim.gd(5.0), activation="linear", batch_size=64, validation=0.0, epochs=500
+        optimizer=optim.gd(5.0), activation="linear", batch_size=64, validation=0.0, steps=500
     )
     assert result.status_name == "diverged"
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.params))
@@ -74,7 +74,7 @@ def test_a_diverging_run_stops_with_finite_parameters():
 
 
 def test_backprop_and_autodiff_training_agree_with_dropout_and_l2():
-    kwargs = {"dropout": 0.2, "l2": 1e-3, "epochs": 20, "activation": "elu"}
+    kwargs = {"dropout": 0.2, "l2": 1e-3, "steps": 20, "activation": "elu"}
     ours = _train(gradient="backprop", **kwargs)
     ref = _train(gradient="autodiff", **kwargs)
     np.testing.assert_allclose(ours.train_loss, ref.train_loss, rtol=1e-9)
@@ -82,8 +82,8 @@ def test_backprop_and_autodiff_training_agree_with_dropout_and_l2():
 
 
 def test_l2_shrinks_the_weights():
-    free = _train(epochs=40)
-    penalised = _train(epochs=40, l2=0.1)
+    free = _train(steps=40)
+    penalised = _train(steps=40, l2=0.1)
     norm = lambda p: sum(float(jnp.sum(layer["W"] ** 2)) for layer in p)  # noqa: E731
     assert norm(penalised.final_params) < 0.5 * norm(free.final_params)
 
@@ -96,13 +96,13 @@ def test_a_member_gives_the_same_numbers_alone_and_in_an_ensemble():
     settings = {
         "activation": "sigmoid",
         "optimizer": optim.adam(1e-2),
-        "epochs": 30,
+        "steps": 30,
         "batch_size": 8,
         "validation": 0.25,
         "dropout": 0.1,
-        "chunk_epochs": 10,
+        "chunk_steps": 10,
     }
-    ensemble = nn.train_ensemble(params, x, y, keys=keys, **settings)
+    ensemble = nn.train(params, x, y, key=keys, batched=True, **settings)
     assert ensemble.train_loss.shape == (3, 30)
     for i in (0, 2):
         alone = nn.train(
@@ -121,9 +121,9 @@ def test_an_ensemble_over_different_data_sets():
     replicas = y[None] + 0.05 * np.random.default_rng(3).normal(size=(2, *y.shape))
     keys = jax.random.split(jax.random.key(2), 2)
     params = jax.vmap(lambda k: nn.init_mlp(k, [1, 6, 1]))(keys)
-    settings = {"activation": "tanh", "optimizer": optim.adam(1e-2), "epochs": 15}
+    settings = {"activation": "tanh", "optimizer": optim.adam(1e-2), "steps": 15}
     xs = np.broadcast_to(x, (2, *x.shape))
-    ensemble = nn.train_ensemble(params, xs, replicas, keys=keys, data_axis=0, **settings)
+    ensemble = nn.train(params, xs, replicas, key=keys, batched=True, data_axis=0, **settings)
     alone = nn.train(
         jax.tree.map(lambda leaf: leaf[1], params), x, replicas[1], key=keys[1], **settings
     )
@@ -132,7 +132,7 @@ def test_an_ensemble_over_different_data_sets():
 
 def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(tmp_path, monkeypatch):
     path = tmp_path / "run.npz"
-    uninterrupted = _train(epochs=50, chunk_epochs=10, dropout=0.1)
+    uninterrupted = _train(steps=50, chunk_steps=10, dropout=0.1)
     real_chunk = train_module._chunk_many
     calls = {"n": 0}
 
@@ -144,10 +144,10 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(tmp_pat
 
     monkeypatch.setattr(train_module, "_chunk_many", dies_in_the_third_chunk)
     with pytest.raises(KeyboardInterrupt):
-        _train(epochs=50, chunk_epochs=10, dropout=0.1, checkpoint=path)
+        _train(steps=50, chunk_steps=10, dropout=0.1, checkpoint=path)
     monkeypatch.setattr(train_module, "_chunk_many", real_chunk)
     assert path.exists()
-    resumed = _train(epochs=50, chunk_epochs=10, dropout=0.1, checkpoint=path)
+    resumed = _train(steps=50, chunk_steps=10, dropout=0.1, checkpoint=path)
     np.testing.assert_array_equal(resumed.train_loss, uninterrupted.train_loss)
     np.testing.assert_array_equal(resumed.best_epoch, uninterrupted.best_epoch)
     for a, b in zip(
@@ -155,7 +155,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(tmp_pat
     ):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="belongs to a different run"):
-        _train(epochs=40, chunk_epochs=10, checkpoint=path)
+        _train(steps=40, chunk_steps=10, checkpoint=path)
 
 
 @pytest.mark.parametrize(
@@ -174,24 +174,24 @@ def test_a_checkpoint_of_another_run_is_refused_saying_what_differs(tmp_path, ch
     """The issue's case among them: a finished adam(1e-2) run must not be resumed by adam(0.5)
     on other data (it used to return the finished run's losses)."""
     path = tmp_path / "run.npz"
-    _train(epochs=20, checkpoint=path)
+    _train(steps=20, checkpoint=path)
     listed = rf"belongs to a different run \([a-z_, ]*\b{differs}\b[a-z_, ]* differ: "
     with pytest.raises(ValueError, match=listed):
-        _train(epochs=20, checkpoint=path, **change)
+        _train(steps=20, checkpoint=path, **change)
 
 
 def test_a_finished_run_extended_gives_what_one_longer_run_gives(tmp_path):
     path = tmp_path / "run.npz"
-    longer = _train(epochs=70, chunk_epochs=20)
-    first = _train(epochs=30, chunk_epochs=20, checkpoint=path)
+    longer = _train(steps=70, chunk_steps=20)
+    first = _train(steps=30, chunk_steps=20, checkpoint=path)
     assert int(first.nit) == 30 and first.status_name == "max_steps"
-    extended = _train(epochs=70, chunk_epochs=20, checkpoint=path)
+    extended = _train(steps=70, chunk_steps=20, checkpoint=path)
     for field in ("train_loss", "val_loss", "best_epoch", "fun", "nit", "status"):
         np.testing.assert_array_equal(getattr(extended, field), getattr(longer, field))
     for a, b in zip(jax.tree.leaves(extended.params), jax.tree.leaves(longer.params), strict=True):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="has run 70 epochs, more than epochs=50"):
-        _train(epochs=50, chunk_epochs=20, checkpoint=path)
+    with pytest.raises(ValueError, match="has run 70 epochs, more than steps=50"):
+        _train(steps=50, chunk_steps=20, checkpoint=path)
 
 
 def test_any_optax_optimizer_and_a_chi2_with_covariance():
@@ -203,7 +203,7 @@ def test_any_optax_optimizer_and_a_chi2_with_covariance():
         loss=nn.chi2(cov),
         batch_size=None,
         validation=0.25,
-        epochs=40,
+        steps=40,
     )
     assert result.train_loss[-1] < result.train_loss[0]
 
@@ -216,7 +216,7 @@ def test_any_optax_optimizer_and_a_chi2_with_covariance():
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"batch_size": 100}, ValueError, "batch_size must be <= the 48 training rows"),
         ({"validation": 1.0}, ValueError, "validation"),
-        ({"epochs": 0}, ValueError, "epochs"),
+        ({"steps": 0}, ValueError, "steps"),
         ({"patience": 0}, ValueError, "patience"),
         ({"l2": -1.0}, ValueError, "l2"),
         ({"gradient": "numeric"}, ValueError, "gradient must be one of"),
@@ -235,7 +235,7 @@ def test_train_rejects_bad_settings(kwargs, error, match):
 def test_train_rejects_bad_data():
     x, y = _data()
     params = nn.init_mlp(jax.random.key(0), [1, 4, 1])
-    common = {"key": jax.random.key(0), "activation": "tanh", "epochs": 2}
+    common = {"key": jax.random.key(0), "activation": "tanh", "steps": 2}
     with pytest.raises(ValueError, match="x must be finite"):
         nn.train(params, np.where(x > 0.5, np.nan, x), y, **common)
     with pytest.raises(ValueError, match="y must be finite"):
@@ -250,7 +250,7 @@ def test_train_inside_the_users_jit_and_vmap_gives_the_same_numbers():
     x, y = _data(n=32)
 
     def run(key):
-        return _train(data=(x, y), key=key, epochs=40, patience=5)
+        return _train(data=(x, y), key=key, steps=40, patience=5)
 
     keys = jax.random.split(jax.random.key(7), 3)
     direct = [run(k) for k in keys]
@@ -271,9 +271,9 @@ def test_train_inside_the_users_jit_and_vmap_gives_the_same_numbers():
 
 def test_a_fresh_optimiser_with_the_same_settings_compiles_nothing():
     compiled = train_module._chunk_many._cache_size  # programs compiled for the chunk so far
-    _train(optimizer=optim.adam(1e-2), epochs=20, l2=1e-4)
+    _train(optimizer=optim.adam(1e-2), steps=20, l2=1e-4)
     programs = compiled()
-    _train(optimizer=optim.adam(1e-2), epochs=20, l2=1e-4)  # a fresh optax object
+    _train(optimizer=optim.adam(1e-2), steps=20, l2=1e-4)  # a fresh optax object
     assert compiled() == programs
-    _train(optimizer=optim.adam(2e-2), epochs=20, l2=1e-4)  # other settings: a new program
+    _train(optimizer=optim.adam(2e-2), steps=20, l2=1e-4)  # other settings: a new program
     assert compiled() == programs + 1

@@ -6,7 +6,7 @@ from jaxmin import overfitting
 
 
 def test_lookback_avoids_the_overfitting_of_a_long_run():
-    run = overfitting.run_overfitting(epochs=50_000)
+    run = overfitting.run_overfitting(steps=50_000)
     summary = overfitting.summarise(run)
     best, last = summary["lookback"], summary["last_epoch"]
     # Training χ² keeps falling past the look-back point while the validation χ² rises …

@@ -12,7 +12,7 @@ from jaxmin import pdf
 from jaxmin.pdf import closure, grid, observables
 from jaxmin.pdf.truth import BetaTruth, read_truth_table
 
-SMALL = dict(epochs=300, chunk_epochs=100, replicas_count=6)
+SMALL = dict(steps=300, chunk_steps=100, replicas_count=6)
 
 
 def test_default_truth_normalisation():
@@ -107,7 +107,7 @@ def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkey
     np.testing.assert_array_equal(resumed.f_band, small_fit.f_band)
     np.testing.assert_array_equal(resumed.chi2_train, small_fit.chi2_train)
     with pytest.raises(ValueError, match="different run"):
-        pdf.fit(**(SMALL | {"epochs": 301}), closure_fits=2, checkpoint_path=path)
+        pdf.fit(**(SMALL | {"steps": 301}), closure_fits=2, checkpoint_path=path)
 
 
 def test_save_load_round_trip(tmp_path, small_fit):
@@ -206,7 +206,7 @@ def _truth(kind, tmp_path):
 def test_closure_test_is_faithful(tmp_path, kind):
     """A quick closure test (3 data sets, short training): wide bounds, since three level-1
     shifts leave R_bv and ξ₁σ uncertain by ±0.15–0.2 (the slow test below uses 20)."""
-    result = pdf.fit(truth=_truth(kind, tmp_path), replicas_count=20, closure_fits=3, epochs=2500)
+    result = pdf.fit(truth=_truth(kind, tmp_path), replicas_count=20, closure_fits=3, steps=2500)
     report = result.report()
     assert 0.5 <= report["xi_1sigma"] <= 0.95
     assert 0.5 <= report["coverage_1sigma"] <= 1.0
@@ -240,8 +240,8 @@ def test_gradient_free_methods_train_the_same_replicas(optimizer, settings):
         optimizer=optimizer,
         optimizer_settings=settings,
         replicas_count=3,
-        epochs=40,
-        chunk_epochs=20,
+        steps=40,
+        chunk_steps=20,
         patience=1.0,
     )
     result = pdf.fit(**kwargs)
@@ -255,7 +255,7 @@ def test_gradient_free_methods_train_the_same_replicas(optimizer, settings):
 
 
 def test_without_validation_look_back_follows_the_training_chi2():
-    result = pdf.fit(replicas_count=2, epochs=50, validation=0.0, patience=1.0)
+    result = pdf.fit(replicas_count=2, steps=50, validation=0.0, patience=1.0)
     np.testing.assert_array_equal(result.chi2_val, result.chi2_train)
     assert np.all(result.best_epoch == np.nanargmin(result.chi2_train, axis=1))
 
@@ -294,7 +294,7 @@ def test_fit_of_user_data_with_a_covariance_file(tmp_path):
     np.savetxt(data, np.column_stack([x, truth(x), sigma]), delimiter=",", header="x,xg,sigma")
     matrix = tmp_path / "cov.txt"
     np.savetxt(matrix, cov)
-    result = pdf.fit(data=data, covariance=matrix, replicas_count=2, epochs=30)
+    result = pdf.fit(data=data, covariance=matrix, replicas_count=2, steps=30)
     np.testing.assert_allclose(result.covariance, cov, rtol=1e-12)
     report = result.report()
     assert "xi_1sigma" not in report and np.isfinite(report["chi2_central"])

@@ -308,7 +308,7 @@ def cmd_overfitting(args: argparse.Namespace) -> int:
         seed=args.seed,
         points=args.points,
         noise=args.noise,
-        epochs=args.epochs,
+        steps=args.epochs,
         learning_rate=args.lr,
         validation=args.validation,
         progress=sys.stderr.isatty(),

@@ -124,7 +124,7 @@ def _fit(args: argparse.Namespace, out: Path) -> pdf.FitResult:
         replicas_count=args.replicas,
         closure_fits=args.closure_fits,
         replica_range=args.replica_range,
-        epochs=args.epochs,
+        steps=args.epochs,
         learning_rate=args.lr,
         hidden=args.hidden,
         validation=args.validation,
@@ -172,7 +172,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--replica-range", default=None, help="fit replicas START:STOP only")
     p.add_argument("--optimizer", default="adam", choices=pdf.OPTIMIZERS)
-    p.add_argument("--epochs", type=integer(1), default=pdf.DEFAULTS["epochs"])
+    p.add_argument("--epochs", type=integer(1), default=pdf.DEFAULTS["steps"])
     p.add_argument("--lr", type=number(0, low_open=True), default=pdf.DEFAULTS["learning_rate"])
     p.add_argument("--hidden", type=_hidden, default=pdf.DEFAULTS["hidden"])
     p.add_argument(

@@ -71,9 +71,9 @@ def minimize(
     x0: Any,
     optimizer: optax.GradientTransformation,
     *,
-    steps: int,
+    steps: int = 1000,
     args: tuple = (),
-    gtol: float | None = None,
+    gtol: float | None = 1e-8,
     record_every: int = 1,
     batched: bool = False,
 ) -> MinimizeResult:
@@ -99,10 +99,11 @@ def minimize(
     - ``x0``: the start (any pytree of float arrays). With ``batched=True`` every leaf has a
       leading axis of starts, and all starts run at once under ``vmap`` in one program.
     - ``optimizer``: any ``optax.GradientTransformation`` (``jaxmin.optim`` or optax's own).
-    - ``steps``: the maximum number of updates (≥ 1).
+    - ``steps``: the budget, the most updates (≥ 1).
     - ``args``: extra arguments of ``fun`` (data: arrays or pytrees, traced, shared by all
       starts).
-    - ``gtol``: gradient-norm tolerance (> 0), or None to always run ``steps`` updates.
+    - ``gtol``: gradient-norm tolerance (> 0), or None to always run ``steps`` updates (the
+      default 1e-8 is ``newton``'s too).
     - ``record_every``: record the iterate and loss every this many steps (≥ 1) into ``path``.
     - ``batched``: whether ``x0`` carries a leading axis of starts.
 

@@ -42,7 +42,7 @@ def run_overfitting(
     seed: int = 1,
     points: int = 30,
     noise: float = 0.1,
-    epochs: int = 50_000,
+    steps: int = 50_000,
     learning_rate: float = 1e-2,
     validation: float = 0.5,
     progress: bool = False,
@@ -68,9 +68,9 @@ def run_overfitting(
         activation="sigmoid",
         loss=nn.chi2(sigma=sigma),
         optimizer=optim.adam(learning_rate),
-        epochs=epochs,
+        steps=steps,
         validation=validation,
-        chunk_epochs=max(1, epochs // 20),
+        chunk_steps=max(1, steps // 20),
         progress=progress,
     )
     grid = np.linspace(0, 1, 400)

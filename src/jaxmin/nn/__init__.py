@@ -12,7 +12,7 @@ from .regression import (
     polynomial_features,
     polynomial_least_squares,
 )
-from .training import TrainResult, train, train_ensemble
+from .training import TrainResult, train
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -36,6 +36,5 @@ __all__ = [
     "polynomial_features",
     "polynomial_least_squares",
     "train",
-    "train_ensemble",
     "weight_variance",
 ]

@@ -81,7 +81,7 @@ def polynomial_least_squares(x: Any, y: Any, degree: int) -> np.ndarray:
 
 
 def logistic_regression(
-    x: Any, y: Any, *, key: jax.Array, epochs: int = 1000, **train_kwargs: Any
+    x: Any, y: Any, *, key: jax.Array, steps: int = 1000, **train_kwargs: Any
 ) -> TrainResult:
     """Logistic regression p(y = 1 | x) = σ(xW + b), fitted by :func:`~jaxmin.nn.train`.
 
@@ -103,6 +103,6 @@ def logistic_regression(
         key=key,
         activation="linear",
         loss="binary_cross_entropy",
-        epochs=epochs,
+        steps=steps,
         **train_kwargs,
     )

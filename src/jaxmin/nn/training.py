@@ -1,9 +1,9 @@
 """Training: mini-batch epochs compiled in chunks, look-back and patience stopping, ensembles.
 
-:func:`train` fits one network and :func:`train_ensemble` fits many at once (different seeds,
+:func:`train` fits one network, or with ``batched=True`` many at once (different seeds,
 different data, or both) under ``vmap`` in one compiled program; a single network is an ensemble
 of one, so a member gives the same numbers alone and inside an ensemble. Between compiled chunks
-of ``chunk_epochs`` epochs the Python side updates a progress bar, writes a checkpoint, and
+of ``chunk_steps`` epochs the Python side updates a progress bar, writes a checkpoint, and
 stops once every member has stopped. See :mod:`jaxmin.nn.epoch` for what one epoch does.
 """
 
@@ -36,7 +36,7 @@ GRADIENTS = ("backprop", "autodiff")
 
 
 class TrainResult(NamedTuple):
-    """Outcome of :func:`train` (for :func:`train_ensemble`, every field has a leading axis).
+    """Outcome of :func:`train` (with ``batched=True``, every field has a leading member axis).
 
     **Fields**
 
@@ -52,7 +52,7 @@ class TrainResult(NamedTuple):
     - ``status``: ``max_steps`` (all epochs ran), ``stopped_early`` (patience ran out) or
       ``diverged`` (a non-finite loss or parameter stopped the run), as an integer code.
     - ``train_loss``, ``val_loss``: the loss on the whole training / validation set after each
-      epoch (without dropout or the L2 penalty), shape ``(epochs,)``; NaN after a member
+      epoch (without dropout or the L2 penalty), shape ``(steps,)``; NaN after a member
       stopped; ``val_loss`` has length 0 without a validation split.
     - ``val_rows``: the indices of the rows of ``x`` held out for validation.
     """
@@ -108,13 +108,13 @@ def _as_keys(keys: Any, members: int) -> jax.Array:
             raise TypeError(f"key must be a JAX random key (jax.random.key), got {keys!r}")
         keys = jax.random.wrap_key_data(keys)
     if keys.shape != (members,):
-        raise ValueError(f"keys must hold one key per member ({members}), got shape {keys.shape}")
+        raise ValueError(f"key must hold one key per member ({members}), got shape {keys.shape}")
     return keys
 
 
 def _config(sizes, hidden, output, loss: Loss, optimizer, n_rows: int, settings: dict) -> Config:
     """Check the training settings and build the static configuration."""
-    epochs = _checks.integer_at_least("epochs", settings["epochs"], 1)
+    epochs = _checks.integer_at_least("steps", settings["steps"], 1)
     validation = settings["validation"]
     if not isinstance(validation, float | int) or isinstance(validation, bool):
         raise TypeError(f"validation must be a fraction in [0, 1), got {validation!r}")
@@ -155,30 +155,30 @@ def _config(sizes, hidden, output, loss: Loss, optimizer, n_rows: int, settings:
         l2=_checks.non_negative("l2", settings["l2"]),
         gradient=_checks.one_of("gradient", settings["gradient"], GRADIENTS),
         patience=patience,
-        chunk=min(_checks.integer_at_least("chunk_epochs", settings["chunk_epochs"], 1), epochs),
+        chunk=min(_checks.integer_at_least("chunk_steps", settings["chunk_steps"], 1), epochs),
     )
 
 
-def _meta(cfg: Config, chunk_epochs: int, members: int, identity: dict) -> dict:
+def _meta(cfg: Config, chunk_steps: int, members: int, identity: dict) -> dict:
     """What identifies a run in its checkpoint: everything that determines its numbers — the
     settings, and fingerprints (:func:`jaxmin._identity.fingerprint`) of the optimiser, the loss,
-    the activations, the data, the initial parameters and the keys — except the number of
-    epochs, so that a finished run can be extended."""
+    the activations, the data, the initial parameters and the keys — except the budget
+    (``steps``), so that a finished run can be extended."""
     fields = cfg._asdict()
     for name in ("optimizer", "hidden", "output", "epochs", "chunk"):
         fields.pop(name)
-    fields |= {"sizes": list(cfg.sizes), "chunk_epochs": chunk_epochs, "members": members}
+    fields |= {"sizes": list(cfg.sizes), "chunk_steps": chunk_steps, "members": members}
     return fields | {name: fingerprint(value) for name, value in identity.items()}
 
 
 def _extend(state: Any, epochs: int, path: Any) -> Any:
     """A resumed state for a run of ``epochs``: members that ended on the epoch budget of a
-    shorter run (``max_steps``) run on; a checkpoint further than ``epochs`` is refused."""
+    shorter run (``max_steps``) run on; a checkpoint further than ``steps`` is refused."""
     done = int(jnp.max(state.epoch))
     if done > epochs:
         raise ValueError(
-            f"checkpoint {str(path)!r} has run {done} epochs, more than epochs={epochs}: "
-            f"pass epochs >= {done} to resume it"
+            f"checkpoint {str(path)!r} has run {done} epochs, more than steps={epochs}: "
+            f"pass steps >= {done} to resume it"
         )
     more = (state.status == int(Status.MAX_STEPS)) & (state.epoch < epochs)
     return state._replace(status=jnp.where(more, -1, state.status).astype(state.status.dtype))
@@ -189,7 +189,7 @@ _SETTINGS = (
     "loss",
     "output",
     "optimizer",
-    "epochs",
+    "steps",
     "batch_size",
     "validation",
     "lookback",
@@ -197,11 +197,11 @@ _SETTINGS = (
     "dropout",
     "l2",
     "gradient",
-    "chunk_epochs",
+    "chunk_steps",
     "progress",
     "checkpoint",
 )
-"""The keyword arguments that :func:`train` and :func:`train_ensemble` share."""
+"""The settings of :func:`train` that reach the compiled program."""
 
 
 def _settings(arguments: dict) -> dict:
@@ -234,7 +234,7 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     lookback = settings.pop("lookback")
     progress = settings.pop("progress")
     path = settings.pop("checkpoint")
-    chunk_epochs = settings["chunk_epochs"]
+    chunk_steps = settings["chunk_steps"]
     cfg = _config(sizes, hidden, output, loss, optimizer, n_rows, settings)
 
     data = _split_many(keys, x, y, loss, cfg, data_axis)
@@ -256,7 +256,7 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
             "params": params,
             "keys": keys,
         }
-        meta = _meta(cfg, chunk_epochs, members, identity)
+        meta = _meta(cfg, chunk_steps, members, identity)
         if Path(path).exists():
             growing = checkpoint.AnyLength((members,), dtype)
             state, history = checkpoint.load(
@@ -313,57 +313,6 @@ def _result(state, history, data, cfg: Config, lookback: bool, as_array) -> Trai
     )
 
 
-def train_ensemble(
-    params: Params,
-    x: Any,
-    y: Any,
-    *,
-    keys: jax.Array,
-    activation: str | Activation,
-    loss: str | Loss = "mse",
-    output: str | Activation = "linear",
-    optimizer: optax.GradientTransformation | None = None,
-    epochs: int = 1000,
-    batch_size: int | None = None,
-    validation: float = 0.0,
-    lookback: bool = True,
-    patience: int | None = None,
-    dropout: float = 0.0,
-    l2: float = 0.0,
-    gradient: str = "backprop",
-    data_axis: int | None = None,
-    chunk_epochs: int = 100,
-    progress: bool = False,
-    checkpoint: str | Path | None = None,
-) -> TrainResult:
-    """Train many networks at once, in one compiled program (``vmap`` over members).
-
-    Takes the arguments of :func:`train`, with a leading member axis on ``params`` (e.g. from
-    ``jax.vmap(lambda k: init_mlp(k, sizes))(keys)``) and one key per member in ``keys``.
-    With ``data_axis=0``, ``x`` and ``y`` also carry a leading member axis (a different data
-    set per member, such as Monte Carlo replicas); with ``None`` all members share them. Each
-    member has its own validation split, shuffles and dropout masks, from its key.
-    """
-    leaves = jax.tree.leaves(params)
-    if not leaves or any(jnp.ndim(leaf) == 0 for leaf in leaves):
-        raise ValueError("params must carry a leading member axis on every leaf")
-    members = int(jnp.shape(leaves[0])[0])
-    if any(jnp.shape(leaf)[0] != members for leaf in leaves):
-        raise ValueError("every leaf of params must have the same leading member axis")
-    if data_axis not in (None, 0):
-        raise ValueError(f"data_axis must be None (shared data) or 0, got {data_axis!r}")
-    if data_axis == 0:
-        for name, data in (("x", x), ("y", y)):
-            if jnp.ndim(data) < 2 or jnp.shape(data)[0] != members:
-                raise ValueError(
-                    f"with data_axis=0, {name} must have a leading axis of {members} members, "
-                    f"got shape {jnp.shape(data)}"
-                )
-            if not bool(jnp.all(jnp.isfinite(jnp.asarray(data)))):
-                raise ValueError(f"{name} must be finite, got non-finite entries")
-    return _run(params, x, y, _as_keys(keys, members), data_axis, members, **_settings(locals()))
-
-
 def train(
     params: Params,
     x: Any,
@@ -374,7 +323,7 @@ def train(
     loss: str | Loss = "mse",
     output: str | Activation = "linear",
     optimizer: optax.GradientTransformation | None = None,
-    epochs: int = 1000,
+    steps: int = 1000,
     batch_size: int | None = None,
     validation: float = 0.0,
     lookback: bool = True,
@@ -382,7 +331,9 @@ def train(
     dropout: float = 0.0,
     l2: float = 0.0,
     gradient: str = "backprop",
-    chunk_epochs: int = 100,
+    batched: bool = False,
+    data_axis: int | None = None,
+    chunk_steps: int = 100,
     progress: bool = False,
     checkpoint: str | Path | None = None,
 ) -> TrainResult:
@@ -399,7 +350,8 @@ def train(
     - ``key``: a JAX random key: validation split, shuffles and dropout masks derive from it.
     - ``activation``, ``output``, ``loss``: as for :func:`~jaxmin.nn.backprop`.
     - ``optimizer``: any optax GradientTransformation (default ``jaxmin.optim.adam(1e-3)``).
-    - ``epochs``: the maximum number of epochs.
+    - ``steps``: the budget, the most epochs (≥ 1); an epoch is one pass over the training
+      rows, ⌊n_train/B⌋ optimiser updates.
     - ``batch_size``: rows per mini-batch (default: all training rows, full-batch descent);
       the ⌊n_train/B⌋ batches of an epoch leave out the remainder of a random shuffle.
     - ``validation``: the fraction of rows held out at random for validation (0: none).
@@ -408,16 +360,44 @@ def train(
     - ``dropout``: the rate p ∈ [0, 1) of inverted dropout on hidden units, training only.
     - ``l2``: λ ≥ 0 of the penalty λ Σ_l ‖W⁽ˡ⁾‖² on the weights (not the biases).
     - ``gradient``: ``"backprop"`` (hand-written) or ``"autodiff"`` (``jax.grad``).
-    - ``chunk_epochs``: epochs per compiled chunk (progress and checkpoints between chunks).
+    - ``batched``: train many networks at once in one compiled program (``vmap`` over
+      members): every leaf of ``params`` has a leading member axis (e.g. from
+      ``jax.vmap(lambda k: init_mlp(k, sizes))(keys)``) and ``key`` holds one key per member.
+      Each member has its own validation split, shuffles and dropout masks, from its key, and
+      gives the same numbers as when trained alone.
+    - ``data_axis``: with ``batched=True``, ``0`` if ``x`` and ``y`` also carry a leading
+      member axis (a data set per member, such as Monte Carlo replicas); None: shared data.
+    - ``chunk_steps``: epochs per compiled chunk (progress and checkpoints between chunks).
     - ``progress``: show a progress bar on stderr.
     - ``checkpoint``: a ``.npz`` path written after every chunk; if it exists when the run
       starts, the run resumes from it and ends with the same numbers as an uninterrupted run.
 
     **Returns**
 
-    A :class:`TrainResult`.
+    A :class:`TrainResult` (with ``batched=True``, every field has a leading member axis).
     """
-    key = _as_keys(jnp.asarray(key)[None] if isinstance(key, jax.Array) else key, 1)
-    stacked = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], params)
-    result = _run(stacked, x, y, key, None, 1, **_settings(locals()))
-    return jax.tree.map(lambda leaf: leaf[0], result)
+    if not batched:
+        if data_axis is not None:
+            raise ValueError("data_axis needs batched=True (a leading member axis on params)")
+        key = _as_keys(jnp.asarray(key)[None] if isinstance(key, jax.Array) else key, 1)
+        stacked = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], params)
+        result = _run(stacked, x, y, key, None, 1, **_settings(locals()))
+        return jax.tree.map(lambda leaf: leaf[0], result)
+    leaves = jax.tree.leaves(params)
+    if not leaves or any(jnp.ndim(leaf) == 0 for leaf in leaves):
+        raise ValueError("with batched=True, params must carry a leading member axis on every leaf")
+    members = int(jnp.shape(leaves[0])[0])
+    if any(jnp.shape(leaf)[0] != members for leaf in leaves):
+        raise ValueError("every leaf of params must have the same leading member axis")
+    if data_axis not in (None, 0):
+        raise ValueError(f"data_axis must be None (shared data) or 0, got {data_axis!r}")
+    if data_axis == 0:
+        for name, data in (("x", x), ("y", y)):
+            if jnp.ndim(data) < 2 or jnp.shape(data)[0] != members:
+                raise ValueError(
+                    f"with data_axis=0, {name} must have a leading axis of {members} members, "
+                    f"got shape {jnp.shape(data)}"
+                )
+            if not bool(jnp.all(jnp.isfinite(jnp.asarray(data)))):
+                raise ValueError(f"{name} must be finite, got non-finite entries")
+    return _run(params, x, y, _as_keys(key, members), data_axis, members, **_settings(locals()))

@@ -37,7 +37,7 @@ POPULATION_DEFAULTS = {
     "ga": {"popsize": 40, "elitism": 2, "tournament_size": 3, "rate": 0.05, "scale": 0.02},
 }
 """Settings of the gradient-free methods (one epoch = one generation)."""
-DEFAULTS = {"epochs": 4000, "learning_rate": 3e-3, "hidden": (10,)}
+DEFAULTS = {"steps": 4000, "learning_rate": 3e-3, "hidden": (10,)}
 """Defaults of the training budget and network shared by the API and the command."""
 BAND_POINTS = 200
 """Points of the band's log-spaced x-grid over the data range."""
@@ -77,7 +77,7 @@ def fit(
     replicas_count: int = 100,
     closure_fits: int = 1,
     replica_range: Any = None,
-    epochs: int = DEFAULTS["epochs"],
+    steps: int = DEFAULTS["steps"],
     learning_rate: float = DEFAULTS["learning_rate"],
     hidden: tuple[int, ...] = DEFAULTS["hidden"],
     activation: str = "tanh",
@@ -97,7 +97,7 @@ def fit(
     init_seed: int | None = None,
     optimizer: str = "adam",
     optimizer_settings: dict | None = None,
-    chunk_epochs: int = 250,
+    chunk_steps: int = 250,
     block: int = replicas.BLOCK,
     progress: bool = False,
     checkpoint_path: str | Path | None = None,
@@ -118,11 +118,12 @@ def fit(
     - ``replicas_count``: replicas per fit; ``closure_fits``: independent level-1 data sets K.
     - ``replica_range``: fit only replicas ``start:stop`` of each data set (a string or a pair),
       to share a large fit between processes; :func:`jaxmin.pdf.merge` joins the outputs.
-    - ``epochs``, ``learning_rate``: the Adam budget and step (full batch: one update per epoch).
+    - ``steps``, ``learning_rate``: the budget in epochs and Adam's step (full batch: one update
+      per epoch; one generation per epoch for ``cmaes`` and ``ga``).
     - ``hidden``, ``activation``, ``output``, ``init``: the network (inputs (x, ln x), one
       output), from :mod:`jaxmin.nn`.
     - ``validation``: fraction of each kind of data held out per replica for look-back.
-    - ``patience``: fraction of ``epochs`` without a better validation χ² after which a
+    - ``patience``: fraction of ``steps`` without a better validation χ² after which a
       replica stops, counted once its validation χ²/N has fallen below ``threshold``.
     - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β.
     - ``normalisation``: the correlated normalisation uncertainty of the default model.
@@ -133,7 +134,7 @@ def fit(
     - ``block``: replicas per vectorised block. Replica k's numbers do not depend on how many
       replicas run, for a given block size (pass the same one to compare runs bit by bit); 1
       is fastest for one or a few replicas on a CPU, larger blocks for many replicas or a GPU.
-    - ``chunk_epochs``: epochs per compiled chunk; ``progress``: a progress bar on stderr;
+    - ``chunk_steps``: epochs per compiled chunk; ``progress``: a progress bar on stderr;
       ``checkpoint_path``: written after every chunk, resumed from when it exists.
 
     **Returns** a :class:`~jaxmin.pdf.FitResult`.
@@ -147,8 +148,8 @@ def fit(
     level = pdf_data.closure_levels(level)
     replicas_count = _checks.integer_at_least("replicas", replicas_count, 2)
     closure_fits = _checks.integer_at_least("closure_fits", closure_fits, 1)
-    epochs = _checks.integer_at_least("epochs", epochs, 1)
-    chunk_epochs = min(_checks.integer_at_least("chunk_epochs", chunk_epochs, 1), epochs)
+    epochs = _checks.integer_at_least("steps", steps, 1)
+    chunk_steps = min(_checks.integer_at_least("chunk_steps", chunk_steps, 1), epochs)
     block = _checks.integer_at_least("block", block, 1)
     learning_rate = _checks.positive("learning_rate", learning_rate)
     validation = _checks.unit_interval("validation", validation)
@@ -197,7 +198,7 @@ def fit(
         epochs=epochs,
         patience=max(1, math.ceil(patience * epochs)),
         threshold=threshold,
-        chunk=chunk_epochs,
+        chunk=chunk_steps,
         block=block,
     )
     settings = {
@@ -209,7 +210,7 @@ def fit(
         "replicas": replicas_count,
         "replica_range": [int(ids[0]), int(ids[-1]) + 1],
         "closure_fits": closure_fits,
-        "epochs": epochs,
+        "steps": epochs,
         "optimizer": optimizer,
         "learning_rate": learning_rate,
         "optimizer_settings": method_settings,
@@ -230,7 +231,7 @@ def fit(
         "normalisation": normalisation,
         "momentum": model_cfg.momentum,
         "seeds": seeds._asdict(),
-        "chunk_epochs": chunk_epochs,
+        "chunk_steps": chunk_steps,
         "block": block,
         "dtype": str(dtype),
     }
