@@ -99,7 +99,7 @@ def perceptrons() -> None:
         params,
         key=jax.random.key(3),
         popsize=256,
-        generations=400,
+        steps=400,
         mutation="both",
         mutation_rate=0.1,
         mutation_scale=0.05,

@@ -216,6 +216,7 @@ def test_with_tolerances_off_the_no_effect_criteria_still_stop_the_run():
         1.0,
         key=jax.random.key(1),
         max_evals=10**6,
+        steps=10**5,
         tolfun=0,
         tolfunhist=0,
         tolx=0,
@@ -389,7 +390,7 @@ def test_cmaes_inside_the_users_jit_and_vmap():
             n = int(one.nit)
             np.testing.assert_allclose(got.history.best[:n], one.history.best, rtol=1e-6)
             assert np.all(np.isnan(np.asarray(got.history.best[n:])))
-    with pytest.raises(ValueError, match="restarts need concrete inputs"):
+    with pytest.raises(ValueError, match="restarts and checkpoint need concrete inputs"):
         jax.jit(
             lambda x0: (
                 cmaes.minimize(

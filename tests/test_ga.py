@@ -78,7 +78,7 @@ def test_elitism_makes_the_best_value_monotone_and_finds_a_himmelblau_minimum(se
         jnp.asarray([0.5, 0.5]),
         key=jax.random.key(3),
         popsize=40,
-        generations=150,
+        steps=150,
         mutation=mutation,
         mutation_rate=lambda g: 0.3 * 0.97**g,
         mutation_scale=lambda g: 0.5 * 0.97**g,
@@ -96,7 +96,7 @@ def test_same_key_same_run_and_ftarget_stops_early():
     def sphere(x):
         return jnp.sum(x**2)
 
-    kwargs = dict(key=jax.random.key(5), popsize=30, generations=400, mutation="additive")
+    kwargs = dict(key=jax.random.key(5), popsize=30, steps=400, mutation="additive")
     kwargs["mutation_scale"] = lambda g: 0.5 * 0.98**g
     first = ga.minimize(sphere, jnp.full(3, 1.5), **kwargs)
     second = ga.minimize(sphere, jnp.full(3, 1.5), **kwargs)
@@ -118,7 +118,7 @@ def test_per_parameter_rates_and_pytree_parameters():
         x0,
         key=jax.random.key(0),
         popsize=40,
-        generations=120,
+        steps=120,
         mutation="additive",
         mutation_scale=np.asarray([0.2, 0.2, 0.05]),
     )
@@ -129,9 +129,9 @@ def test_bad_input_is_rejected():
     def f(x):
         return jnp.sum(x**2)
 
-    kw = dict(key=jax.random.key(0), popsize=10, generations=5)
+    kw = dict(key=jax.random.key(0), popsize=10, steps=5)
     with pytest.raises(ValueError, match="popsize"):
-        ga.minimize(f, jnp.ones(2), key=jax.random.key(0), popsize=1, generations=5)
+        ga.minimize(f, jnp.ones(2), key=jax.random.key(0), popsize=1, steps=5)
     with pytest.raises(ValueError, match="mutation"):
         ga.minimize(f, jnp.ones(2), mutation="swap", **kw)
     with pytest.raises(ValueError, match="selection"):
@@ -191,7 +191,7 @@ def test_ga_inside_the_users_jit_and_vmap():
     sphere = objectives.sphere(3)
 
     def solve(x0, key):
-        return ga.minimize(sphere.fun, x0, key=key, popsize=16, generations=30)
+        return ga.minimize(sphere.fun, x0, key=key, popsize=16, steps=30)
 
     x0 = jnp.array([1.0, -2.0, 0.5])
     keys = jax.random.split(jax.random.key(4), 3)
@@ -230,7 +230,7 @@ def test_population_methods_take_data_as_args_without_new_programs():
             x0,
             key=jax.random.key(0),
             popsize=20,
-            generations=200,
+            steps=200,
             args=(c,),
             mutation="additive",
             mutation_scale=lambda g: 0.3 * 0.97**g,

@@ -47,6 +47,13 @@ def save(path: str | Path, tree: Any, meta: dict) -> None:
     os.replace(tmp, path)
 
 
+def stored_meta(path: str | Path) -> dict:
+    """The ``meta`` dict of the checkpoint at ``path`` (to choose the template of a run whose
+    state's shape depends on it, such as the population size of a restart)."""
+    with np.load(Path(path)) as data:
+        return json.loads(str(data["meta"]))
+
+
 def load(path: str | Path, template: Any, meta: dict) -> Any:
     """Read a checkpoint written by :func:`save` into the structure of ``template``.
 

@@ -215,6 +215,7 @@ def cmd_cmaes(args: argparse.Namespace) -> int:
         max_evals=args.max_evals,
         ftarget=args.ftarget,
         restarts=args.restarts,
+        progress=sys.stderr.isatty(),
     )
     return _report_population(args, objective, x0, result, "cmaes", settings)
 
@@ -244,7 +245,7 @@ def cmd_ga(args: argparse.Namespace) -> int:
         x0,
         key=jax.random.key(args.seed),
         popsize=args.popsize,
-        generations=args.generations,
+        steps=args.generations,
         init_scale=0.25 * width,
         mutation=args.mutation,
         mutation_rate=lambda g: args.rate * decay**g,
@@ -252,6 +253,7 @@ def cmd_ga(args: argparse.Namespace) -> int:
         selection=args.selection,
         elitism=args.elitism,
         ftarget=args.ftarget,
+        progress=sys.stderr.isatty(),
     )
     return _report_population(args, objective, x0, result, "ga", settings)
 

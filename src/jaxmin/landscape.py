@@ -207,7 +207,7 @@ def run_population(
             x0,
             key=key,
             popsize=popsize,
-            generations=generations,
+            steps=generations,
             init_scale=scale,
             mutation=settings["mutation"],
             mutation_scale=lambda g: scale * 0.99**g,

@@ -1,7 +1,13 @@
 """CMA-ES (Hansen's tutorial, pycma's defaults): pure ``init``/``ask``/``tell`` and ``minimize``."""
 
 from ._minimize import minimize
-from ._parameters import StrategyParameters, default_popsize, expected_norm, strategy_parameters
+from ._parameters import (
+    StrategyParameters,
+    default_popsize,
+    default_steps,
+    expected_norm,
+    strategy_parameters,
+)
 from ._strategy import CMAState, ask, axis_ratio, init, standard_deviations, tell
 from ._termination import Tolerances, termination
 
@@ -12,6 +18,7 @@ __all__ = [
     "ask",
     "axis_ratio",
     "default_popsize",
+    "default_steps",
     "expected_norm",
     "init",
     "minimize",

@@ -1,9 +1,11 @@
-"""``jaxmin.cmaes.minimize``: ask–evaluate–tell in one compiled loop, with IPOP restarts."""
+"""``jaxmin.cmaes.minimize``: ask–evaluate–tell compiled in chunks of generations, with IPOP
+restarts, checkpoints, and many runs at once."""
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -11,11 +13,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import _checks
+from ... import checkpoint as checkpoints
+from ..._identity import ByContent, fingerprint
+from ..._progress import ProgressBar
 from ...result import Status
-from .._population import evaluate, flatten_start
+from .. import _driver
+from .._population import batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
-from ._strategy import CMAState, ask, axis_ratio, check_popsize, init, popsize_of, tell
+from ._parameters import default_steps
+from ._strategy import CMAState, ask, axis_ratio, check_popsize, init, tell
 from ._termination import RUNNING, Tolerances, termination
+
+_FIELDS = ("nfev", "best", "median", "sigma", "axis_ratio")
 
 
 def _finite_state(state: CMAState) -> jax.Array:
@@ -37,47 +46,28 @@ def _generation_record(state, fitness, record_mean):
     return record
 
 
-@functools.partial(jax.jit, static_argnames=("fun", "tol", "generations", "record_mean"))
-def _run(
-    fun: Callable,
-    state: CMAState,
-    key: jax.Array,
-    max_evals: jax.Array,
-    tol: Tolerances,
-    generations: int,
-    record_mean: bool,
-    args: tuple,
-):
-    """One CMA-ES run until a stopping criterion holds; returns (state, status, history).
+@dataclasses.dataclass(frozen=True)
+class _Generation:
+    """One generation for :mod:`.._driver`: ask, evaluate, tell, then the status that holds.
 
-    ``max_evals`` (traced) is the run's budget; ``generations`` (static, ≥ max_evals // λ) sizes
-    the history buffers.
-    """
-    template = _generation_record(
-        state, jnp.zeros(popsize_of(state), state.mean.dtype), record_mean
-    )
-    history = jax.tree.map(
-        lambda leaf: jnp.full((generations, *leaf.shape), jnp.nan, jnp.result_type(leaf, float)),
-        template,
-    )
+    A generation whose update would make the state non-finite, or whose f values are all
+    non-finite, is not applied and the status is ``diverged``."""
 
-    def step(carry):
-        state, _, history = carry
+    fun: ByContent
+    tol: Tolerances
+    record_mean: bool
+
+    def __call__(self, operands: tuple, state: CMAState) -> tuple[CMAState, jax.Array, dict]:
+        key, max_evals, max_generations, args = operands
         generation_key = jax.random.fold_in(key, state.generation)
-        candidates, state = ask(generation_key, state)
-        fitness = evaluate(fun.value, candidates, args)
-        new, _ = tell(generation_key, candidates, fitness, state)
+        candidates, asked = ask(generation_key, state)
+        fitness = evaluate(self.fun.value, candidates, args)
+        new, _ = tell(generation_key, candidates, fitness, asked)
         ok = _finite_state(new) & jnp.any(jnp.isfinite(fitness))
-        new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state._replace(nfev=new.nfev))
-        status = jnp.where(ok, termination(new, tol, max_evals), jnp.int32(Status.DIVERGED))
-        record = _generation_record(new, fitness, record_mean)
-        history = jax.tree.map(
-            lambda h, r: h.at[state.generation].set(r.astype(h.dtype)), history, record
-        )
-        return new, status, history
-
-    carry = (state, jnp.asarray(RUNNING, jnp.int32), history)
-    return jax.lax.while_loop(lambda c: c[1] == RUNNING, step, carry)
+        new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, asked._replace(nfev=new.nfev))
+        status = termination(new, self.tol, max_evals, max_generations)
+        status = jnp.where(ok, status, jnp.int32(Status.DIVERGED))
+        return new, status, _generation_record(new, fitness, self.record_mean)
 
 
 def minimize(
@@ -87,7 +77,8 @@ def minimize(
     *,
     key: jax.Array,
     popsize: int | None = None,
-    max_evals: int,
+    steps: int | None = None,
+    max_evals: int | None = None,
     ftarget: float | None = None,
     restarts: int = 0,
     tolfun: float = 1e-11,
@@ -98,12 +89,16 @@ def minimize(
     tolfacupx: float = 1e3,
     record_mean: bool = False,
     args: tuple = (),
+    batched: bool = False,
+    chunk_steps: int = 1000,
+    checkpoint: str | Path | None = None,
+    progress: bool = False,
 ) -> EvolutionResult:
     """Minimise ``fun`` with CMA-ES from mean ``x0`` and step size ``sigma0``.
 
-    Each run is one compiled ``lax.while_loop`` of generations: λ candidates sampled
-    (:func:`ask`), evaluated at once with ``vmap`` (sharded over the devices where there are
-    several), and told (:func:`tell`), until a stopping criterion holds (see
+    Each run is a compiled loop of generations (in chunks of ``chunk_steps``): λ candidates
+    sampled (:func:`ask`), evaluated at once with ``vmap`` (sharded over the devices where there
+    are several), and told (:func:`tell`), until a stopping criterion holds (see
     ``jaxmin.cmaes.Tolerances``; the status names it). A generation whose update would make the
     state non-finite, or whose f values are all non-finite, is not applied and the run stops with
     status ``diverged``. With ``restarts=k`` (IPOP-CMA-ES), a run that stopped for any reason
@@ -114,30 +109,52 @@ def minimize(
 
     - ``fun``: f(θ) → scalar; θ has the structure of ``x0`` (a vector, or any pytree of arrays,
       flattened for the search).
-    - ``x0``: the initial mean (finite floats).
+    - ``x0``: the initial mean (finite floats). With ``batched=True`` every leaf has a leading
+      axis of runs, and all runs go at once under ``vmap`` in one program.
     - ``sigma0``: the initial step size σ₀ > 0.
-    - ``key``: a ``jax.random`` key; generation g of restart r samples with
-      ``fold_in(fold_in(key, r), g)``, so the same key gives the same run.
+    - ``key``: a ``jax.random`` key (with ``batched=True``, one per run); generation g of
+      restart r samples with ``fold_in(fold_in(key, r), g)``, so the same key gives the same run.
     - ``popsize``: λ of the first run (≥ 2), default 4 + ⌊3 ln n⌋.
-    - ``max_evals``: the evaluation budget over all runs (≥ λ); a generation is only started
-      if it fits.
+    - ``steps``: the budget of each run in generations (≥ 1); default pycma's
+      100 + ⌊150 (n + 3)² / √λ⌋ (:func:`default_steps`).
+    - ``max_evals``: an evaluation budget over all runs (≥ λ), or None; a generation is only
+      started if it fits.
     - ``ftarget``: stop when the best f ≤ ftarget (status ``ftarget``); None for no target.
-    - ``restarts``: the number of IPOP restarts (≥ 0).
+    - ``restarts``: the number of IPOP restarts (≥ 0; concrete inputs only).
     - ``tolfun``, ``tolfunhist``, ``tolx``, ``tolconditioncov``, ``tolflatfitness``,
       ``tolfacupx``: pycma's stopping criteria and defaults (0 or None switches one off).
     - ``record_mean``: also record the mean of every generation (for plotting paths).
     - ``args``: extra arguments of ``fun`` (data: traced, so new data needs no new program).
+    - ``batched``: whether ``x0`` (and ``key``) carry a leading axis of independent runs.
+    - ``chunk_steps``: generations per compiled chunk (progress and checkpoints between
+      chunks; the numbers do not depend on it).
+    - ``checkpoint``: a ``.npz`` path written after every chunk; if it exists when the run
+      starts, the run resumes from it and ends with the same numbers as an uninterrupted run.
+      A checkpoint of another run (another f, start, key, data or setting) is refused.
+    - ``progress``: show a progress bar on stderr (evaluations).
 
-    **Returns** an :class:`jaxmin.evolution.EvolutionResult`.
+    Inside the user's ``jit`` or ``vmap`` a run is one program: its history has one row per
+    generation of the budget, NaN after the last (so pass ``steps`` or ``max_evals`` there).
+
+    **Returns** an :class:`jaxmin.evolution.EvolutionResult` (with ``batched=True``, every array
+    has a leading axis of runs).
     """
+    settings = _driver.settings_of(locals())
+    if batched:
+        return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
     fun_flat, vector, unravel = flatten_start(fun, x0, args)
     sigma0 = _checks.positive("sigma0", sigma0)
     n = vector.shape[0]
     popsize = check_popsize(popsize, n)
-    max_evals = _checks.integer_at_least("max_evals", max_evals, 1)
-    if max_evals < popsize:
-        raise ValueError(f"max_evals must be >= popsize = {popsize}, got {max_evals}")
+    if steps is not None:
+        steps = _checks.integer_at_least("steps", steps, 1)
+    limit = np.iinfo(np.int32).max
+    if max_evals is not None:
+        limit = _checks.integer_at_least("max_evals", max_evals, 1)
+        if limit < popsize:
+            raise ValueError(f"max_evals must be >= popsize = {popsize}, got {max_evals}")
     restarts = _checks.integer_at_least("restarts", restarts, 0)
+    chunk_steps = _checks.integer_at_least("chunk_steps", chunk_steps, 1)
     if ftarget is not None:
         ftarget = float(ftarget)
     tolerances = {
@@ -150,27 +167,32 @@ def minimize(
     tolerances = {name: _checks.non_negative(name, value) for name, value in tolerances.items()}
     if tolflatfitness is not None:
         tolflatfitness = _checks.integer_at_least("tolflatfitness", tolflatfitness, 0)
-
     tol = Tolerances(ftarget=ftarget, tolflatfitness=tolflatfitness, **tolerances)
+    generation = _Generation(fun_flat, tol, bool(record_mean))
 
-    def run(restart: int, used: Any) -> tuple[CMAState, jax.Array, dict]:
-        """Run ``restart`` (λ doubled per restart) with the budget left after ``used``."""
+    def budget(lam: int) -> int:
+        return steps if steps is not None else default_steps(n, lam)
+
+    def start(restart: int, used: int) -> tuple[tuple, CMAState, int]:
+        """Operands, initial state and history length of ``restart`` after ``used`` evals."""
         lam = popsize * 2**restart
-        return _run(
-            fun_flat,
-            init(vector, sigma0, popsize=lam),
+        operands = (
             jax.random.fold_in(key, restart),
-            jnp.asarray(max_evals - used),
-            tol,
-            max_evals // lam,
-            record_mean,
+            jnp.asarray(limit - used),
+            jnp.asarray(budget(lam)),
             args,
         )
+        length = max(1, min(budget(lam), (limit - used) // lam))
+        return operands, init(vector, sigma0, popsize=lam), length
 
     if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap
-        if restarts:
-            raise ValueError("restarts need concrete inputs: inside jit or vmap use restarts=0")
-        state, status, history = run(0, 0)
+        if restarts or checkpoint is not None:
+            raise ValueError(
+                "restarts and checkpoint need concrete inputs: inside jit or vmap use "
+                "restarts=0 and no checkpoint"
+            )
+        operands, state, length = start(0, 0)
+        state, status, history, _ = _driver.run_chunk(generation, operands, state, RUNNING, length)
         history = dict(history)
         history["nfev"] = history["nfev"].astype(jnp.int32)
         history["restart"] = jnp.zeros_like(history["nfev"])
@@ -183,36 +205,129 @@ def minimize(
             history=EvolutionHistory(mean=history.pop("mean", None), **history),
             popsizes=(popsize,),
         )
-    runs, used, best = [], 0, None
-    for restart in range(restarts + 1):
-        lam = popsize * 2**restart
-        if max_evals - used < lam:
-            break
-        state, status, history = run(restart, used)
-        done = int(state.generation)
-        history = {name: np.asarray(value)[:done] for name, value in history.items()}
-        history["nfev"] = history["nfev"].astype(int) + used
-        history["restart"] = np.full(done, restart)
-        runs.append((lam, history, int(status)))
-        used += int(state.nfev)
-        if best is None or state.best_f < best.best_f:
-            best = state
-        if int(status) in (Status.FTARGET, Status.MAX_STEPS):
-            break
 
-    statuses = [status for _, _, status in runs]
+    identity = {name: value for name, value in settings.items() if name not in _UNSTORED}
+    identity |= {"fun": fun_flat.key, "x0": fingerprint(vector), "key": fingerprint(key)}
+    identity["args"] = fingerprint(args)
+    finished = _Finished.empty(vector, record_mean)
+    first = 0 if checkpoint is None else _driver.stored_field(checkpoint, "restart") or 0
+    total = limit if max_evals is not None else budget(popsize) * popsize
+    bar = ProgressBar(total, "cmaes", enabled=progress)
+    for restart in range(first, restarts + 1):
+        lam = popsize * 2**restart
+        if limit - finished.used < lam:
+            break
+        operands, state, length = start(restart, finished.used)
+        status, history = RUNNING, None
+        meta = identity | {"restart": restart}
+        empty = _driver.empty_history(generation, operands, state)
+        template = (state, np.int64(0), _driver.growing(empty), finished.template())
+        if checkpoint is not None and restart == first and Path(checkpoint).exists():
+            state, status, stored, saved = checkpoints.load(checkpoint, template, meta)
+            history, finished = _driver.from_stored(stored), _Finished.restore(saved)
+            operands, _, length = start(restart, finished.used)
+
+        def save(state, status, history, meta=meta, finished=finished):
+            tree = (state, np.int64(status), _driver.to_stored(history), finished.stored())
+            checkpoints.save(checkpoint, tree, meta)
+
+        state, status, history = _driver.run_chunked(
+            generation,
+            operands,
+            state,
+            status,
+            length=length,
+            chunk=chunk_steps,
+            history=history,
+            save=None if checkpoint is None else save,
+            bar=bar,
+            done=lambda state, used=finished.used: used + int(state.nfev),
+        )
+        finished = finished.add(restart, state, status, history)
+        if status in (Status.FTARGET, Status.MAX_STEPS):
+            break
+    bar.close()
+
+    statuses = finished.statuses.tolist()
     status = Status.FTARGET if Status.FTARGET in statuses else statuses[-1]
-    merged = {
-        name: np.concatenate([h[name] for _, h, _ in runs])
-        for name in ("nfev", "best", "median", "sigma", "axis_ratio", "restart")
-    }
-    mean = np.concatenate([h["mean"] for _, h, _ in runs]) if record_mean else None
+    merged = {name: finished.history[name] for name in (*_FIELDS, "restart")}
     return EvolutionResult(
-        x=unravel(best.best_x),
-        fun=best.best_f,
-        nfev=jnp.asarray(used),
-        nit=jnp.asarray(sum(len(h["best"]) for _, h, _ in runs)),
+        x=unravel(jnp.asarray(finished.best_x)),
+        fun=jnp.asarray(finished.best_f),
+        nfev=jnp.asarray(finished.used),
+        nit=jnp.asarray(len(merged["best"])),
         status=jnp.asarray(int(status)),
-        history=EvolutionHistory(mean=mean, **merged),
-        popsizes=tuple(lam for lam, _, _ in runs),
+        history=EvolutionHistory(mean=finished.history.get("mean"), **merged),
+        popsizes=tuple(popsize * 2**r for r in range(len(statuses))),
     )
+
+
+_UNSTORED = ("args", "chunk_steps", "checkpoint", "progress")
+"""Settings that are not part of a checkpoint's identity as they are (``args`` enters by its
+fingerprint; the chunk length, the path and the bar change no number)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Finished:
+    """The runs of an IPOP sequence that have ended: their merged history (``nfev`` counted
+    over all runs, ``restart`` the run of each generation), statuses, evaluations and best
+    point — what a checkpoint keeps beside the current run."""
+
+    history: dict
+    statuses: np.ndarray
+    used: int
+    best_x: np.ndarray
+    best_f: float
+
+    @classmethod
+    def empty(cls, vector: jax.Array, record_mean: bool) -> _Finished:
+        history = {name: np.zeros(0, np.float64) for name in _FIELDS[1:]}
+        history |= {"nfev": np.zeros(0, np.int64), "restart": np.zeros(0, np.int64)}
+        if record_mean:
+            history["mean"] = np.zeros((0, vector.shape[0]), np.float64)
+        best_x = np.asarray(vector)
+        return cls(history, np.zeros(0, np.int64), 0, best_x, np.inf)
+
+    def add(self, restart: int, state: CMAState, status: int, history: dict) -> _Finished:
+        """These runs and ``restart``, which ended in ``state`` with ``status``."""
+        run = {name: np.asarray(value, np.float64) for name, value in history.items()}
+        run["nfev"] = run["nfev"].astype(np.int64) + self.used
+        run["restart"] = np.full(len(run["best"]), restart, np.int64)
+        better = float(state.best_f) < self.best_f
+        return _Finished(
+            history={
+                name: np.concatenate([self.history[name], run[name].astype(value.dtype)])
+                for name, value in self.history.items()
+            },
+            statuses=np.append(self.statuses, np.int64(status)),
+            used=self.used + int(state.nfev),
+            best_x=np.asarray(state.best_x) if better else self.best_x,
+            best_f=float(state.best_f) if better else self.best_f,
+        )
+
+    def stored(self) -> dict:
+        """The checkpoint's leaves."""
+        return {
+            "history": _driver.to_stored(self.history),
+            "statuses": self.statuses,
+            "used": np.int64(self.used),
+            "best_x": self.best_x,
+            "best_f": np.float64(self.best_f),
+        }
+
+    def template(self) -> dict:
+        """A template of :meth:`stored` for :func:`jaxmin.checkpoint.load`."""
+        stored = self.stored()
+        stored["history"] = _driver.growing(self.history)
+        stored["statuses"] = checkpoints.AnyLength((), np.int64)
+        return stored
+
+    @classmethod
+    def restore(cls, stored: dict) -> _Finished:
+        return cls(
+            history=_driver.from_stored(stored["history"]),
+            statuses=np.asarray(stored["statuses"]),
+            used=int(stored["used"]),
+            best_x=np.asarray(stored["best_x"]),
+            best_f=float(stored["best_f"]),
+        )

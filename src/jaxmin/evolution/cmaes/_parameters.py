@@ -25,6 +25,11 @@ from typing import NamedTuple
 import numpy as np
 
 
+def default_steps(n: int, popsize: int) -> int:
+    """pycma's default budget in generations (its ``maxiter``): 100 + ⌊150 (n + 3)² / √λ⌋."""
+    return int(100 + 150 * (n + 3) ** 2 // popsize**0.5)
+
+
 def default_popsize(n: int) -> int:
     """λ = 4 + ⌊3 ln n⌋, the default population size of CMA-ES."""
     return 4 + int(3 * math.log(n))

@@ -11,7 +11,7 @@ With s_j = σ√C_jj the coordinate standard deviations and f the sorted values 
 - ``tolfun``: f_λ − f_1 < tolfun and the range of the last ⌊10 + 30n/λ⌋ best-of-generation
   values < tolfun, or (with > 9 of them) that range < tolfunhist;
 - ``flat_fitness``: f_1 = f_{⌊0.75λ⌋+1} in more than ``tolflatfitness`` consecutive generations;
-- ``max_steps``: another generation would exceed ``max_evals``.
+- ``max_steps``: another generation would exceed ``max_evals``, or ``max_generations`` have run.
 
 A tolerance set to 0 (ftarget and tolflatfitness: None) is off, except the two no-effect criteria:
 they detect that the arithmetic itself has stopped, and stay on.
@@ -42,11 +42,16 @@ class Tolerances(NamedTuple):
     tolfacupx: float = 1e3
 
 
-def termination(state: CMAState, tol: Tolerances, max_evals: jax.Array | int) -> jax.Array:
+def termination(
+    state: CMAState,
+    tol: Tolerances,
+    max_evals: jax.Array | int,
+    max_generations: jax.Array | int | None = None,
+) -> jax.Array:
     """The :class:`jaxmin.Status` code of the first criterion that holds, or −1 (keep running).
 
-    ``max_evals`` is the evaluation budget of this run (a traced value, so that restarts with
-    what is left of a budget reuse the compiled loop).
+    ``max_evals`` and ``max_generations`` (None: no limit) are the budget of this run (traced
+    values, so that restarts with what is left of a budget reuse the compiled loop).
     """
     n = state.mean.shape[0]
     std = standard_deviations(state)
@@ -84,7 +89,11 @@ def termination(state: CMAState, tol: Tolerances, max_evals: jax.Array | int) ->
             Status.FLAT_FITNESS,
             false if tol.tolflatfitness is None else state.flat_generations > tol.tolflatfitness,
         ),
-        (Status.MAX_STEPS, state.nfev + popsize_of(state) > max_evals),
+        (
+            Status.MAX_STEPS,
+            (state.nfev + popsize_of(state) > max_evals)
+            | (false if max_generations is None else state.generation >= max_generations),
+        ),
     ]
     status = jnp.asarray(RUNNING, jnp.int32)
     for code, holds in reversed(checks):

@@ -53,7 +53,7 @@ def settings(
     config, rate, scale = make_config(
         None,
         popsize=popsize,
-        generations=1,
+        steps=1,
         mutation=mutation,
         mutation_rate=mutation_rate,
         mutation_scale=mutation_scale,

@@ -12,8 +12,10 @@ One generation, from a population P of λ individuals with values f:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -21,9 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import _checks
-from ..._identity import ByContent
+from ... import checkpoint as checkpoints
+from ..._identity import ByContent, fingerprint
+from ..._progress import ProgressBar
 from ...result import Status
-from .._population import evaluate, flatten_start
+from .. import _driver
+from .._population import batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
 from ._operators import additive_mutation, multiplicative_mutation, single_point_crossover
 from ._selection import ranked, tournament, truncation
@@ -39,7 +44,7 @@ class _Config(NamedTuple):
     """The static (hashable) settings of a run."""
 
     popsize: int
-    generations: int
+    steps: int
     elitism: int
     mutation: str
     selection: str
@@ -122,7 +127,7 @@ def make_config(
     n: int | None,
     *,
     popsize: int,
-    generations: int,
+    steps: int,
     mutation: str,
     mutation_rate: Rate,
     mutation_scale: Rate,
@@ -138,7 +143,7 @@ def make_config(
     """Check the GA's settings (see :func:`minimize`) for n parameters (None: rates must be
     scalars or schedules); return the static configuration and the fixed rates."""
     popsize = _checks.integer_at_least("popsize", popsize, 2)
-    generations = _checks.integer_at_least("generations", generations, 1)
+    steps = _checks.integer_at_least("steps", steps, 1)
     _checks.one_of("mutation", mutation, MUTATIONS)
     _checks.one_of("selection", selection, SELECTIONS)
     rate, rate_schedule = _check_rate("mutation_rate", mutation_rate, n)
@@ -158,7 +163,7 @@ def make_config(
         raise ValueError(f"elitism must be < popsize = {popsize}, got {elitism}")
     config = _Config(
         popsize=popsize,
-        generations=generations,
+        steps=steps,
         elitism=elitism,
         mutation=mutation,
         selection=selection,
@@ -174,47 +179,49 @@ def make_config(
     return config, rate, scale
 
 
-@functools.partial(jax.jit, static_argnames=("fun", "config"))
-def _run(fun, x0, key, init_scale, rate, scale, config: _Config, args):
-    n, lam, e = x0.shape[0], config.popsize, config.elitism
-    key_init, key_run = jax.random.split(key)
-    population = x0 + init_scale * jax.random.normal(key_init, (lam, n), x0.dtype)
-    population = population.at[0].set(x0)
-    fitness = evaluate(fun.value, population, args)
-    template = _record(population, fitness, lam, config)
-    history = jax.tree.map(
-        lambda leaf: jnp.full(
-            (config.generations + 1, *leaf.shape), jnp.nan, jnp.result_type(leaf, float)
-        ),
-        template,
-    )
-    history = jax.tree.map(lambda h, r: h.at[0].set(r.astype(h.dtype)), history, template)
+@dataclasses.dataclass(frozen=True)
+class _Generation:
+    """One generation for :mod:`.._driver`: breed, evaluate the children, then the status
+    (``ftarget``, ``diverged`` when every f is NaN, ``max_steps`` after ``config.steps``)."""
 
-    def generation(carry):
-        population, fitness, g, nfev, _, history = carry
+    fun: ByContent
+    config: _Config
+
+    def __call__(self, operands: tuple, carry: tuple) -> tuple[tuple, jax.Array, dict]:
+        key, rate, scale, args = operands
+        population, fitness, g, nfev = carry
+        config, lam = self.config, self.config.popsize
         elite, elite_f, children = breed(
-            jax.random.fold_in(key_run, g), population, fitness, g, rate, scale, config
+            jax.random.fold_in(key, g), population, fitness, g, rate, scale, config
         )
-        children_f = evaluate(fun.value, children, args)
+        children_f = evaluate(self.fun.value, children, args)
         population = jnp.concatenate([elite, children])
         fitness = jnp.concatenate([elite_f, children_f])
-        nfev = nfev + lam - e
-        best = jnp.min(ranked(fitness))
-        status = jnp.where(g + 1 >= config.generations, jnp.int32(Status.MAX_STEPS), _RUNNING)
-        if config.ftarget is not None:
-            status = jnp.where(best <= config.ftarget, jnp.int32(Status.FTARGET), status)
+        nfev = nfev + lam - config.elitism
+        status = jnp.where(g + 1 >= config.steps, jnp.int32(Status.MAX_STEPS), _RUNNING)
+        status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
         status = jnp.where(jnp.all(jnp.isnan(fitness)), jnp.int32(Status.DIVERGED), status)
         record = _record(population, fitness, nfev, config)
-        history = jax.tree.map(lambda h, r: h.at[g + 1].set(r.astype(h.dtype)), history, record)
-        return population, fitness, g + 1, nfev, status.astype(jnp.int32), history
+        return (population, fitness, g + 1, nfev), status, record
 
-    status = jnp.asarray(_RUNNING, jnp.int32)
-    if config.ftarget is not None:
-        status = jnp.where(
-            jnp.min(ranked(fitness)) <= config.ftarget, jnp.int32(Status.FTARGET), status
-        )
-    carry = (population, fitness, jnp.asarray(0), jnp.asarray(lam), status, history)
-    return jax.lax.while_loop(lambda c: c[4] == _RUNNING, generation, carry)
+
+def _reached(fitness: jax.Array, config: _Config) -> jax.Array:
+    """Whether the best f has reached ``ftarget``."""
+    if config.ftarget is None:
+        return jnp.asarray(False)
+    return jnp.min(ranked(fitness)) <= config.ftarget
+
+
+@functools.partial(jax.jit, static_argnames=("fun", "config"))
+def _start(fun, x0, key, init_scale, config: _Config, args):
+    """The first population (x0 and λ − 1 draws around it), its f, record and status."""
+    n, lam = x0.shape[0], config.popsize
+    population = x0 + init_scale * jax.random.normal(key, (lam, n), x0.dtype)
+    population = population.at[0].set(x0)
+    fitness = evaluate(fun.value, population, args)
+    status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), _RUNNING)
+    carry = (population, fitness, jnp.asarray(0), jnp.asarray(lam))
+    return carry, status, _record(population, fitness, lam, config)
 
 
 def minimize(
@@ -223,7 +230,7 @@ def minimize(
     *,
     key: jax.Array,
     popsize: int,
-    generations: int,
+    steps: int = 100,
     init_scale: float = 1.0,
     mutation: str = "both",
     mutation_rate: Rate = 0.1,
@@ -237,17 +244,24 @@ def minimize(
     ftarget: float | None = None,
     record_mean: bool = False,
     args: tuple = (),
+    batched: bool = False,
+    chunk_steps: int = 1000,
+    checkpoint: str | Path | None = None,
+    progress: bool = False,
 ) -> EvolutionResult:
-    """Minimise ``fun`` with a genetic algorithm (module docstring), compiled as one loop.
+    """Minimise ``fun`` with a genetic algorithm (module docstring), compiled in chunks of
+    generations.
 
     The first population is x0 itself plus λ − 1 individuals x0 + ``init_scale`` · N(0, I).
 
     **Arguments**
 
     - ``fun``: f(θ) → scalar; θ has the structure of ``x0`` (vector or pytree, flattened).
-    - ``x0``: the centre of the first population (finite floats).
-    - ``key``: a ``jax.random`` key; the same key gives the same run.
-    - ``popsize``: λ ≥ 2. ``generations``: the number of generations (≥ 1).
+    - ``x0``: the centre of the first population (finite floats). With ``batched=True`` every
+      leaf has a leading axis of runs, and all runs go at once under ``vmap`` in one program.
+    - ``key``: a ``jax.random`` key (with ``batched=True``, one per run); the same key gives the
+      same run.
+    - ``popsize``: λ ≥ 2. ``steps``: the budget in generations (≥ 1).
     - ``init_scale``: spread of the first population (≥ 0; a scalar).
     - ``mutation``: ``"multiplicative"`` (the lecture's θ(1 + η), η ~ N(0, rate²) — cannot move
       a parameter that is 0), ``"additive"`` (θ + scale · N(0, 1)) or ``"both"``.
@@ -261,15 +275,26 @@ def minimize(
     - ``ftarget``: stop when the best f ≤ ftarget (status ``ftarget``).
     - ``record_mean``: also record the population mean per generation (for path plots).
     - ``args``: extra arguments of ``fun`` (data: traced, so new data needs no new program).
+    - ``batched``: whether ``x0`` (and ``key``) carry a leading axis of independent runs.
+    - ``chunk_steps``: generations per compiled chunk (progress and checkpoints between
+      chunks; the numbers do not depend on it).
+    - ``checkpoint``: a ``.npz`` path written after every chunk; if it exists when the run
+      starts, the run resumes from it and ends with the same numbers as an uninterrupted run.
+      A checkpoint of another run (another f, start, key, data or setting) is refused.
+    - ``progress``: show a progress bar on stderr (generations).
 
     **Returns** an :class:`jaxmin.evolution.EvolutionResult` (history entry 0 is the first
-    population; status ``max_steps`` when the generations ran out).
+    population; status ``max_steps`` when the generations ran out; with ``batched=True``, every
+    array has a leading axis of runs).
     """
+    settings = _driver.settings_of(locals())
+    if batched:
+        return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
     fun_flat, vector, unravel = flatten_start(fun, x0, args)
     config, rate, scale = make_config(
         vector.shape[0],
         popsize=popsize,
-        generations=generations,
+        steps=steps,
         mutation=mutation,
         mutation_rate=mutation_rate,
         mutation_scale=mutation_scale,
@@ -283,33 +308,79 @@ def minimize(
         record_mean=record_mean,
     )
     init_scale = _checks.non_negative("init_scale", init_scale)
+    chunk_steps = _checks.integer_at_least("chunk_steps", chunk_steps, 1)
     dtype = vector.dtype
-    population, fitness, g, nfev, status, history = _run(
-        fun_flat,
-        vector,
-        key,
-        jnp.asarray(init_scale, dtype),
-        jnp.asarray(rate, dtype),
-        jnp.asarray(scale, dtype),
-        config,
-        args,
+    key_init, key_run = jax.random.split(key)
+    carry, status, first = _start(
+        fun_flat, vector, key_init, jnp.asarray(init_scale, dtype), config, args
     )
-    best = jnp.argmin(ranked(fitness))
+    generation = _Generation(fun_flat, config)
+    operands = (key_run, jnp.asarray(rate, dtype), jnp.asarray(scale, dtype), args)
     if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap:
-        xp, done = jnp, config.generations + 1  # the history stays padded with NaN
+        if checkpoint is not None:
+            raise ValueError(
+                "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
+            )
+        carry, status, history, _ = _driver.run_chunk(
+            generation, operands, carry, status, config.steps
+        )
+        history = {  # the first population's record, then one row per generation (NaN after)
+            name: jnp.concatenate([jnp.asarray(first[name], value.dtype)[None], value])
+            for name, value in history.items()
+        }
+        xp = jnp
     else:
-        xp, done = np, int(g) + 1
-        best = int(best)
-    history = {name: xp.asarray(value)[:done] for name, value in history.items()}
-    history["nfev"] = history["nfev"].astype(xp.int32)
+        empty = _driver.empty_history(generation, operands, carry)
+        history = {
+            name: np.asarray(first[name], value.dtype)[None] for name, value in empty.items()
+        }
+        identity = {name: value for name, value in settings.items() if name not in _UNSTORED}
+        identity |= {name: fingerprint(settings[name]) for name in _FINGERPRINTED}
+        identity |= {"fun": fun_flat.key, "x0": fingerprint(vector), "key": fingerprint(key)}
+        if checkpoint is not None and Path(checkpoint).exists():
+            template = (carry, np.int64(0), _driver.growing(history))
+            carry, status, stored = checkpoints.load(checkpoint, template, identity)
+            history = _driver.from_stored(stored)
+
+        def save(carry, status, history):
+            tree = (carry, np.int64(status), _driver.to_stored(history))
+            checkpoints.save(checkpoint, tree, identity)
+
+        bar = ProgressBar(config.steps, "ga", enabled=progress)
+        carry, status, history = _driver.run_chunked(
+            generation,
+            operands,
+            carry,
+            status,
+            length=config.steps,
+            chunk=chunk_steps,
+            history=history,
+            save=None if checkpoint is None else save,
+            bar=bar,
+            done=lambda carry: int(carry[2]),
+        )
+        bar.close()
+        xp = np
+    population, fitness, g, nfev = carry
+    best = jnp.argmin(ranked(fitness))
+    history["nfev"] = xp.asarray(history["nfev"]).astype(xp.int32)
     return EvolutionResult(
         x=unravel(population[best]),
         fun=fitness[best],
         nfev=nfev,
         nit=g,
-        status=status,
+        status=jnp.asarray(status),
         history=EvolutionHistory(
-            mean=history.pop("mean", None), restart=xp.zeros(done, xp.int32), **history
+            mean=history.pop("mean", None),
+            restart=xp.zeros(len(history["nfev"]), xp.int32),
+            **history,
         ),
         popsizes=(popsize,),
     )
+
+
+_UNSTORED = ("args", "chunk_steps", "checkpoint", "progress", "mutation_rate", "mutation_scale")
+"""Settings that are not part of a checkpoint's identity as they are: data and rates enter by
+their fingerprints (:data:`_FINGERPRINTED`); the chunk length, the path and the bar change no
+number."""
+_FINGERPRINTED = ("args", "mutation_rate", "mutation_scale")

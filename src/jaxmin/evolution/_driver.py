@@ -1,0 +1,141 @@
+"""The one driver of the population methods: generations compiled in chunks, a history per
+generation, stopping by status, checkpoints and a progress bar between chunks.
+
+A method supplies a *generation*: a hashable callable ``generation(operands, carry) -> (carry,
+status, record)`` — one ask–evaluate–tell, the :class:`jaxmin.Status` code that holds after it
+(−1: keep running; the budget is one of the codes, so the method knows when it is done) and a
+dict of scalars (or small arrays) to record. ``operands`` are the traced inputs (keys, data,
+budgets), ``carry`` the method's state. The driver runs generations in one ``lax.while_loop``
+per chunk of at most ``chunk`` generations, writing the records into a chunk-sized buffer:
+
+- with concrete inputs, chunk after chunk until the status is not −1; between chunks the
+  history grows on the host, a checkpoint is written and the progress bar redrawn. Chunking
+  changes no number: generation g samples from ``fold_in(key, g)`` wherever it runs;
+- inside the user's ``jit`` or ``vmap`` (traced inputs), :func:`run_chunk` once, as long as
+  the budget, the history padded with NaN after the last generation.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import checkpoint as checkpoints
+from .._progress import ProgressBar
+
+RUNNING = -1
+
+
+@functools.partial(jax.jit, static_argnames=("generation", "length"))
+def run_chunk(
+    generation: Callable, operands: Any, carry: Any, status: jax.Array, length: int
+) -> tuple[Any, jax.Array, dict, jax.Array]:
+    """Up to ``length`` generations from ``carry`` while ``status`` is −1; returns (carry,
+    status, records of shape (length, …) — NaN after the last generation run —, generations
+    run)."""
+    template = jax.eval_shape(generation, operands, carry)[2]
+    buffer = jax.tree.map(
+        lambda leaf: jnp.full((length, *leaf.shape), jnp.nan, jnp.result_type(leaf, float)),
+        template,
+    )
+
+    def body(state):
+        carry, _, i, buffer = state
+        carry, status, record = generation(operands, carry)
+        buffer = jax.tree.map(lambda h, r: h.at[i].set(r.astype(h.dtype)), buffer, record)
+        return carry, jnp.asarray(status, jnp.int32), i + 1, buffer
+
+    def running(state):
+        return (state[1] == RUNNING) & (state[2] < length)
+
+    state = (carry, jnp.asarray(status, jnp.int32), jnp.asarray(0), buffer)
+    carry, status, count, buffer = jax.lax.while_loop(running, body, state)
+    return carry, status, buffer, count
+
+
+def run_chunked(
+    generation: Callable,
+    operands: Any,
+    carry: Any,
+    status: Any,
+    *,
+    length: int,
+    chunk: int,
+    history: dict | None = None,
+    save: Callable[[Any, Any, dict], None] | None = None,
+    bar: ProgressBar | None = None,
+    done: Callable[[Any], int] = lambda carry: 0,
+) -> tuple[Any, int, dict]:
+    """Chunks of ``min(chunk, length)`` generations until the status is not −1 (``length``: the
+    most generations the run can have).
+
+    ``history`` (host arrays, generations first) is what earlier chunks recorded (a resumed
+    run); ``save(carry, status, history)`` runs after every chunk (a checkpoint); ``bar`` shows
+    ``done(carry)`` generations. Returns (carry, status, history).
+    """
+    length = max(1, min(chunk, length))
+    status = int(status)
+    while status == RUNNING:
+        carry, status, records, count = run_chunk(generation, operands, carry, status, length)
+        status, count = int(status), int(count)
+        records = {name: np.asarray(value)[:count] for name, value in records.items()}
+        history = (
+            records
+            if history is None
+            else {name: np.concatenate([history[name], records[name]]) for name in records}
+        )
+        if save is not None:
+            save(carry, status, history)
+        if bar is not None:
+            bar.update(done(carry), f"best f {np.nanmin(history['best']):.4g}")
+    return carry, status, history
+
+
+def settings_of(arguments: dict) -> dict:
+    """A population method's settings: its arguments (``locals()`` on entry) without the
+    objective, the start, the key and ``batched`` — what each run of a batch shares."""
+    return {
+        name: value
+        for name, value in arguments.items()
+        if name not in ("fun", "x0", "key", "batched")
+    }
+
+
+def empty_history(generation: Callable, operands: Any, carry: Any) -> dict:
+    """A history of no generations, with the fields, shapes and dtypes :func:`run_chunk`
+    records."""
+    record = jax.eval_shape(generation, operands, carry)[2]
+    return {
+        name: np.zeros((0, *leaf.shape), jnp.result_type(leaf.dtype, float))
+        for name, leaf in record.items()
+    }
+
+
+def growing(history: dict) -> dict:
+    """Templates for a checkpoint of ``history`` (generations first), which grows."""
+    return {
+        name: checkpoints.AnyLength(value.shape[1:], value.dtype) for name, value in history.items()
+    }
+
+
+def to_stored(history: dict) -> dict:
+    """A history with generations last (the growing axis of :class:`checkpoint.AnyLength`)."""
+    return {name: np.moveaxis(np.asarray(value), 0, -1) for name, value in history.items()}
+
+
+def from_stored(history: dict) -> dict:
+    """The inverse of :func:`to_stored`."""
+    return {name: np.moveaxis(np.asarray(value), -1, 0) for name, value in history.items()}
+
+
+def stored_field(path: str | Path, name: str) -> Any:
+    """One field of a checkpoint's meta, or None without a checkpoint at ``path``."""
+    if not Path(path).exists():
+        return None
+    return checkpoints.stored_meta(path).get(name)

@@ -1,0 +1,138 @@
+"""The shared driver of CMA-ES and the GA: chunks, checkpoints, budgets, many runs at once."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmin.evolution import _driver, cmaes, ga
+
+
+def rastrigin(x, shift):
+    z = x - shift
+    return 10 * z.shape[0] + jnp.sum(z**2 - 10 * jnp.cos(2 * jnp.pi * z))
+
+
+SHIFT = (jnp.array([0.3, -0.2, 0.1]),)
+X0 = jnp.array([2.0, -1.5, 1.0])
+
+
+def run_cmaes(**kwargs):
+    """IPOP-CMA-ES on Rastrigin: restarts happen (tolx), so checkpoints cross them."""
+    settings = dict(x0=X0, key=jax.random.key(4), steps=60, restarts=2, args=SHIFT, tolx=1e-2)
+    return cmaes.minimize(rastrigin, sigma0=0.5, **(settings | kwargs))
+
+
+def run_ga(**kwargs):
+    settings = dict(x0=X0, key=jax.random.key(4), popsize=12, steps=45, args=SHIFT)
+    return ga.minimize(rastrigin, mutation="additive", **(settings | kwargs))
+
+
+RUNS = {"cmaes": run_cmaes, "ga": run_ga}
+
+
+def assert_same(a, b):
+    for field in ("x", "fun", "nfev", "nit", "status"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    for field in ("nfev", "best", "median", "sigma", "axis_ratio", "restart"):
+        np.testing.assert_array_equal(getattr(a.history, field), getattr(b.history, field))
+    assert a.popsizes == b.popsizes
+
+
+@pytest.mark.parametrize("method", RUNS)
+def test_the_numbers_do_not_depend_on_the_chunk_length(method):
+    whole = RUNS[method]()
+    if method == "cmaes":
+        assert len(whole.popsizes) > 1  # the restarts are exercised
+    assert_same(RUNS[method](chunk_steps=7), whole)
+
+
+@pytest.mark.parametrize("method", RUNS)
+def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(
+    method, tmp_path, monkeypatch
+):
+    path = tmp_path / "run.npz"
+    whole = RUNS[method]()
+    real = _driver.run_chunk
+    calls = {"n": 0}
+
+    def dies_in_the_fifth_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_driver, "run_chunk", dies_in_the_fifth_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        RUNS[method](chunk_steps=8, checkpoint=path)
+    monkeypatch.setattr(_driver, "run_chunk", real)
+    assert path.exists()
+    resumed = RUNS[method](chunk_steps=8, checkpoint=path)
+    assert_same(resumed, whole)
+    assert_same(RUNS[method](chunk_steps=8, checkpoint=path), whole)  # finished: read back
+
+
+@pytest.mark.parametrize("method", RUNS)
+@pytest.mark.parametrize(
+    ("change", "differs"),
+    [
+        ({"key": jax.random.key(5)}, "key"),
+        ({"args": (jnp.zeros(3),)}, "args"),
+        ({"steps": 30}, "steps"),
+    ],
+)
+def test_a_checkpoint_of_another_run_is_refused_saying_what_differs(
+    method, change, differs, tmp_path
+):
+    path = tmp_path / "run.npz"
+    RUNS[method](checkpoint=path)
+    with pytest.raises(ValueError, match=rf"belongs to a different run \(.*\b{differs}\b"):
+        RUNS[method](checkpoint=path, **change)
+
+
+def test_a_checkpoint_of_another_objective_is_refused(tmp_path):
+    path = tmp_path / "run.npz"
+    run_ga(checkpoint=path)
+    with pytest.raises(ValueError, match=r"belongs to a different run \(.*\bfun\b"):
+        ga.minimize(
+            lambda x, s: jnp.sum((x - s) ** 2),
+            X0,
+            key=jax.random.key(4),
+            popsize=12,
+            steps=45,
+            args=SHIFT,
+            mutation="additive",
+            checkpoint=path,
+        )
+
+
+@pytest.mark.parametrize("method", RUNS)
+def test_batched_runs_give_what_each_run_gives_alone(method):
+    starts = jnp.array([[2.0, -1.5, 1.0], [0.5, 0.5, -2.0]])
+    keys = jax.random.split(jax.random.key(7), 2)
+    single = {"restarts": 0} if method == "cmaes" else {}  # restarts need concrete inputs
+    together = RUNS[method](x0=starts, key=keys, batched=True, **single)
+    assert together.popsizes == RUNS[method](**single).popsizes
+    for i in range(2):
+        alone = RUNS[method](x0=starts[i], key=keys[i], **single)
+        n = len(alone.history.best)
+        assert int(together.nit[i]) == int(alone.nit)
+        assert int(together.status[i]) == int(alone.status)
+        np.testing.assert_allclose(together.x[i], alone.x, rtol=1e-10)
+        np.testing.assert_allclose(together.history.best[i, :n], alone.history.best, rtol=1e-10)
+        assert np.all(np.isnan(np.asarray(together.history.best[i, n:])))
+
+
+def test_batched_runs_need_one_key_per_run():
+    with pytest.raises(ValueError, match="one key per run"):
+        run_ga(x0=jnp.zeros((3, 3)), key=jax.random.split(jax.random.key(0), 2), batched=True)
+    with pytest.raises(TypeError, match="key must be JAX random keys"):
+        run_ga(x0=jnp.zeros((3, 3)), key=np.zeros((3, 2), np.uint32), batched=True)
+
+
+def test_cmaes_budget_in_generations_defaults_to_pycmas_maxiter():
+    assert cmaes.default_steps(10, 10) == 100 + int(150 * 13**2 // 10**0.5)
+    short = run_cmaes(steps=5, restarts=0)
+    assert int(short.nit) == 5 and short.status_name == "max_steps"
+    capped = run_cmaes(steps=None, max_evals=70, restarts=0)
+    assert int(capped.nfev) <= 70 and capped.status_name == "max_steps"
