@@ -77,3 +77,27 @@ def test_data_through_args():
         result = find_minima(well, [-3.0], [3.0], key=jax.random.key(0), n_starts=16, args=(a,))
         np.testing.assert_allclose(np.sort(result.x[:, 0]), [-np.sqrt(a), np.sqrt(a)], atol=1e-8)
         np.testing.assert_allclose(result.maxima, [[0.0]], atol=1e-8)
+
+
+def test_inside_the_users_jit_and_vmap_the_same_points_padded_with_nan():
+    """Under jit (traced data) and vmap (a batch of keys) the points found are the direct
+    call's, each array padded with NaN to one row per candidate."""
+
+    def well(x, a):
+        return jnp.sum((x**2 - a) ** 2)
+
+    def search(key, a):
+        return find_minima(well, [-3.0], [3.0], key=key, n_starts=8, steps=300, args=(a,))
+
+    keys = jax.random.split(jax.random.key(3), 2)
+    direct = [search(k, 2.25) for k in keys]
+    jitted = jax.jit(search)(keys[0], 2.25)
+    vmapped = jax.vmap(search, in_axes=(0, None))(keys, 2.25)
+    for i, one in enumerate(direct):
+        for got in (jax.tree.map(lambda a, i=i: a[i], vmapped),) + ((jitted,) if i == 0 else ()):
+            for field in ("x", "fun", "saddles", "maxima", "maxima_fun"):
+                found, padded = getattr(one, field), np.asarray(getattr(got, field))
+                assert padded.shape[0] == 16
+                np.testing.assert_allclose(padded[: len(found)], found, rtol=1e-12, atol=0)
+                assert np.all(np.isnan(padded[len(found) :]))
+            assert int(got.nfev) == one.nfev and int(got.status) == one.status

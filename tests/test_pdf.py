@@ -101,13 +101,13 @@ def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkey
 
     monkeypatch.setattr(fitting.checkpoint, "save", killed_after_two_chunks)
     with pytest.raises(KeyboardInterrupt):
-        pdf.fit(**SMALL, closure_fits=2, checkpoint_path=path)
+        pdf.fit(**SMALL, closure_fits=2, checkpoint=path)
     monkeypatch.setattr(fitting.checkpoint, "save", original)
-    resumed = pdf.fit(**SMALL, closure_fits=2, checkpoint_path=path)
+    resumed = pdf.fit(**SMALL, closure_fits=2, checkpoint=path)
     np.testing.assert_array_equal(resumed.f_band, small_fit.f_band)
     np.testing.assert_array_equal(resumed.chi2_train, small_fit.chi2_train)
     with pytest.raises(ValueError, match="different run"):
-        pdf.fit(**(SMALL | {"steps": 301}), closure_fits=2, checkpoint_path=path)
+        pdf.fit(**(SMALL | {"steps": 301}), closure_fits=2, checkpoint=path)
 
 
 def test_save_load_round_trip(tmp_path, small_fit):

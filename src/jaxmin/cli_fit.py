@@ -133,7 +133,7 @@ def _fit(args: argparse.Namespace, out: Path) -> pdf.FitResult:
         optimizer=args.optimizer,
         block=args.block,
         progress=sys.stderr.isatty(),
-        checkpoint_path=out / CHECKPOINT,
+        checkpoint=out / CHECKPOINT,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,10 @@ class MinimaResult(NamedTuple):
       refinement; ``nhev``: Hessian evaluations of the refinement.
     - ``status``: ``converged`` when at least one minimum was found, ``max_steps`` otherwise
       (no point reached ‖∇f‖ ≤ gtol as a minimum within the step budgets).
+
+    Inside the user's ``jit`` or ``vmap`` (a traced key or data) the number of points found is
+    not known while tracing: ``x``, ``saddles`` and ``maxima`` (and their values) then have one
+    row per candidate (2 · n_starts), the points found first, NaN after them.
     """
 
     x: np.ndarray
@@ -89,6 +93,10 @@ def find_minima(
        monkey saddle), f is compared with its values on a small sphere around the point.
     4. Points closer than 1e-6 of the box diagonal are merged.
 
+    All of it is one computation in JAX, so ``find_minima`` runs inside the user's ``jit`` and
+    ``vmap`` too (the box must be concrete: it fixes n; see :class:`MinimaResult` for the
+    padded arrays there).
+
     **Arguments**
 
     - ``fun``: a scalar function of a vector of shape (n,).
@@ -122,27 +130,22 @@ def find_minima(
     ends = first_order.x
     candidates = jnp.concatenate([ends, starts])
     points, grad_norms, eigenvalues = _newton_refine(objective, newton_steps, candidates)
-    points, grad_norms, eigenvalues = map(np.asarray, (points, grad_norms, eigenvalues))
-
-    slack = 1e-6 * (hi - lo)
-    keep = (grad_norms <= gtol) & np.all((points >= lo - slack) & (points <= hi + slack), axis=1)
+    slack = 1e-6 * (hi_j - lo_j)
+    inside = jnp.all((points >= lo_j - slack) & (points <= hi_j + slack), axis=1)
     diameter = float(np.linalg.norm(hi - lo))
-    kinds: dict[str, list] = {"minimum": [], "saddle": [], "maximum": []}
-    for point, eig in zip(points[keep], eigenvalues[keep], strict=True):
-        kind = _classify(objective, point, eig, 1e-3 * diameter)
-        if all(np.linalg.norm(point - q) > 1e-6 * diameter for q in kinds[kind]):
-            kinds[kind].append(point)
-
-    def sorted_by_value(found: list) -> tuple[np.ndarray, np.ndarray]:
-        arr = np.asarray(found, dtype=points.dtype).reshape(-1, lo.size)
-        values = np.asarray(jax.vmap(objective)(jnp.asarray(arr))) if len(arr) else np.zeros(0)
-        order = np.argsort(values, kind="stable")
-        return arr[order], values[order]
-
-    x, fx = sorted_by_value(kinds["minimum"])
-    saddles, saddles_fun = sorted_by_value(kinds["saddle"])
-    maxima, maxima_fun = sorted_by_value(kinds["maximum"])
+    kinds = _classify(objective, points, eigenvalues, 1e-3 * diameter)
+    kept = _distinct(points, kinds, (grad_norms <= gtol) & inside, 1e-6 * diameter)
+    values = jax.vmap(objective)(points)
+    traced = _checks.traced((starts, ends))
+    found = [_sorted_by_value(points, values, kept & (kinds == kind), traced) for kind in KINDS]
+    (x, fx), (saddles, saddles_fun), (maxima, maxima_fun) = found
     refined = candidates.shape[0] * (newton_steps + 1)  # each step and the final test
+    nfev = jnp.sum(first_order.nfev) + refined
+    found_one = jnp.any(kept & (kinds == MINIMUM))
+    status = jnp.where(found_one, int(Status.CONVERGED), int(Status.MAX_STEPS))
+    xp = jnp if traced else np
+    if not traced:
+        nfev, status = int(nfev), int(status)
     return MinimaResult(
         x,
         fx,
@@ -150,12 +153,17 @@ def find_minima(
         saddles_fun,
         maxima,
         maxima_fun,
-        np.asarray(starts),
-        np.asarray(ends),
-        nfev=int(np.sum(first_order.nfev)) + refined,
+        xp.asarray(starts),
+        xp.asarray(ends),
+        nfev=nfev,
         nhev=refined,
-        status=int(Status.CONVERGED if len(x) else Status.MAX_STEPS),
+        status=status,
     )
+
+
+MINIMUM, SADDLE, MAXIMUM = 0, 1, 2
+KINDS = (MINIMUM, SADDLE, MAXIMUM)
+"""The kinds of stationary point, as codes."""
 
 
 def _with_args(fun: Callable, args: tuple, x: jax.Array) -> jax.Array:
@@ -179,21 +187,55 @@ def _newton_refine(fun, newton_steps, points):
     return jax.vmap(refine)(points)
 
 
-def _classify(fun: Callable, point: np.ndarray, eigenvalues: np.ndarray, radius: float) -> str:
-    """Second-derivative test; where it is inconclusive, compare f on a sphere around the point."""
-    tau = 1e-6 * (1.0 + float(np.max(np.abs(eigenvalues))))
-    if np.all(eigenvalues > tau):
-        return "minimum"
-    if np.all(eigenvalues < -tau):
-        return "maximum"
-    if np.any(eigenvalues > tau) and np.any(eigenvalues < -tau):
-        return "saddle"
-    directions = np.random.default_rng(0).standard_normal((64, point.size))
-    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    probes = point + radius * directions
-    diff = np.asarray(jax.vmap(fun)(jnp.asarray(probes))) - float(fun(jnp.asarray(point)))
-    if np.all(diff > 0):
-        return "minimum"
-    if np.all(diff < 0):
-        return "maximum"
-    return "saddle"
+def _classify(fun: Callable, points: jax.Array, eigenvalues: jax.Array, radius: float) -> jax.Array:
+    """The kind of each point by the second-derivative test — all λᵢ > τ: minimum, all
+    λᵢ < −τ: maximum, both signs: saddle, τ = 1e-6·(1 + maxᵢ|λᵢ|) — and, where it is
+    inconclusive, by comparing f with its values on a sphere of ``radius`` around the point
+    (64 fixed directions)."""
+    tau = 1e-6 * (1.0 + jnp.max(jnp.abs(eigenvalues), axis=1, keepdims=True))
+    above, below = eigenvalues > tau, eigenvalues < -tau
+    directions = np.random.default_rng(0).standard_normal((64, points.shape[1]))
+    directions = jnp.asarray(directions / np.linalg.norm(directions, axis=1, keepdims=True))
+
+    def probe(point: jax.Array) -> jax.Array:
+        diff = jax.vmap(fun)(point + radius * directions.astype(point.dtype)) - fun(point)
+        return jnp.where(jnp.all(diff > 0), MINIMUM, jnp.where(jnp.all(diff < 0), MAXIMUM, SADDLE))
+
+    by_sphere = jax.vmap(probe)(points)
+    return jnp.where(
+        jnp.all(above, axis=1),
+        MINIMUM,
+        jnp.where(
+            jnp.all(below, axis=1),
+            MAXIMUM,
+            jnp.where(jnp.any(above, axis=1) & jnp.any(below, axis=1), SADDLE, by_sphere),
+        ),
+    )
+
+
+def _distinct(points: jax.Array, kinds: jax.Array, valid: jax.Array, tol: float) -> jax.Array:
+    """Which points to keep: in order, each valid point that is farther than ``tol`` from
+    every point of its kind kept before it."""
+    distance = jnp.linalg.norm(points[:, None] - points[None], axis=-1)
+    near = (distance <= tol) & (kinds[:, None] == kinds[None])
+
+    def visit(kept: jax.Array, i: jax.Array) -> tuple[jax.Array, None]:
+        return kept.at[i].set(valid[i] & ~jnp.any(kept & near[i])), None
+
+    kept, _ = jax.lax.scan(visit, jnp.zeros_like(valid), jnp.arange(points.shape[0]))
+    return kept
+
+
+def _sorted_by_value(
+    points: jax.Array, values: jax.Array, mask: jax.Array, traced: bool
+) -> tuple[Any, Any]:
+    """The masked points and their values, sorted by value: all of them (NaN-padded to the
+    number of candidates) inside a trace, only the masked ones otherwise."""
+    order = jnp.argsort(jnp.where(mask, values, jnp.inf), stable=True)
+    chosen = mask[order]
+    x = jnp.where(chosen[:, None], points[order], jnp.nan)
+    fx = jnp.where(chosen, values[order], jnp.nan)
+    if traced:
+        return x, fx
+    count = int(jnp.sum(mask))
+    return np.asarray(x)[:count], np.asarray(fx)[:count]

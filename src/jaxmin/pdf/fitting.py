@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _checks, checkpoint
+from .. import _checks
+from .. import checkpoint as checkpoints
 from .._progress import ProgressBar
 from ..nn.activations import activation as get_activation
 from ..nn.initializers import INIT_NAMES
@@ -100,7 +101,7 @@ def fit(
     chunk_steps: int = 250,
     block: int = replicas.BLOCK,
     progress: bool = False,
-    checkpoint_path: str | Path | None = None,
+    checkpoint: str | Path | None = None,
 ) -> FitResult:
     """Fit x·g(x) with Monte Carlo replicas; a closure test when the truth is known.
 
@@ -135,7 +136,7 @@ def fit(
       replicas run, for a given block size (pass the same one to compare runs bit by bit); 1
       is fastest for one or a few replicas on a CPU, larger blocks for many replicas or a GPU.
     - ``chunk_steps``: epochs per compiled chunk; ``progress``: a progress bar on stderr;
-      ``checkpoint_path``: written after every chunk, resumed from when it exists.
+      ``checkpoint``: a path written after every chunk, resumed from when it exists.
 
     **Returns** a :class:`~jaxmin.pdf.FitResult`.
     """
@@ -260,7 +261,7 @@ def fit(
 
     start = time.perf_counter()
     state, history, compile_s = _train(
-        params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint_path
+        params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint
     )
     train_s = time.perf_counter() - start - compile_s
 
@@ -367,7 +368,7 @@ def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, pa
         "jax": jax.__version__,
     }
     if path is not None and Path(path).exists():
-        state, history = checkpoint.load(path, (state, history), meta)
+        state, history = checkpoints.load(path, (state, history), meta)
         history = jax.tree.map(np.array, history)
     bar = ProgressBar(cfg.epochs, "fit", enabled=progress)
     compile_s = 0.0
@@ -386,7 +387,7 @@ def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, pa
         history["val"][:, columns] = np.asarray(val)
         history["chunks_done"] = np.asarray(index + 1)
         if path is not None:
-            checkpoint.save(path, (state, history), meta)
+            checkpoints.save(path, (state, history), meta)
         rate = cfg.chunk / max(time.perf_counter() - tick, 1e-9)
         stopped = int(jnp.sum(state.status[:members] != replicas.RUNNING))
         best = float(jnp.min(state.best_val[:members]))
