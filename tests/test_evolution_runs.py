@@ -20,11 +20,12 @@ X0 = jnp.array([2.0, -1.5, 1.0])
 def run_cmaes(**kwargs):
     """IPOP-CMA-ES on Rastrigin: restarts happen (tolx), so checkpoints cross them."""
     settings = dict(x0=X0, key=jax.random.key(4), steps=60, restarts=2, args=SHIFT, tolx=1e-2)
+    settings["chunk_steps"] = 8  # one chunk length (one program per λ) for the whole file
     return cmaes.minimize(rastrigin, sigma0=0.5, **(settings | kwargs))
 
 
 def run_ga(**kwargs):
-    settings = dict(x0=X0, key=jax.random.key(4), popsize=12, steps=45, args=SHIFT)
+    settings = dict(x0=X0, key=jax.random.key(4), popsize=12, steps=45, args=SHIFT, chunk_steps=8)
     return ga.minimize(rastrigin, mutation="additive", **(settings | kwargs))
 
 
@@ -44,7 +45,7 @@ def test_the_numbers_do_not_depend_on_the_chunk_length(method):
     whole = RUNS[method]()
     if method == "cmaes":
         assert len(whole.popsizes) > 1  # the restarts are exercised
-    assert_same(RUNS[method](chunk_steps=7), whole)
+    assert_same(RUNS[method](chunk_steps=1000), whole)  # one chunk per run
 
 
 @pytest.mark.parametrize("method", RUNS)
@@ -64,12 +65,12 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(
 
     monkeypatch.setattr(_driver, "run_chunk", dies_in_the_fifth_chunk)
     with pytest.raises(KeyboardInterrupt):
-        RUNS[method](chunk_steps=8, checkpoint=path)
+        RUNS[method](checkpoint=path)
     monkeypatch.setattr(_driver, "run_chunk", real)
     assert path.exists()
-    resumed = RUNS[method](chunk_steps=8, checkpoint=path)
+    resumed = RUNS[method](checkpoint=path)
     assert_same(resumed, whole)
-    assert_same(RUNS[method](chunk_steps=8, checkpoint=path), whole)  # finished: read back
+    assert_same(RUNS[method](checkpoint=path), whole)  # finished: read back
 
 
 @pytest.mark.parametrize("method", RUNS)
@@ -78,7 +79,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(
     [
         ({"key": jax.random.key(5)}, "key"),
         ({"args": (jnp.zeros(3),)}, "args"),
-        ({"steps": 30}, "steps"),
+        ({"x0": jnp.ones(3)}, "x0"),
     ],
 )
 def test_a_checkpoint_of_another_run_is_refused_saying_what_differs(
@@ -121,6 +122,8 @@ def test_batched_runs_give_what_each_run_gives_alone(method):
         np.testing.assert_allclose(together.x[i], alone.x, rtol=1e-10)
         np.testing.assert_allclose(together.history.best[i, :n], alone.history.best, rtol=1e-10)
         assert np.all(np.isnan(np.asarray(together.history.best[i, n:])))
+    summary = together.summary()
+    assert len(summary["fun"]) == 2 and len(summary["status"]) == 2
 
 
 def test_batched_runs_need_one_key_per_run():
@@ -136,3 +139,15 @@ def test_cmaes_budget_in_generations_defaults_to_pycmas_maxiter():
     assert int(short.nit) == 5 and short.status_name == "max_steps"
     capped = run_cmaes(steps=None, max_evals=70, restarts=0)
     assert int(capped.nfev) <= 70 and capped.status_name == "max_steps"
+
+
+@pytest.mark.parametrize("method", RUNS)
+def test_a_finished_run_extended_gives_what_one_longer_run_gives(method, tmp_path):
+    path = tmp_path / "run.npz"
+    budget = {"steps": 15, "restarts": 0} if method == "cmaes" else {"steps": 15}
+    longer = RUNS[method](**(budget | {"steps": 40}))
+    short = RUNS[method](checkpoint=path, **budget)
+    assert int(short.nit) <= 16 and short.status_name == "max_steps"
+    assert_same(RUNS[method](checkpoint=path, **(budget | {"steps": 40})), longer)
+    with pytest.raises(ValueError, match="more than steps=20: pass steps >= "):
+        RUNS[method](checkpoint=path, **(budget | {"steps": 20}))

@@ -46,7 +46,7 @@ def test_summary_reports_every_rule(runs):
     assert set(summary["optimizers"]) == set(landscape.TUTORIAL_SETTINGS)
     adam = summary["optimizers"]["adam"]
     assert adam["distance_to_nearest_minimum"] < 1e-3
-    assert adam["status"] == "max_steps" and adam["nit"] == 10_000
+    assert adam["status"] == "converged" and adam["grad_norm"] <= 1e-8  # minimize's gtol
 
 
 def test_start_of_the_wrong_dimension_is_rejected():

@@ -12,6 +12,7 @@ import numpy as np
 import optax
 
 from . import _checks
+from ._identity import ByContent
 from .minimize import check_objective, minimize
 from .optim import adam
 from .result import Status, status_names
@@ -117,25 +118,22 @@ def find_minima(
     dtype = jnp.zeros(()).dtype  # float64 where x64 is enabled, float32 otherwise
     gtol = 10 * float(np.sqrt(np.finfo(dtype).eps)) if gtol is None else gtol
     gtol = _checks.positive("gtol", gtol)
+    fun = ByContent(fun)  # fingerprinted once: for the check's cache and the programs'
     check_objective(fun, jnp.asarray(lo, dtype), args)
-    objective = functools.partial(_with_args, fun, args) if args else fun  # f(x), data bound
     if optimizer is None:
         optimizer = adam(0.01 * float(np.max(hi - lo)))
 
     lo_j, hi_j = jnp.asarray(lo, dtype), jnp.asarray(hi, dtype)
     starts = lo_j + (hi_j - lo_j) * jax.random.uniform(key, (n_starts, lo.size), dtype)
     first_order = minimize(
-        fun, starts, optimizer, steps=steps, args=args, record_every=steps, batched=True
+        fun.value, starts, optimizer, steps=steps, args=args, record_every=steps, batched=True
     )
     ends = first_order.x
     candidates = jnp.concatenate([ends, starts])
-    points, grad_norms, eigenvalues = _newton_refine(objective, newton_steps, candidates)
-    slack = 1e-6 * (hi_j - lo_j)
-    inside = jnp.all((points >= lo_j - slack) & (points <= hi_j + slack), axis=1)
     diameter = float(np.linalg.norm(hi - lo))
-    kinds = _classify(objective, points, eigenvalues, 1e-3 * diameter)
-    kept = _distinct(points, kinds, (grad_norms <= gtol) & inside, 1e-6 * diameter)
-    values = jax.vmap(objective)(points)
+    points, values, kinds, kept = _stationary_points(
+        fun, newton_steps, diameter, gtol, candidates, lo_j, hi_j, args
+    )
     traced = _checks.traced((starts, ends))
     found = [_sorted_by_value(points, values, kept & (kinds == kind), traced) for kind in KINDS]
     (x, fx), (saddles, saddles_fun), (maxima, maxima_fun) = found
@@ -166,11 +164,22 @@ KINDS = (MINIMUM, SADDLE, MAXIMUM)
 """The kinds of stationary point, as codes."""
 
 
-def _with_args(fun: Callable, args: tuple, x: jax.Array) -> jax.Array:
-    return fun(x, *args)
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _stationary_points(fun, newton_steps, diameter, gtol, candidates, lo, hi, args):
+    """Steps 2–4 of :func:`find_minima` in one program: the refined points, their values and
+    kinds, and which of them to keep (stationary, inside the box, distinct)."""
+
+    def objective(x):
+        return fun.value(x, *args)
+
+    points, grad_norms, eigenvalues = _newton_refine(objective, newton_steps, candidates)
+    slack = 1e-6 * (hi - lo)
+    inside = jnp.all((points >= lo - slack) & (points <= hi + slack), axis=1)
+    kinds = _classify(objective, points, eigenvalues, 1e-3 * diameter)
+    kept = _distinct(points, kinds, (grad_norms <= gtol) & inside, 1e-6 * diameter)
+    return points, jax.vmap(objective)(points), kinds, kept
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
 def _newton_refine(fun, newton_steps, points):
     """Newton iterations x ← x − H⁻¹∇f from each point; a non-finite step leaves x unchanged."""
     grad, hessian = jax.grad(fun), jax.hessian(fun)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import checkpoint as checkpoints
 from .._progress import ProgressBar
+from ..result import Status
 
 RUNNING = -1
 
@@ -95,6 +96,22 @@ def run_chunked(
         if bar is not None:
             bar.update(done(carry), f"best f {np.nanmin(history['best']):.4g}")
     return carry, status, history
+
+
+def extended(path: str | Path, status: int, spent: dict[str, tuple[int, int]], more: bool) -> int:
+    """The status to resume a checkpoint with under a budget that may differ from its run's.
+
+    ``spent`` maps each budget argument to (what the checkpoint has used, what it allows now):
+    a checkpoint beyond the budget is refused. A run that ended on its budget (``max_steps``)
+    runs on when ``more`` (the new budget allows another generation) — as one longer run would.
+    """
+    for name, (used, allowed) in spent.items():
+        if used > allowed:
+            raise ValueError(
+                f"checkpoint {str(path)!r} has used {used}, more than {name}={allowed}: "
+                f"pass {name} >= {used} to resume it"
+            )
+    return RUNNING if status == int(Status.MAX_STEPS) and more else status
 
 
 def settings_of(arguments: dict) -> dict:

@@ -60,18 +60,20 @@ class EvolutionResult(NamedTuple):
     popsizes: tuple[int, ...]
 
     @property
-    def status_name(self) -> str:
-        """The status as a name, e.g. ``"ftarget"``, ``"tolfun"``, ``"max_steps"``."""
+    def status_name(self) -> str | list:
+        """The status as a name, e.g. ``"ftarget"``, ``"tolfun"``, ``"max_steps"`` (a list for
+        a batch)."""
         return status_names(self.status)
 
     def summary(self) -> dict:
-        """A JSON-serialisable dict of the outcome (the history as lists, no mean path)."""
+        """A JSON-serialisable dict of the outcome (the history as lists, no mean path; lists
+        of runs for a batch)."""
         h = self.history
         return {
             "x": jax.tree.map(lambda leaf: np.asarray(leaf).tolist(), self.x),
-            "fun": float(self.fun),
-            "nfev": int(self.nfev),
-            "nit": int(self.nit),
+            "fun": np.asarray(self.fun).tolist(),
+            "nfev": np.asarray(self.nfev).tolist(),
+            "nit": np.asarray(self.nit).tolist(),
             "status": self.status_name,
             "popsizes": list(self.popsizes),
             "history": {

@@ -211,6 +211,11 @@ def minimize(
     identity["args"] = fingerprint(args)
     finished = _Finished.empty(vector, record_mean)
     first = 0 if checkpoint is None else _driver.stored_field(checkpoint, "restart") or 0
+    if first > restarts:
+        raise ValueError(
+            f"checkpoint {str(checkpoint)!r} has run restart {first}, more than "
+            f"restarts={restarts}: pass restarts >= {first} to resume it"
+        )
     total = limit if max_evals is not None else budget(popsize) * popsize
     bar = ProgressBar(total, "cmaes", enabled=progress)
     for restart in range(first, restarts + 1):
@@ -226,6 +231,12 @@ def minimize(
             state, status, stored, saved = checkpoints.load(checkpoint, template, meta)
             history, finished = _driver.from_stored(stored), _Finished.restore(saved)
             operands, _, length = start(restart, finished.used)
+            done, used = int(state.generation), finished.used + int(state.nfev)
+            spent = {"steps": (done, budget(lam))}
+            if max_evals is not None:
+                spent["max_evals"] = (used, limit)
+            more = done < budget(lam) and used + lam <= limit
+            status = _driver.extended(checkpoint, int(status), spent, more)
 
         def save(state, status, history, meta=meta, finished=finished):
             tree = (state, np.int64(status), _driver.to_stored(history), finished.stored())
@@ -262,9 +273,10 @@ def minimize(
     )
 
 
-_UNSTORED = ("args", "chunk_steps", "checkpoint", "progress")
+_UNSTORED = ("args", "chunk_steps", "checkpoint", "progress", "steps", "max_evals", "restarts")
 """Settings that are not part of a checkpoint's identity as they are (``args`` enters by its
-fingerprint; the chunk length, the path and the bar change no number)."""
+fingerprint; the chunk length, the path and the bar change no number; the budget may grow: a
+finished run extended gives what one longer run gives)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,7 +53,6 @@ def settings(
     config, rate, scale = make_config(
         None,
         popsize=popsize,
-        steps=1,
         mutation=mutation,
         mutation_rate=mutation_rate,
         mutation_scale=mutation_scale,

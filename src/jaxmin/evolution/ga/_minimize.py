@@ -44,7 +44,6 @@ class _Config(NamedTuple):
     """The static (hashable) settings of a run."""
 
     popsize: int
-    steps: int
     elitism: int
     mutation: str
     selection: str
@@ -127,7 +126,6 @@ def make_config(
     n: int | None,
     *,
     popsize: int,
-    steps: int,
     mutation: str,
     mutation_rate: Rate,
     mutation_scale: Rate,
@@ -143,7 +141,6 @@ def make_config(
     """Check the GA's settings (see :func:`minimize`) for n parameters (None: rates must be
     scalars or schedules); return the static configuration and the fixed rates."""
     popsize = _checks.integer_at_least("popsize", popsize, 2)
-    steps = _checks.integer_at_least("steps", steps, 1)
     _checks.one_of("mutation", mutation, MUTATIONS)
     _checks.one_of("selection", selection, SELECTIONS)
     rate, rate_schedule = _check_rate("mutation_rate", mutation_rate, n)
@@ -163,7 +160,6 @@ def make_config(
         raise ValueError(f"elitism must be < popsize = {popsize}, got {elitism}")
     config = _Config(
         popsize=popsize,
-        steps=steps,
         elitism=elitism,
         mutation=mutation,
         selection=selection,
@@ -182,13 +178,14 @@ def make_config(
 @dataclasses.dataclass(frozen=True)
 class _Generation:
     """One generation for :mod:`.._driver`: breed, evaluate the children, then the status
-    (``ftarget``, ``diverged`` when every f is NaN, ``max_steps`` after ``config.steps``)."""
+    (``ftarget``, ``diverged`` when every f is NaN, ``max_steps`` after ``steps``, an operand:
+    a new budget needs no new program)."""
 
     fun: ByContent
     config: _Config
 
     def __call__(self, operands: tuple, carry: tuple) -> tuple[tuple, jax.Array, dict]:
-        key, rate, scale, args = operands
+        key, rate, scale, steps, args = operands
         population, fitness, g, nfev = carry
         config, lam = self.config, self.config.popsize
         elite, elite_f, children = breed(
@@ -198,7 +195,7 @@ class _Generation:
         population = jnp.concatenate([elite, children])
         fitness = jnp.concatenate([elite_f, children_f])
         nfev = nfev + lam - config.elitism
-        status = jnp.where(g + 1 >= config.steps, jnp.int32(Status.MAX_STEPS), _RUNNING)
+        status = jnp.where(g + 1 >= steps, jnp.int32(Status.MAX_STEPS), _RUNNING)
         status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
         status = jnp.where(jnp.all(jnp.isnan(fitness)), jnp.int32(Status.DIVERGED), status)
         record = _record(population, fitness, nfev, config)
@@ -294,7 +291,6 @@ def minimize(
     config, rate, scale = make_config(
         vector.shape[0],
         popsize=popsize,
-        steps=steps,
         mutation=mutation,
         mutation_rate=mutation_rate,
         mutation_scale=mutation_scale,
@@ -308,6 +304,7 @@ def minimize(
         record_mean=record_mean,
     )
     init_scale = _checks.non_negative("init_scale", init_scale)
+    steps = _checks.integer_at_least("steps", steps, 1)
     chunk_steps = _checks.integer_at_least("chunk_steps", chunk_steps, 1)
     dtype = vector.dtype
     key_init, key_run = jax.random.split(key)
@@ -315,15 +312,13 @@ def minimize(
         fun_flat, vector, key_init, jnp.asarray(init_scale, dtype), config, args
     )
     generation = _Generation(fun_flat, config)
-    operands = (key_run, jnp.asarray(rate, dtype), jnp.asarray(scale, dtype), args)
+    operands = (key_run, jnp.asarray(rate, dtype), jnp.asarray(scale, dtype), steps, args)
     if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap:
         if checkpoint is not None:
             raise ValueError(
                 "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
             )
-        carry, status, history, _ = _driver.run_chunk(
-            generation, operands, carry, status, config.steps
-        )
+        carry, status, history, _ = _driver.run_chunk(generation, operands, carry, status, steps)
         history = {  # the first population's record, then one row per generation (NaN after)
             name: jnp.concatenate([jnp.asarray(first[name], value.dtype)[None], value])
             for name, value in history.items()
@@ -340,19 +335,21 @@ def minimize(
         if checkpoint is not None and Path(checkpoint).exists():
             template = (carry, np.int64(0), _driver.growing(history))
             carry, status, stored = checkpoints.load(checkpoint, template, identity)
-            history = _driver.from_stored(stored)
+            history, done = _driver.from_stored(stored), int(carry[2])
+            spent = {"steps": (done, steps)}
+            status = _driver.extended(checkpoint, int(status), spent, done < steps)
 
         def save(carry, status, history):
             tree = (carry, np.int64(status), _driver.to_stored(history))
             checkpoints.save(checkpoint, tree, identity)
 
-        bar = ProgressBar(config.steps, "ga", enabled=progress)
+        bar = ProgressBar(steps, "ga", enabled=progress)
         carry, status, history = _driver.run_chunked(
             generation,
             operands,
             carry,
             status,
-            length=config.steps,
+            length=steps,
             chunk=chunk_steps,
             history=history,
             save=None if checkpoint is None else save,
@@ -379,8 +376,16 @@ def minimize(
     )
 
 
-_UNSTORED = ("args", "chunk_steps", "checkpoint", "progress", "mutation_rate", "mutation_scale")
+_UNSTORED = (
+    "args",
+    "chunk_steps",
+    "checkpoint",
+    "progress",
+    "mutation_rate",
+    "mutation_scale",
+    "steps",
+)
 """Settings that are not part of a checkpoint's identity as they are: data and rates enter by
 their fingerprints (:data:`_FINGERPRINTED`); the chunk length, the path and the bar change no
-number."""
+number; the budget may grow (a finished run extended gives what one longer run gives)."""
 _FINGERPRINTED = ("args", "mutation_rate", "mutation_scale")
