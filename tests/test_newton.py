@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from jaxmin import Status, newton, objectives, parameter_covariance
@@ -18,36 +18,40 @@ def never_increases(path_fun) -> bool:
     return bool(np.all(np.diff(values) <= 10 * np.finfo(values.dtype).eps * np.abs(values[:-1])))
 
 
+def quadratic(x, a, b):
+    """E(x) = ½xᵀAx − bᵀx, with A and b as data (``args``): one program per size n."""
+    return 0.5 * x @ a @ x - b @ x
+
+
 def spd_quadratic(n, seed, low=0.1, high=10.0):
-    """E(x) = ½xᵀAx − bᵀx with eigenvalues of A in [low, high]; minimiser A⁻¹b."""
+    """(A, b) of E(x) = ½xᵀAx − bᵀx with eigenvalues of A in [low, high]; minimiser A⁻¹b."""
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     a = q @ np.diag(rng.uniform(low, high, n)) @ q.T
     b = rng.standard_normal(n)
-    a_j, b_j = jnp.asarray(a), jnp.asarray(b)
-    return (lambda x: 0.5 * x @ a_j @ x - b_j @ x), np.linalg.solve(a, b), rng.standard_normal(n)
+    return (jnp.asarray(a), jnp.asarray(b)), np.linalg.solve(a, b), rng.standard_normal(n)
 
 
 @given(n=st.integers(1, 8), seed=st.integers(0, 10_000))
 def test_one_newton_step_lands_on_the_minimiser_of_a_quadratic(n, seed):
-    fun, minimiser, x0 = spd_quadratic(n, seed)
-    result = newton(fun, x0, method="newton", steps=1, gtol=None)
+    data, minimiser, x0 = spd_quadratic(n, seed)
+    result = newton(quadratic, x0, method="newton", steps=1, gtol=None, args=data)
     assert int(result.nit) == 1 and int(result.nhev) == 1
     np.testing.assert_allclose(result.x, minimiser, rtol=0, atol=1e-10)
 
 
 @given(n=st.integers(1, 8), seed=st.integers(0, 10_000))
 def test_undamped_start_of_damped_newton_takes_the_exact_step_on_a_quadratic(n, seed):
-    fun, minimiser, x0 = spd_quadratic(n, seed)
-    result = newton(fun, x0, method="damped", damping=0.0, steps=1, gtol=None)
+    data, minimiser, x0 = spd_quadratic(n, seed)
+    result = newton(quadratic, x0, method="damped", damping=0.0, steps=1, gtol=None, args=data)
     np.testing.assert_allclose(result.x, minimiser, rtol=0, atol=1e-10)
     assert int(result.nfev) == 2  # the start and one accepted trial: no backtracking
 
 
 @given(n=st.integers(1, 8), seed=st.integers(0, 10_000))
 def test_newton_cg_solves_a_quadratic_in_at_most_n_cg_iterations(n, seed):
-    fun, minimiser, x0 = spd_quadratic(n, seed, low=0.5, high=5.0)
-    result = newton(fun, x0, method="newton-cg", steps=1, gtol=None, cg_rtol=1e-13)
+    data, minimiser, x0 = spd_quadratic(n, seed, low=0.5, high=5.0)
+    result = newton(quadratic, x0, method="newton-cg", steps=1, gtol=None, cg_rtol=1e-13, args=data)
     assert int(result.nhev) <= n
     np.testing.assert_allclose(result.x, minimiser, rtol=0, atol=1e-10)
 
@@ -133,7 +137,11 @@ def test_damped_newton_keeps_decreasing_on_indefinite_and_singular_hessians(name
         assert float(result.fun) < -1e10
 
 
-@settings(max_examples=10)  # a new closure per example: one compilation each
+def quartic(x, a, b):
+    """E = ½xᵀAx − bᵀx + ¼Σxᵢ⁴, with A and b as data (``args``)."""
+    return quadratic(x, a, b) + 0.25 * jnp.sum(x**4)
+
+
 @given(n=st.integers(2, 6), seed=st.integers(0, 10_000))
 def test_damped_newton_descends_to_a_minimum_of_random_nonconvex_quartics(n, seed):
     """E = ½xᵀAx − bᵀx + ¼Σxᵢ⁴ with A indefinite: saddles and maxima abound, E is bounded below."""
@@ -141,11 +149,11 @@ def test_damped_newton_descends_to_a_minimum_of_random_nonconvex_quartics(n, see
     q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     a = jnp.asarray(q @ np.diag(rng.uniform(-5, 5, n)) @ q.T)
     b = jnp.asarray(rng.standard_normal(n))
-    fun = lambda x: 0.5 * x @ a @ x - b @ x + 0.25 * jnp.sum(x**4)  # noqa: E731
-    result = newton(fun, jnp.asarray(rng.standard_normal(n)), method="damped", steps=200)
+    x0 = jnp.asarray(rng.standard_normal(n))
+    result = newton(quartic, x0, method="damped", steps=200, args=(a, b))
     assert result.status_name == "converged"
     assert never_increases(result.path_fun)
-    assert np.linalg.eigvalsh(np.asarray(jax.hessian(fun)(result.x))).min() > -1e-8
+    assert np.linalg.eigvalsh(np.asarray(jax.hessian(quartic)(result.x, a, b))).min() > -1e-8
 
 
 def powell_singular(x):

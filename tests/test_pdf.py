@@ -91,7 +91,7 @@ def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkey
 
     path = tmp_path / "checkpoint.npz"
     calls = {"n": 0}
-    original = fitting.checkpoint.save
+    original = fitting.checkpoints.save
 
     def killed_after_two_chunks(*args, **kwargs):
         original(*args, **kwargs)
@@ -99,10 +99,10 @@ def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkey
         if calls["n"] == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(fitting.checkpoint, "save", killed_after_two_chunks)
+    monkeypatch.setattr(fitting.checkpoints, "save", killed_after_two_chunks)
     with pytest.raises(KeyboardInterrupt):
         pdf.fit(**SMALL, closure_fits=2, checkpoint=path)
-    monkeypatch.setattr(fitting.checkpoint, "save", original)
+    monkeypatch.setattr(fitting.checkpoints, "save", original)
     resumed = pdf.fit(**SMALL, closure_fits=2, checkpoint=path)
     np.testing.assert_array_equal(resumed.f_band, small_fit.f_band)
     np.testing.assert_array_equal(resumed.chi2_train, small_fit.chi2_train)
