@@ -54,15 +54,24 @@ class Grid(NamedTuple):
 
     x: jax.Array
     features: jax.Array
+    """The network's inputs (x, ln x)."""
     table: jax.Array
     sum_rule: jax.Array
+    log_1mx: jax.Array
+    """ln(1 − x), and 0 at x = 1 (where ``below_one`` is 0)."""
+    below_one: jax.Array
+    """1 where x < 1, 0 at x = 1: (1 − x)^β = 0 there for β > 0."""
 
 
 def make_grid(x_eval: np.ndarray, table: np.ndarray, sum_rule: np.ndarray, dtype) -> Grid:
-    """The model's evaluation grid, with network inputs (x, ln x)."""
+    """The model's evaluation grid, with network inputs (x, ln x) and the logarithms of the
+    preprocessing computed once."""
     x = np.asarray(x_eval, dtype=float)
     features = np.stack([x, np.log(x)], axis=1)
-    return Grid(*(jnp.asarray(a, dtype) for a in (x, features, table, sum_rule)))
+    below_one = x < 1
+    log_1mx = np.log(np.where(below_one, 1 - x, 1.0))
+    arrays = (x, features, table, sum_rule, log_1mx, below_one)
+    return Grid(*(jnp.asarray(a, dtype) for a in arrays))
 
 
 def init_params(key: jax.Array, cfg: ModelConfig, dtype) -> dict:
@@ -90,9 +99,11 @@ def project(params: dict, cfg: ModelConfig) -> dict:
 
 
 def from_network(nn_out: jax.Array, exponents: jax.Array, grid: Grid, momentum: float):
-    """F on the grid from the network's outputs: A x^(1−α) (1 − x)^β NN, A by the sum rule."""
+    """F on the grid from the network's outputs: A x^(1−α) (1 − x)^β NN, A by the sum rule
+    (the powers as exp((1 − α) ln x + β ln(1 − x)), with the logarithms of the grid)."""
     alpha, beta = exponents[0], exponents[1]
-    raw = grid.x ** (1 - alpha) * (1 - grid.x) ** beta * nn_out
+    log_x = grid.features[:, 1]
+    raw = grid.below_one * jnp.exp((1 - alpha) * log_x + beta * grid.log_1mx) * nn_out
     return momentum / jnp.dot(grid.sum_rule, raw) * raw
 
 

@@ -5,8 +5,9 @@ points, and its own initial parameters. One epoch of replica k:
 
 1. evaluate F on the grid, O = T F, r = O − D⁽ᵏ⁾;
    χ²_tr = r_trᵀ C_tr⁻¹ r_tr / N_tr and χ²_val = r_valᵀ C_val⁻¹ r_val / N_val, with C_tr and
-   C_val the blocks of C on the replica's training and validation points (Cholesky factors
-   computed once, never an inverse);
+   C_val the blocks of C on the replica's training and validation points, computed as
+   ‖L⁻¹T F − L⁻¹D‖²/N with C = LLᵀ: the whitened table and data are computed once per replica,
+   so an epoch's χ² is one matrix–vector product (C itself is never inverted);
 2. look-back: if χ²_val is the lowest so far, keep these parameters and the epoch;
    once χ²_val has fallen below ``threshold``, count epochs without improvement, and stop the
    replica (``stopped_early``) when the count reaches the patience;
@@ -54,8 +55,12 @@ class ReplicaData(NamedTuple):
     target: jax.Array
     train_rows: jax.Array
     val_rows: jax.Array
-    chol_train: jax.Array
-    chol_val: jax.Array
+    design_train: jax.Array
+    """L_tr⁻¹ T_tr: the whitened rows of the observable table on the training points."""
+    whitened_train: jax.Array
+    """L_tr⁻¹ D_tr: the whitened training data."""
+    design_val: jax.Array
+    whitened_val: jax.Array
 
 
 class ReplicaState(NamedTuple):
@@ -73,24 +78,23 @@ class ReplicaState(NamedTuple):
     status: jax.Array
 
 
-def _chi2(residual: jax.Array, chol: jax.Array) -> jax.Array:
-    whitened = jax.scipy.linalg.solve_triangular(chol, residual, lower=True)
-    return jnp.sum(jnp.square(whitened)) / residual.shape[0]
+def _chi2(f_grid: jax.Array, design: jax.Array, whitened: jax.Array) -> jax.Array:
+    return jnp.sum(jnp.square(design @ f_grid - whitened)) / whitened.shape[0]
 
 
-def chi2_split(f_grid: jax.Array, data: ReplicaData, grid: model.Grid):
-    """(χ²_tr, χ²_val) of F on the grid against the replica's data."""
-    residual = grid.table @ f_grid - data.target
-    train = _chi2(residual[data.train_rows], data.chol_train)
+def chi2_split(f_grid: jax.Array, data: ReplicaData):
+    """(χ²_tr, χ²_val) of F on the grid against the replica's data: ‖L⁻¹(T F − D)‖²/N on
+    each part (see :func:`jaxmin.pdf.setup.whitened_system`)."""
+    train = _chi2(f_grid, data.design_train, data.whitened_train)
     if data.val_rows.shape[0] == 0:
         return train, train
-    return train, _chi2(residual[data.val_rows], data.chol_val)
+    return train, _chi2(f_grid, data.design_val, data.whitened_val)
 
 
 def _objective(data: ReplicaData, grid: model.Grid, cfg: EngineConfig):
     """(χ²_tr, χ²_val) of parameters (projected onto the exponents' bounds)."""
     return lambda params: chi2_split(
-        model.evaluate(model.project(params, cfg.model), grid, cfg.model), data, grid
+        model.evaluate(model.project(params, cfg.model), grid, cfg.model), data
     )
 
 
@@ -130,7 +134,7 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
     """
 
     def value_and_grad(params):
-        return model.value_and_grad(lambda f: chi2_split(f, data, grid), params, grid, cfg.model)
+        return model.value_and_grad(lambda f: chi2_split(f, data), params, grid, cfg.model)
 
     (train, val), params, opt_state = cfg.method.step(
         state.params, state.opt_state, state.epoch, _objective(data, grid, cfg), value_and_grad

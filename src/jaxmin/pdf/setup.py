@@ -93,15 +93,17 @@ def replica_data(
     validation: float,
     dtype,
 ) -> ReplicaData:
-    """Pseudo-data, split and Cholesky factors of the given replicas of one fit (stacked)."""
+    """Pseudo-data, split and whitened systems of the given replicas of one fit (stacked)."""
     cov = data_set.covariance
     chol = np.linalg.cholesky(cov)
-    targets, trains, vals, chol_tr, chol_val = [], [], [], [], []
+    table = np.asarray(data_set.observables.table, np.float64)
+    targets, trains, vals, pieces = [], [], [], {name: [] for name in WHITENED}
     for k in replicas:
         noise = 0.0
         if level == 2:
             noise = pdf_data.gaussian(stream_key(seeds.data, REPLICA_STREAM, fit, int(k)), chol)
-        targets.append(data_set.central + noise)
+        target = data_set.central + noise
+        targets.append(target)
         train, val = split_rows(
             stream_key(seeds.split, SPLIT_STREAM, fit, int(k)),
             data_set.observables.kind,
@@ -109,15 +111,30 @@ def replica_data(
         )
         trains.append(train)
         vals.append(val)
-        chol_tr.append(np.linalg.cholesky(cov[np.ix_(train, train)]))
-        chol_val.append(np.linalg.cholesky(cov[np.ix_(val, val)]) if val.size else np.zeros((0, 0)))
+        for part, rows in (("train", train), ("val", val)):
+            design, whitened = whitened_system(table[rows], target[rows], cov[np.ix_(rows, rows)])
+            pieces[f"design_{part}"].append(design)
+            pieces[f"whitened_{part}"].append(whitened)
     return ReplicaData(
         target=jnp.asarray(np.stack(targets), dtype),
         train_rows=jnp.asarray(np.stack(trains)),
         val_rows=jnp.asarray(np.stack(vals)),
-        chol_train=jnp.asarray(np.stack(chol_tr), dtype),
-        chol_val=jnp.asarray(np.stack(chol_val), dtype),
+        **{name: jnp.asarray(np.stack(arrays), dtype) for name, arrays in pieces.items()},
     )
+
+
+WHITENED = ("design_train", "whitened_train", "design_val", "whitened_val")
+"""The fields of :class:`ReplicaData` built by :func:`whitened_system`."""
+
+
+def whitened_system(table: np.ndarray, target: np.ndarray, cov: np.ndarray):
+    """(L⁻¹T, L⁻¹D) for C = LLᵀ: then χ² = (TF − D)ᵀC⁻¹(TF − D) = ‖L⁻¹T F − L⁻¹D‖², one
+    matrix–vector product per epoch. L⁻¹ comes from triangular solves in float64, computed
+    once; C is never inverted."""
+    if not target.size:
+        return np.zeros((0, table.shape[1])), np.zeros(0)
+    chol = np.linalg.cholesky(cov)
+    return np.linalg.solve(chol, table), np.linalg.solve(chol, target)
 
 
 def initial_params(
