@@ -1,5 +1,8 @@
 """Genetic algorithm: operators (hypothesis properties), selection, elitism, minimize, bad input."""
 
+import collections
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -61,6 +64,25 @@ def test_tournament_never_picks_the_worst_and_favours_the_best(size, seed, k):
     picked = np.asarray(f)[chosen]
     assert picked.max() < size - 1  # the worst loses every tournament of ≥ 2 distinct entrants
     assert picked.mean() < (size - 1) / 2  # better than a uniform draw
+
+
+@pytest.mark.parametrize(("n", "k"), [(1, 1), (5, 5), (7, 2), (40, 3)])
+def test_tournament_entrants_are_a_uniform_subset_of_distinct_individuals(n, k):
+    """Floyd's algorithm: k distinct indices in range(n), every k-subset equally likely
+    (a χ² test over all C(n, k) subsets where there are few of them)."""
+    from jaxmin.evolution.ga._selection import distinct_indices
+
+    keys = jax.random.split(jax.random.key(0), 20_000)
+    drawn = np.asarray(jax.vmap(lambda key: distinct_indices(key, n, k))(keys))
+    assert drawn.min() >= 0 and drawn.max() < n
+    assert all(len(set(row)) == k for row in drawn)
+    if math.comb(n, k) <= 50:
+        counts = collections.Counter(tuple(sorted(row)) for row in drawn)
+        assert len(counts) == math.comb(n, k)
+        expected = len(drawn) / math.comb(n, k)
+        chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+        dof = max(math.comb(n, k) - 1, 1)
+        assert chi2 < dof + 5 * math.sqrt(2 * dof)  # far in the tail only if not uniform
 
 
 def test_nan_values_rank_last_in_selection():
