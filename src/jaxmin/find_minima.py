@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -131,16 +131,19 @@ def find_minima(
     ends = first_order.x
     candidates = jnp.concatenate([ends, starts])
     diameter = float(np.linalg.norm(hi - lo))
-    points, values, kinds, kept = _stationary_points(
+    found, counts = _stationary_points(
         fun, newton_steps, diameter, gtol, candidates, lo_j, hi_j, args
     )
     traced = _checks.traced((starts, ends))
-    found = [_sorted_by_value(points, values, kept & (kinds == kind), traced) for kind in KINDS]
+    if not traced:  # only the points found, not the padding
+        found = [
+            (np.asarray(x)[:count], np.asarray(fx)[:count])
+            for (x, fx), count in zip(found, np.asarray(counts), strict=True)
+        ]
     (x, fx), (saddles, saddles_fun), (maxima, maxima_fun) = found
     refined = candidates.shape[0] * (newton_steps + 1)  # each step and the final test
     nfev = jnp.sum(first_order.nfev) + refined
-    found_one = jnp.any(kept & (kinds == MINIMUM))
-    status = jnp.where(found_one, int(Status.CONVERGED), int(Status.MAX_STEPS))
+    status = jnp.where(counts[MINIMUM] > 0, int(Status.CONVERGED), int(Status.MAX_STEPS))
     xp = jnp if traced else np
     if not traced:
         nfev, status = int(nfev), int(status)
@@ -166,8 +169,9 @@ KINDS = (MINIMUM, SADDLE, MAXIMUM)
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def _stationary_points(fun, newton_steps, diameter, gtol, candidates, lo, hi, args):
-    """Steps 2–4 of :func:`find_minima` in one program: the refined points, their values and
-    kinds, and which of them to keep (stationary, inside the box, distinct)."""
+    """Steps 2–4 of :func:`find_minima` in one program: for each kind (:data:`KINDS`) the
+    distinct stationary points inside the box sorted by value and their values, NaN-padded to
+    the number of candidates, and how many there are of each kind."""
 
     def objective(x):
         return fun.value(x, *args)
@@ -177,7 +181,10 @@ def _stationary_points(fun, newton_steps, diameter, gtol, candidates, lo, hi, ar
     inside = jnp.all((points >= lo - slack) & (points <= hi + slack), axis=1)
     kinds = _classify(objective, points, eigenvalues, 1e-3 * diameter)
     kept = _distinct(points, kinds, (grad_norms <= gtol) & inside, 1e-6 * diameter)
-    return points, jax.vmap(objective)(points), kinds, kept
+    values = jax.vmap(objective)(points)
+    masks = [kept & (kinds == kind) for kind in KINDS]
+    found = [_sorted_by_value(points, values, mask) for mask in masks]
+    return found, jnp.stack([jnp.sum(mask) for mask in masks])
 
 
 def _newton_refine(fun, newton_steps, points):
@@ -236,15 +243,10 @@ def _distinct(points: jax.Array, kinds: jax.Array, valid: jax.Array, tol: float)
 
 
 def _sorted_by_value(
-    points: jax.Array, values: jax.Array, mask: jax.Array, traced: bool
-) -> tuple[Any, Any]:
-    """The masked points and their values, sorted by value: all of them (NaN-padded to the
-    number of candidates) inside a trace, only the masked ones otherwise."""
+    points: jax.Array, values: jax.Array, mask: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """The masked points and their values sorted by value, first, then NaN rows."""
     order = jnp.argsort(jnp.where(mask, values, jnp.inf), stable=True)
     chosen = mask[order]
     x = jnp.where(chosen[:, None], points[order], jnp.nan)
-    fx = jnp.where(chosen, values[order], jnp.nan)
-    if traced:
-        return x, fx
-    count = int(jnp.sum(mask))
-    return np.asarray(x)[:count], np.asarray(fx)[:count]
+    return x, jnp.where(chosen, values[order], jnp.nan)

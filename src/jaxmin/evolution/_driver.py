@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import checkpoint as checkpoints
+from .._identity import ByContent, fingerprint
 from .._progress import ProgressBar
 from ..result import Status
 
@@ -42,7 +43,7 @@ def run_chunk(
     run)."""
     template = jax.eval_shape(generation, operands, carry)[2]
     buffer = jax.tree.map(
-        lambda leaf: jnp.full((length, *leaf.shape), jnp.nan, jnp.result_type(leaf, float)),
+        lambda leaf: jnp.full((length, *leaf.shape), jnp.nan, recorded_dtype(leaf.dtype)),
         template,
     )
 
@@ -124,14 +125,63 @@ def settings_of(arguments: dict) -> dict:
     }
 
 
+def recorded_dtype(dtype: Any) -> Any:
+    """The dtype a record is kept in: floating, so that a history can be padded with NaN."""
+    return jnp.result_type(dtype, float)
+
+
+def as_history(record: dict) -> dict:
+    """One record as a history of one generation (host arrays, in :func:`recorded_dtype`)."""
+    return {
+        name: np.asarray(value)[None].astype(recorded_dtype(np.asarray(value).dtype))
+        for name, value in record.items()
+    }
+
+
 def empty_history(generation: Callable, operands: Any, carry: Any) -> dict:
     """A history of no generations, with the fields, shapes and dtypes :func:`run_chunk`
     records."""
     record = jax.eval_shape(generation, operands, carry)[2]
     return {
-        name: np.zeros((0, *leaf.shape), jnp.result_type(leaf.dtype, float))
+        name: np.zeros((0, *leaf.shape), recorded_dtype(leaf.dtype))
         for name, leaf in record.items()
     }
+
+
+def identity(
+    settings: dict,
+    *,
+    left_out: tuple[str, ...],
+    fingerprinted: tuple[str, ...],
+    fun: ByContent,
+    start: Any,
+    key: jax.Array,
+) -> dict:
+    """A run's identity in its checkpoint: the settings (those in ``fingerprinted`` by their
+    :func:`~jaxmin._identity.fingerprint`, those in ``left_out`` not at all) and fingerprints of
+    the objective, the start and the key."""
+    meta = {
+        name: value
+        for name, value in settings.items()
+        if name not in left_out and name not in fingerprinted
+    }
+    meta |= {name: fingerprint(settings[name]) for name in fingerprinted}
+    return meta | {"fun": fun.key, "x0": fingerprint(start), "key": fingerprint(key)}
+
+
+def save(path: str | Path, meta: dict, carry: Any, status: int, history: dict, *extra: Any):
+    """Write a run's checkpoint: its state, status, history so far and ``extra`` leaves."""
+    checkpoints.save(path, (carry, np.int64(status), to_stored(history), *extra), meta)
+
+
+def load(path: str | Path, meta: dict, carry: Any, history: dict, *extra: Any) -> tuple:
+    """Read a checkpoint written by :func:`save` into the structure of a fresh run's ``carry``,
+    a ``history`` of the same fields (any length) and ``extra`` templates; returns (carry,
+    status, history, *extra). Another run's checkpoint is refused (see
+    :func:`jaxmin.checkpoint.load`)."""
+    template = (carry, np.int64(0), growing(history), *extra)
+    carry, status, stored, *extra = checkpoints.load(path, template, meta)
+    return carry, int(status), from_stored(stored), *extra
 
 
 def growing(history: dict) -> dict:

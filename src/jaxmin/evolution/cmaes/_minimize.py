@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import _checks
 from ... import checkpoint as checkpoints
-from ..._identity import ByContent, fingerprint
+from ..._identity import ByContent
 from ..._progress import ProgressBar
 from ...result import Status
 from .. import _driver
@@ -206,9 +206,14 @@ def minimize(
             popsizes=(popsize,),
         )
 
-    identity = {name: value for name, value in settings.items() if name not in _UNSTORED}
-    identity |= {"fun": fun_flat.key, "x0": fingerprint(vector), "key": fingerprint(key)}
-    identity["args"] = fingerprint(args)
+    identity = _driver.identity(
+        settings,
+        left_out=_LEFT_OUT,
+        fingerprinted=("args",),
+        fun=fun_flat,
+        start=vector,
+        key=key,
+    )
     finished = _Finished.empty(vector, record_mean)
     first = 0 if checkpoint is None else _driver.stored_field(checkpoint, "restart") or 0
     if first > restarts:
@@ -225,22 +230,22 @@ def minimize(
         operands, state, length = start(restart, finished.used)
         status, history = RUNNING, None
         meta = identity | {"restart": restart}
-        empty = _driver.empty_history(generation, operands, state)
-        template = (state, np.int64(0), _driver.growing(empty), finished.template())
         if checkpoint is not None and restart == first and Path(checkpoint).exists():
-            state, status, stored, saved = checkpoints.load(checkpoint, template, meta)
-            history, finished = _driver.from_stored(stored), _Finished.restore(saved)
+            empty = _driver.empty_history(generation, operands, state)
+            state, status, history, saved = _driver.load(
+                checkpoint, meta, state, empty, finished.template()
+            )
+            finished = _Finished.restore(saved)
             operands, _, length = start(restart, finished.used)
             done, used = int(state.generation), finished.used + int(state.nfev)
             spent = {"steps": (done, budget(lam))}
             if max_evals is not None:
                 spent["max_evals"] = (used, limit)
             more = done < budget(lam) and used + lam <= limit
-            status = _driver.extended(checkpoint, int(status), spent, more)
+            status = _driver.extended(checkpoint, status, spent, more)
 
         def save(state, status, history, meta=meta, finished=finished):
-            tree = (state, np.int64(status), _driver.to_stored(history), finished.stored())
-            checkpoints.save(checkpoint, tree, meta)
+            _driver.save(checkpoint, meta, state, status, history, finished.stored())
 
         state, status, history = _driver.run_chunked(
             generation,
@@ -273,10 +278,10 @@ def minimize(
     )
 
 
-_UNSTORED = ("args", "chunk_steps", "checkpoint", "progress", "steps", "max_evals", "restarts")
-"""Settings that are not part of a checkpoint's identity as they are (``args`` enters by its
-fingerprint; the chunk length, the path and the bar change no number; the budget may grow: a
-finished run extended gives what one longer run gives)."""
+_LEFT_OUT = ("chunk_steps", "checkpoint", "progress", "steps", "max_evals", "restarts")
+"""Settings left out of a checkpoint's identity (``args`` enters by its fingerprint): the chunk
+length, the path and the bar change no number, and the budget may grow (a finished run extended
+gives what one longer run gives)."""
 
 
 @dataclasses.dataclass(frozen=True)

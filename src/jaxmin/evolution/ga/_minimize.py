@@ -23,8 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import _checks
-from ... import checkpoint as checkpoints
-from ..._identity import ByContent, fingerprint
+from ..._identity import ByContent
 from ..._progress import ProgressBar
 from ...result import Status
 from .. import _driver
@@ -325,23 +324,22 @@ def minimize(
         }
         xp = jnp
     else:
-        empty = _driver.empty_history(generation, operands, carry)
-        history = {
-            name: np.asarray(first[name], value.dtype)[None] for name, value in empty.items()
-        }
-        identity = {name: value for name, value in settings.items() if name not in _UNSTORED}
-        identity |= {name: fingerprint(settings[name]) for name in _FINGERPRINTED}
-        identity |= {"fun": fun_flat.key, "x0": fingerprint(vector), "key": fingerprint(key)}
+        history = _driver.as_history(first)  # the first population's record
+        identity = _driver.identity(
+            settings,
+            left_out=_LEFT_OUT,
+            fingerprinted=_FINGERPRINTED,
+            fun=fun_flat,
+            start=vector,
+            key=key,
+        )
         if checkpoint is not None and Path(checkpoint).exists():
-            template = (carry, np.int64(0), _driver.growing(history))
-            carry, status, stored = checkpoints.load(checkpoint, template, identity)
-            history, done = _driver.from_stored(stored), int(carry[2])
-            spent = {"steps": (done, steps)}
-            status = _driver.extended(checkpoint, int(status), spent, done < steps)
+            carry, status, history = _driver.load(checkpoint, identity, carry, history)
+            done = int(carry[2])
+            status = _driver.extended(checkpoint, status, {"steps": (done, steps)}, done < steps)
 
         def save(carry, status, history):
-            tree = (carry, np.int64(status), _driver.to_stored(history))
-            checkpoints.save(checkpoint, tree, identity)
+            _driver.save(checkpoint, identity, carry, status, history)
 
         bar = ProgressBar(steps, "ga", enabled=progress)
         carry, status, history = _driver.run_chunked(
@@ -376,16 +374,9 @@ def minimize(
     )
 
 
-_UNSTORED = (
-    "args",
-    "chunk_steps",
-    "checkpoint",
-    "progress",
-    "mutation_rate",
-    "mutation_scale",
-    "steps",
-)
-"""Settings that are not part of a checkpoint's identity as they are: data and rates enter by
-their fingerprints (:data:`_FINGERPRINTED`); the chunk length, the path and the bar change no
-number; the budget may grow (a finished run extended gives what one longer run gives)."""
+_LEFT_OUT = ("chunk_steps", "checkpoint", "progress", "steps")
+"""Settings left out of a checkpoint's identity: the chunk length, the path and the bar change
+no number, and the budget may grow (a finished run extended gives what one longer run gives)."""
 _FINGERPRINTED = ("args", "mutation_rate", "mutation_scale")
+"""Settings in a checkpoint's identity by their fingerprints: data, and rates (arrays or
+schedules)."""
