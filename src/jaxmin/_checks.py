@@ -75,6 +75,17 @@ def learning_rate(value: Any, name: str = "learning_rate") -> float | Callable:
     return positive(name, value)
 
 
+def leading_axis(name: str, tree: Any) -> int:
+    """The length of the leading axis that every leaf of ``tree`` shares (many runs at once,
+    ``batched=True``); a ``ValueError`` naming ``name`` otherwise."""
+    sizes = {np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in jax.tree.leaves(tree)}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError(
+            f"with batched=True every leaf of {name} needs the same leading axis, got sizes {sizes}"
+        )
+    return sizes.pop()
+
+
 def traced(tree: Any) -> bool:
     """Whether any leaf is a tracer (the call is inside the user's ``jit``, ``vmap``, …): its
     values are then unknown until run time, so value checks become run-time statuses."""

@@ -58,11 +58,7 @@ def prepare_start(x0: Any, batched: bool) -> tuple[Any, Any]:
             raise TypeError(f"x0 must hold floating-point arrays, got dtype {leaf.dtype}")
     if not batched:
         return x0, x0
-    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(x0)}
-    if len(sizes) != 1 or None in sizes:
-        raise ValueError(
-            f"with batched=True every leaf of x0 needs the same leading axis, got sizes {sizes}"
-        )
+    _checks.leading_axis("x0", x0)
     return x0, jax.tree.map(lambda leaf: leaf[0], x0)
 
 

@@ -107,12 +107,7 @@ def batched_runs(run: Callable[[Any, jax.Array], Any], x0: Any, key: jax.Array) 
     """``run(x, k)`` for every start x (a leading axis on every leaf of ``x0``) and its key k
     (``key`` holds one per start), at once under ``vmap``: each run gives the numbers it gives
     alone. ``run`` returns an :class:`~jaxmin.evolution.EvolutionResult`."""
-    sizes = {jnp.shape(leaf)[0] if jnp.ndim(leaf) else None for leaf in jax.tree.leaves(x0)}
-    if len(sizes) != 1 or None in sizes:
-        raise ValueError(
-            f"with batched=True every leaf of x0 needs the same leading axis, got sizes {sizes}"
-        )
-    (runs,) = sizes
+    runs = _checks.leading_axis("x0", x0)
     if not (isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)):
         raise TypeError(f"key must be JAX random keys (jax.random.split(key, {runs})), got {key!r}")
     if key.shape != (runs,):

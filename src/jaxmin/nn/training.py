@@ -383,12 +383,7 @@ def train(
         stacked = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], params)
         result = _run(stacked, x, y, key, None, 1, **_settings(locals()))
         return jax.tree.map(lambda leaf: leaf[0], result)
-    leaves = jax.tree.leaves(params)
-    if not leaves or any(jnp.ndim(leaf) == 0 for leaf in leaves):
-        raise ValueError("with batched=True, params must carry a leading member axis on every leaf")
-    members = int(jnp.shape(leaves[0])[0])
-    if any(jnp.shape(leaf)[0] != members for leaf in leaves):
-        raise ValueError("every leaf of params must have the same leading member axis")
+    members = _checks.leading_axis("params", params)
     if data_axis not in (None, 0):
         raise ValueError(f"data_axis must be None (shared data) or 0, got {data_axis!r}")
     if data_axis == 0:
