@@ -8,8 +8,11 @@ For a batch of N rows (row convention: z⁽ˡ⁾ = a⁽ˡ⁻¹⁾W⁽ˡ⁾ + b�
 4. gradients      ∂E/∂W⁽ˡ⁾ = a⁽ˡ⁻¹⁾ᵀ Δ⁽ˡ⁾,   ∂E/∂b⁽ˡ⁾ = Σ_rows Δ⁽ˡ⁾.
 
 These are the lecture's Δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀΔ⁽ˡ⁺¹⁾) ⊙ σ′(z⁽ˡ⁾), ∂E/∂W⁽ˡ⁾ = Δ⁽ˡ⁾a⁽ˡ⁻¹⁾ᵀ for column
-vectors, summed over the rows of the batch in one product per layer. Nothing here uses autodiff
-except, for a :func:`~jaxmin.nn.losses.custom` loss, its output gradient ∂E/∂ŷ.
+vectors, summed over the rows of the batch in one product per layer. The arrays are held in
+that column form, Δ⁽ˡ⁾ᵀ of shape ``(n_l, N)`` (the layout of :class:`~jaxmin.nn.mlp.ForwardCache`),
+so that the backward pass runs in the forward pass's layout, also under ``vmap``: step 3 is
+W⁽ˡ⁺¹⁾Δ⁽ˡ⁺¹⁾ᵀ and step 4 (Δ⁽ˡ⁾ᵀ a⁽ˡ⁻¹⁾)ᵀ. Nothing here uses autodiff except, for a
+:func:`~jaxmin.nn.losses.custom` loss, its output gradient ∂E/∂ŷ.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from .activations import activation as get_activation
 from .losses import Loss, get_loss
 from .mlp import ForwardCache, Params, as_rows, check_dropout_mask, forward_cache, sizes_of
 
-_CONTRACT_ROWS = (((0,), (0,)), ((), ()))
-"""dot_general dimensions of aᵀΔ: contract the row axis of both operands."""
-_CONTRACT_OUTPUTS = (((1,), (1,)), ((), ()))
-"""dot_general dimensions of ΔWᵀ: contract the output axis of Δ with that of W."""
+_CONTRACT_BATCH = (((1,), (1,)), ((), ()))
+"""dot_general dimensions of Δᵀa: contract the batch axis (last) of both transposed operands."""
+_CONTRACT_OUTPUTS = (((1,), (0,)), ((), ()))
+"""dot_general dimensions of WΔᵀ: contract the output axis of W with that of Δᵀ."""
 
 
 def _split_outputs(outputs: jax.Array, n: int, loss: Loss) -> tuple[jax.Array, jax.Array | None]:
@@ -50,7 +53,7 @@ def loss_and_grad(
     ``inputs`` are the data rows followed by the loss's grid rows (if it has a grid).
     """
     cache = forward_cache(params, inputs, hidden, output, dropout_mask)
-    yhat, grid_out = _split_outputs(cache.activations[-1], y.shape[0], loss)
+    yhat, grid_out = _split_outputs(cache.outputs, y.shape[0], loss)
     value = loss.value(yhat, y, grid_out)
     d_yhat, d_grid = loss.output_grad(yhat, y, grid_out)
     if d_grid is not None:
@@ -73,21 +76,22 @@ def backward(
     expression: the output gradient may come from anywhere (e.g. ``jax.grad`` of a model built
     on the network's outputs), the gradients of the weights are the hand-written ones.
     """
-    delta = d_outputs
+    rows = d_outputs.shape[0]
+    delta = d_outputs.T  # Δᵀ, (n_l, N): the layout of the cache
     if output.name != "linear":
         delta = delta * output.derivative(cache.pre_activations[-1], cache.activations[-1])
     grads: list[dict[str, jax.Array]] = []
     for layer in range(len(params) - 1, -1, -1):
         grads.append(
             {
-                "W": jax.lax.dot_general(cache.inputs[layer], delta, _CONTRACT_ROWS),
-                "b": jnp.sum(delta, axis=0),
+                "W": jax.lax.dot_general(delta, cache.inputs[layer], _CONTRACT_BATCH).T,
+                "b": jnp.sum(delta, axis=1),
             }
         )
         if layer > 0:
-            back = jax.lax.dot_general(delta, params[layer]["W"], _CONTRACT_OUTPUTS)
+            back = jax.lax.dot_general(params[layer]["W"], delta, _CONTRACT_OUTPUTS)
             if dropout_mask is not None:
-                back = back * dropout_mask[layer - 1]
+                back = back * jnp.broadcast_to(dropout_mask[layer - 1], (rows, back.shape[0])).T
             z, a = cache.pre_activations[layer - 1], cache.activations[layer - 1]
             delta = back * hidden.derivative(z, a)
     return grads[::-1]
@@ -103,7 +107,7 @@ def loss_value(
     dropout_mask: list | None = None,
 ) -> jax.Array:
     """E(params) for inputs already checked (the function that ``jax.grad`` differentiates)."""
-    outputs = forward_cache(params, inputs, hidden, output, dropout_mask).activations[-1]
+    outputs = forward_cache(params, inputs, hidden, output, dropout_mask).outputs
     yhat, grid_out = _split_outputs(outputs, y.shape[0], loss)
     return loss.value(yhat, y, grid_out)
 

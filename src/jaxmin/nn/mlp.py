@@ -1,8 +1,17 @@
 """The multilayer perceptron's forward pass, z⁽ˡ⁾ = a⁽ˡ⁻¹⁾W⁽ˡ⁾ + b⁽ˡ⁾, a⁽ˡ⁾ = σ(z⁽ˡ⁾).
 
-Data are rows: x has shape ``(N, n_0)`` and every a⁽ˡ⁾ has shape ``(N, n_l)``, so one layer
-is one matrix product for the whole batch. Hidden layers use ``activation``; the output layer
+Data are rows: x has shape ``(N, n_0)`` and ŷ = a⁽ᴸ⁾ has shape ``(N, n_L)``, so one layer is
+one matrix product for the whole batch. Hidden layers use ``activation``; the output layer
 uses ``output`` (``linear`` by default, for regression and for logits).
+
+Inside the pass (:func:`forward_cache`) the batch is the last axis: the lecture's column
+vectors side by side, z⁽ˡ⁾ᵀ = W⁽ˡ⁾ᵀ a⁽ˡ⁻¹⁾ᵀ + b⁽ˡ⁾, shape ``(n_l, N)``. Then, under ``vmap``
+over many networks (replicas, ensembles), the network axis leads every array and each layer,
+forward and backward, is one product with no transposed copies between them; the elementwise
+work (activations and their derivatives) runs along the contiguous batch axis. A layer with at
+most :data:`OUTER_PRODUCT_FAN_IN` inputs is computed as that many outer products,
+z⁽ˡ⁾ᵀ = Σᵢ W⁽ˡ⁾ᵢ a⁽ˡ⁻¹⁾ᵢ + b⁽ˡ⁾, which fuse with the activation (a matrix product with a
+contraction of length 1 or 2 costs a kernel of its own).
 """
 
 from __future__ import annotations
@@ -18,15 +27,25 @@ from .activations import activation as get_activation
 Params = list[dict[str, jax.Array]]
 
 
+OUTER_PRODUCT_FAN_IN = 4
+"""Layers with at most this many inputs are computed as a sum of outer products."""
+
+
 class ForwardCache(NamedTuple):
-    """What the backward pass needs: z⁽ˡ⁾ and a⁽ˡ⁾ for l = 1…L, and the (masked) inputs a⁽ˡ⁻¹⁾."""
+    """What the backward pass needs: z⁽ˡ⁾ and a⁽ˡ⁾ for l = 1…L, and the (masked) inputs a⁽ˡ⁻¹⁾,
+    each transposed: shape ``(n_l, N)``, the batch last (see the module's docstring)."""
 
     inputs: list[jax.Array]
-    """a⁽⁰⁾ = x, a⁽¹⁾ ⊙ m⁽¹⁾, …, a⁽ᴸ⁻¹⁾ ⊙ m⁽ᴸ⁻¹⁾: the input of each layer, dropout applied."""
+    """a⁽⁰⁾ᵀ = xᵀ, (a⁽¹⁾ ⊙ m⁽¹⁾)ᵀ, …: the input of each layer, dropout applied."""
     pre_activations: list[jax.Array]
-    """z⁽¹⁾, …, z⁽ᴸ⁾."""
+    """z⁽¹⁾ᵀ, …, z⁽ᴸ⁾ᵀ."""
     activations: list[jax.Array]
-    """σ(z⁽¹⁾), …, σ_out(z⁽ᴸ⁾), before any dropout mask."""
+    """σ(z⁽¹⁾)ᵀ, …, σ_out(z⁽ᴸ⁾)ᵀ, before any dropout mask."""
+
+    @property
+    def outputs(self) -> jax.Array:
+        """ŷ = a⁽ᴸ⁾ as rows, ``(N, n_L)``."""
+        return self.activations[-1].T
 
 
 def sizes_of(params: Params) -> tuple[int, ...]:
@@ -98,17 +117,29 @@ def forward_cache(
     output: Activation,
     dropout_mask: list | None = None,
 ) -> ForwardCache:
-    """Run the forward pass on checked inputs and keep every z⁽ˡ⁾ and a⁽ˡ⁾."""
-    inputs, zs, activations = [x], [], []
+    """Run the forward pass on checked inputs ``(N, n_0)`` and keep every z⁽ˡ⁾ and a⁽ˡ⁾
+    (transposed, see :class:`ForwardCache`)."""
+    rows = x.shape[0]
+    inputs, zs, activations = [x.T], [], []
     last = len(params) - 1
     for i, layer in enumerate(params):
-        z = inputs[-1] @ layer["W"] + layer["b"]
+        z = _layer(layer["W"], inputs[-1]) + layer["b"][:, None]
         a = (output if i == last else hidden)(z)
         zs.append(z)
         activations.append(a)
         if i < last:
-            inputs.append(a if dropout_mask is None else a * dropout_mask[i])
+            if dropout_mask is not None:
+                a = a * jnp.broadcast_to(dropout_mask[i], (rows, a.shape[0])).T
+            inputs.append(a)
     return ForwardCache(inputs, zs, activations)
+
+
+def _layer(weights: jax.Array, inputs_t: jax.Array) -> jax.Array:
+    """Wᵀ aᵀ for aᵀ of shape ``(n_in, N)``: outer products for a small fan-in, else a product."""
+    fan_in = weights.shape[0]
+    if fan_in <= OUTER_PRODUCT_FAN_IN:
+        return sum(weights[i][:, None] * inputs_t[i][None, :] for i in range(fan_in))
+    return jax.lax.dot_general(weights, inputs_t, (((0,), (0,)), ((), ())))
 
 
 def forward(
@@ -139,4 +170,4 @@ def forward(
     x = as_rows("x", x, sizes[0])
     masks = check_dropout_mask(dropout_mask, sizes, x.shape[0])
     hidden, out = get_activation(activation), get_activation(output)
-    return forward_cache(params, x, hidden, out, masks).activations[-1]
+    return forward_cache(params, x, hidden, out, masks).outputs

@@ -110,7 +110,7 @@ def from_network(nn_out: jax.Array, exponents: jax.Array, grid: Grid, momentum: 
 def evaluate(params: dict, grid: Grid, cfg: ModelConfig) -> jax.Array:
     """F(x) on the grid's points."""
     nn_out = forward_cache(params["net"], grid.features, cfg.hidden, cfg.output).activations[-1]
-    return from_network(nn_out[:, 0], params["exponents"], grid, cfg.momentum)
+    return from_network(nn_out[0], params["exponents"], grid, cfg.momentum)
 
 
 def value_and_grad(loss, params: dict, grid: Grid, cfg: ModelConfig) -> tuple[Any, dict]:
@@ -126,6 +126,6 @@ def value_and_grad(loss, params: dict, grid: Grid, cfg: ModelConfig) -> tuple[An
 
     (value, aux), (d_out, d_exponents) = jax.value_and_grad(
         from_outputs, argnums=(0, 1), has_aux=True
-    )(cache.activations[-1][:, 0], params["exponents"])
+    )(cache.activations[-1][0], params["exponents"])
     d_net = backward(params["net"], cache, d_out[:, None], cfg.hidden, cfg.output)
     return (value, aux), {"net": d_net, "exponents": d_exponents}
