@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import observables as obs
@@ -96,9 +98,16 @@ class DataSet:
 
 def gaussian(key: jax.Array, cholesky: np.ndarray) -> np.ndarray:
     """One draw of N(0, C) as L z with z ~ N(0, I) from ``key`` (float64, platform-independent
-    up to JAX's threefry generator)."""
-    z = np.asarray(jax.random.normal(key, (cholesky.shape[0],), dtype=np.float32), np.float64)
-    return cholesky @ z
+    up to JAX's threefry generator); a stack of keys gives a stack of draws (one per key, the
+    same as drawn alone)."""
+    z = np.asarray(_standard_normal(key.reshape(-1), cholesky.shape[0]), np.float64)
+    draws = np.stack([cholesky @ row for row in z])  # row by row: the same bits in any stack
+    return draws.reshape(*key.shape, cholesky.shape[0])
+
+
+@partial(jax.jit, static_argnums=1)
+def _standard_normal(keys: jax.Array, size: int) -> jax.Array:
+    return jax.vmap(lambda key: jax.random.normal(key, (size,), dtype=jnp.float32))(keys)
 
 
 def read_data_table(

@@ -191,7 +191,11 @@ def pad_to_blocks(tree: Any, block: int) -> Any:
     """Pad the leading (replica) axis with copies of the first replica to whole blocks, and to a
     number of blocks that the devices share evenly."""
     n = jax.tree.leaves(tree)[0].shape[0]
-    pad = -n % (block * _devices())
+    return _pad(tree, -n % (block * _devices()))
+
+
+@partial(jax.jit, static_argnums=1)
+def _pad(tree: Any, pad: int) -> Any:
     return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
 
 

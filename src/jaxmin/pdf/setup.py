@@ -12,6 +12,7 @@ k of closure fit l depends on (l, k) only — never on how many replicas run or 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -38,6 +39,17 @@ def stream_key(seed: int, stream: int, *indices: int) -> jax.Array:
     for index in indices:
         key = jax.random.fold_in(key, index)
     return key
+
+
+@jax.jit
+def _fold_in_each(key: jax.Array, indices: jax.Array) -> jax.Array:
+    return jax.vmap(lambda index: jax.random.fold_in(key, index))(indices)
+
+
+def replica_keys(seed: int, stream: int, fit: int, replicas: np.ndarray) -> jax.Array:
+    """``stream_key(seed, stream, fit, k)`` for every replica k, stacked (one program: the
+    same keys, bit for bit, as one call per replica)."""
+    return _fold_in_each(stream_key(seed, stream, fit), jnp.asarray(replicas, jnp.uint32))
 
 
 def closure_data_sets(
@@ -70,18 +82,23 @@ def closure_data_sets(
     return sets, cov
 
 
-def split_rows(key: jax.Array, kinds: tuple[str, ...], validation: float):
-    """Training and validation rows: a random fraction ``validation`` of each kind held out."""
+def split_rows(keys: jax.Array, kinds: tuple[str, ...], validation: float):
+    """Training and validation rows of each key's replica, ``(R, n_train)`` and ``(R, n_val)``
+    (sorted): a random fraction ``validation`` of each kind of data held out."""
     train, val = [], []
     kinds_array = np.asarray(kinds)
     for index, kind in enumerate(dict.fromkeys(kinds)):
         rows = np.flatnonzero(kinds_array == kind)
-        n_val = int(round(validation * rows.size))
-        n_val = min(n_val, rows.size - 1)
-        order = np.asarray(jax.random.permutation(jax.random.fold_in(key, index), rows.size))
-        val.append(rows[order[:n_val]])
-        train.append(rows[order[n_val:]])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+        n_val = min(int(round(validation * rows.size)), rows.size - 1)
+        order = np.asarray(_permutations(keys, index, rows.size))
+        val.append(rows[order[:, :n_val]])
+        train.append(rows[order[:, n_val:]])
+    return np.sort(np.concatenate(train, axis=1)), np.sort(np.concatenate(val, axis=1))
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _permutations(keys: jax.Array, index: int, size: int) -> jax.Array:
+    return jax.vmap(lambda key: jax.random.permutation(jax.random.fold_in(key, index), size))(keys)
 
 
 def replica_data(
@@ -97,54 +114,54 @@ def replica_data(
     cov = data_set.covariance
     chol = np.linalg.cholesky(cov)
     table = np.asarray(data_set.observables.table, np.float64)
-    targets, trains, vals, pieces = [], [], [], {name: [] for name in WHITENED}
-    for k in replicas:
-        noise = 0.0
-        if level == 2:
-            noise = pdf_data.gaussian(stream_key(seeds.data, REPLICA_STREAM, fit, int(k)), chol)
-        target = data_set.central + noise
-        targets.append(target)
-        train, val = split_rows(
-            stream_key(seeds.split, SPLIT_STREAM, fit, int(k)),
-            data_set.observables.kind,
-            validation,
-        )
-        trains.append(train)
-        vals.append(val)
-        for part, rows in (("train", train), ("val", val)):
-            design, whitened = whitened_system(table[rows], target[rows], cov[np.ix_(rows, rows)])
-            pieces[f"design_{part}"].append(design)
-            pieces[f"whitened_{part}"].append(whitened)
-    return ReplicaData(
-        target=jnp.asarray(np.stack(targets), dtype),
-        train_rows=jnp.asarray(np.stack(trains)),
-        val_rows=jnp.asarray(np.stack(vals)),
-        **{name: jnp.asarray(np.stack(arrays), dtype) for name, arrays in pieces.items()},
+    targets = np.broadcast_to(data_set.central, (len(replicas), len(data_set.central)))
+    if level == 2:
+        keys = replica_keys(seeds.data, REPLICA_STREAM, fit, replicas)
+        targets = targets + pdf_data.gaussian(keys, chol)
+    train, val = split_rows(
+        replica_keys(seeds.split, SPLIT_STREAM, fit, replicas),
+        data_set.observables.kind,
+        validation,
     )
-
-
-WHITENED = ("design_train", "whitened_train", "design_val", "whitened_val")
-"""The fields of :class:`ReplicaData` built by :func:`whitened_system`."""
+    pieces = {}
+    for part, rows in (("train", train), ("val", val)):
+        design, whitened = whitened_system(
+            table[rows],
+            np.take_along_axis(targets, rows, axis=1),
+            cov[rows[:, :, None], rows[:, None, :]],
+        )
+        pieces[f"design_{part}"] = design
+        pieces[f"whitened_{part}"] = whitened
+    return ReplicaData(
+        target=jnp.asarray(targets, dtype),
+        train_rows=jnp.asarray(train),
+        val_rows=jnp.asarray(val),
+        **{name: jnp.asarray(array, dtype) for name, array in pieces.items()},
+    )
 
 
 def whitened_system(table: np.ndarray, target: np.ndarray, cov: np.ndarray):
     """(L⁻¹T, L⁻¹D) for C = LLᵀ: then χ² = (TF − D)ᵀC⁻¹(TF − D) = ‖L⁻¹T F − L⁻¹D‖², one
-    matrix–vector product per epoch. L⁻¹ comes from triangular solves in float64, computed
-    once; C is never inverted."""
-    if not target.size:
-        return np.zeros((0, table.shape[1])), np.zeros(0)
+    matrix–vector product per epoch. L⁻¹ comes from solves in float64, computed once; C is
+    never inverted. Leading axes of the arguments (replicas) are batched."""
+    if not target.shape[-1]:
+        return np.zeros((*target.shape, table.shape[-1])), np.zeros(target.shape)
     chol = np.linalg.cholesky(cov)
-    return np.linalg.solve(chol, table), np.linalg.solve(chol, target)
+    return np.linalg.solve(chol, table), np.linalg.solve(chol, target[..., None])[..., 0]
 
 
 def initial_params(
     fit: int, replicas: np.ndarray, seed: int, cfg: model.ModelConfig, dtype
 ) -> dict:
     """Initial parameters of the given replicas of one fit (stacked)."""
-    keys = jnp.stack([stream_key(seed, INIT_STREAM, fit, int(k)) for k in replicas])
+    return _init_each(replica_keys(seed, INIT_STREAM, fit, replicas), cfg, jnp.dtype(dtype))
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _init_each(keys: jax.Array, cfg: model.ModelConfig, dtype) -> dict:
     return jax.vmap(lambda key: model.init_params(key, cfg, dtype))(keys)
 
 
 def method_keys(fit: int, replicas: np.ndarray, seed: int) -> jax.Array:
     """Keys of a population method's sampling for the given replicas of one fit (stacked)."""
-    return jnp.stack([stream_key(seed, METHOD_STREAM, fit, int(k)) for k in replicas])
+    return replica_keys(seed, METHOD_STREAM, fit, replicas)
