@@ -20,6 +20,12 @@ and the wall time and peak memory of the default ``jaxmin fit``.
 3. **The default command**: ``jaxmin fit`` in a fresh process: wall time (compile included)
    and the peak resident memory of that process.
 
+The benchmark gives XLA one CPU device per core (:func:`jaxmin.devices.use_cpu_cores`, as the
+``jaxmin fit`` command does), so ``pdf.fit`` shares its blocks of replicas between the cores;
+every contender runs in this process with the same devices (a single fit, a bare loop and
+Keras use one core: a replica is too small to share). The 100-replica fit is also timed in a
+fresh process with one device, to show what the cores add.
+
 Run: ``python benchmarks/bench_fit.py [--quick]`` (Keras from the ``bench`` extra).
 """
 
@@ -38,9 +44,30 @@ import numpy as np
 from _harness import parse_args, warn, write_results
 
 from jaxmin import pdf
+from jaxmin.devices import use_cpu_cores
 from jaxmin.pdf import fitting, replicas, setup
 
 NAME = "bench_fit"
+CORES = use_cpu_cores()  # before JAX's first computation
+
+
+def one_device_seconds(n_replicas: int, epochs: int) -> float:
+    """Seconds of the same 100-replica ``pdf.fit`` in a fresh process with one CPU device."""
+    script = (
+        "import time\n"
+        "from jaxmin import pdf\n"
+        f"kwargs = dict(replicas_count={n_replicas}, steps={epochs}, chunk_steps={epochs}, "
+        "patience=1.0)\n"
+        "pdf.fit(**kwargs)\n"
+        "start = time.perf_counter()\n"
+        "pdf.fit(**kwargs)\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
@@ -103,7 +130,9 @@ def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
     return {
         "replicas": n_replicas,
         "epochs": epochs,
+        "CPU devices": jax.device_count(),
         "pdf.fit s (whole call)": together,
+        "pdf.fit s (whole call, 1 device)": one_device_seconds(n_replicas, epochs),
         "pdf.fit training s": result.timings["train_s"],
         "loop of pdf.fit(replica_range=k:k+1) s": user_loop,
         "loop of pdf.fit(replica_range=k:k+1, block=1) s": user_loop_unpadded,
@@ -257,6 +286,8 @@ def main() -> None:
         notes=[
             "CPU timings, float32 (JAX's default); compile excluded from pdf.fit's timed calls "
             "(a warm-up fit of the same shapes compiles first).",
+            f"One XLA CPU device per core ({CORES}): pdf.fit shares its blocks of replicas "
+            "between them; a single replica, the bare loop and Keras run on one core.",
             "Keras 100-replica time is extrapolated from its median single fit.",
         ],
         config={"epochs": epochs, "replicas": n, "jax": jax.__version__},

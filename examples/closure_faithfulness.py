@@ -27,7 +27,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxmin import pdf  # noqa: E402
+from jaxmin.devices import use_cpu_cores  # noqa: E402
 from jaxmin.pdf.truth import read_truth_table  # noqa: E402
+
+use_cpu_cores()  # the replicas on every core, as `jaxmin fit` runs them
 
 OUT = Path(__file__).parent / "figures"
 KEYS = ("bias_variance_ratio", "xi_1sigma", "coverage_1sigma")

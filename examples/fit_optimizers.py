@@ -19,6 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from jaxmin import pdf  # noqa: E402
+from jaxmin.devices import use_cpu_cores  # noqa: E402
+
+use_cpu_cores()  # the replicas on every core, as `jaxmin fit` runs them
 
 OUT = Path(__file__).parent / "figures"
 REPLICAS = 16

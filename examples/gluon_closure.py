@@ -11,6 +11,9 @@ Run:  python examples/gluon_closure.py
 from pathlib import Path
 
 from jaxmin import pdf
+from jaxmin.devices import use_cpu_cores
+
+use_cpu_cores()  # the replicas on every core, as `jaxmin fit` runs them
 
 OUT = Path(__file__).parent / "figures"
 

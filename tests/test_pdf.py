@@ -285,6 +285,23 @@ def test_replicas_sharded_over_four_devices_give_the_same_numbers(small_fit, tmp
     np.testing.assert_allclose(np.load(tmp_path / "band.npy"), small_fit.f_band, rtol=1e-13)
 
 
+def test_cmaes_replicas_on_several_cpu_devices_finish_and_match_one_device(tmp_path):
+    # jaxlib's batched eigh waits on the CPU pool the host devices run on: CMA-ES keeps to one.
+    settings = dict(optimizer="cmaes", replicas_count=3, steps=6, chunk_steps=3)
+    script = (
+        "import jax, numpy as np\n"
+        "from jaxmin.devices import use_cpu_cores\n"
+        "use_cpu_cores(2)\n"
+        "jax.config.update('jax_enable_x64', True)\n"
+        "from jaxmin import pdf\n"
+        f"r = pdf.fit(**{settings!r})\n"
+        f"np.save({str(tmp_path / 'band.npy')!r}, r.f_band)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=240)
+    np.testing.assert_array_equal(np.load(tmp_path / "band.npy"), pdf.fit(**settings).f_band)
+
+
 def test_fit_of_user_data_with_a_covariance_file(tmp_path):
     truth = BetaTruth()
     x = np.geomspace(1e-3, 0.6, 12)

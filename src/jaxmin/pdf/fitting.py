@@ -193,14 +193,16 @@ def fit(
     if len(obs) < 4:
         raise ValueError(f"a fit needs at least 4 data points, got {len(obs)}")
     dtype = jnp.zeros(()).dtype
+    method = _method(optimizer, learning_rate, method_settings)
     cfg = replicas.EngineConfig(
         model=model_cfg,
-        method=_method(optimizer, learning_rate, method_settings),
+        method=method,
         epochs=epochs,
         patience=max(1, math.ceil(patience * epochs)),
         threshold=threshold,
         chunk=chunk_steps,
         block=block,
+        devices=replicas.engine_devices(method),
     )
     settings = {
         "truth": None if truth_obj is None else truth_obj.describe(),
@@ -351,8 +353,8 @@ def _compiled_chunk(state, rdata, fit_grid, cfg):
 def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, path):
     """The chunked training loop with progress bar and checkpoints; returns the final state."""
     members = int(rdata.target.shape[0])
-    rdata = replicas.pad_to_blocks(rdata, cfg.block)
-    params, keys = replicas.pad_to_blocks((params, keys), cfg.block)
+    rdata = replicas.pad_to_blocks(rdata, cfg.block, cfg.devices)
+    params, keys = replicas.pad_to_blocks((params, keys), cfg.block, cfg.devices)
     state = replicas.init_many(params, keys, rdata, fit_grid, cfg)
     padded = int(rdata.target.shape[0])
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)

@@ -71,6 +71,8 @@ class CMAES(NamedTuple):
 
     sigma0: float
     popsize: int | None
+    eigendecomposition = True
+    """Eigendecomposes C (see :func:`jaxmin.pdf.replicas.engine_devices`)."""
 
     def init(self, params: Any, key: jax.Array, objective: Objective) -> CMAESState:
         flat, _ = ravel_pytree(params)

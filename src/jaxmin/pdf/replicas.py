@@ -47,6 +47,8 @@ class EngineConfig(NamedTuple):
     chunk: int
     block: int
     """Replicas per vectorised block (see :data:`BLOCK`)."""
+    devices: int
+    """Devices the blocks are shared between (see :func:`engine_devices`)."""
 
 
 class ReplicaData(NamedTuple):
@@ -183,15 +185,22 @@ devices the blocks are shared out between them (``shard_map``), each device mapp
 own blocks with the same per-block program."""
 
 
-def _devices() -> int:
-    return jax.device_count()
+def engine_devices(method: Any) -> int:
+    """The devices a fit shares its blocks between: all of them, except for CMA-ES on CPU
+    devices, which keeps to one: jaxlib's (0.10) batched eigendecomposition waits for the CPU
+    thread pool that the host devices themselves run on, and with several host devices the
+    program deadlocks."""
+    devices = jax.devices()
+    if getattr(method, "eigendecomposition", False) and devices[0].platform == "cpu":
+        return 1
+    return len(devices)
 
 
-def pad_to_blocks(tree: Any, block: int) -> Any:
+def pad_to_blocks(tree: Any, block: int, devices: int) -> Any:
     """Pad the leading (replica) axis with copies of the first replica to whole blocks, and to a
     number of blocks that the devices share evenly."""
     n = jax.tree.leaves(tree)[0].shape[0]
-    return _pad(tree, -n % (block * _devices()))
+    return _pad(tree, -n % (block * devices))
 
 
 @partial(jax.jit, static_argnums=1)
@@ -199,7 +208,7 @@ def _pad(tree: Any, pad: int) -> Any:
     return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
 
 
-def _blocked(fn, block: int, tree: Any, *shared: Any) -> Any:
+def _blocked(fn, block: int, devices: int, tree: Any, *shared: Any) -> Any:
     """``fn`` vmapped over each block of ``tree`` (leading axis padded by :func:`pad_to_blocks`),
     the blocks split between the devices where there are several."""
     in_axes = (0, *(None,) * len(shared))
@@ -209,9 +218,9 @@ def _blocked(fn, block: int, tree: Any, *shared: Any) -> Any:
         out = jax.lax.map(lambda block: jax.vmap(fn, in_axes=in_axes)(block, *shared), blocks)
         return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
 
-    if _devices() == 1:
+    if devices == 1:
         return local(tree, *shared)
-    mesh = Mesh(np.asarray(jax.devices()), ("replicas",))
+    mesh = Mesh(np.asarray(jax.devices()[:devices]), ("replicas",))
     return jax.shard_map(
         local,
         mesh=mesh,
@@ -223,7 +232,7 @@ def _blocked(fn, block: int, tree: Any, *shared: Any) -> Any:
 @partial(jax.jit, static_argnums=3)
 def chunk_many(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineConfig):
     """:func:`chunk` for every replica (padded to whole blocks; the grid is shared)."""
-    return _blocked(lambda sd, g: chunk(*sd, g, cfg), cfg.block, (state, data), grid)
+    return _blocked(lambda sd, g: chunk(*sd, g, cfg), cfg.block, cfg.devices, (state, data), grid)
 
 
 @partial(jax.jit, static_argnums=4)
@@ -231,12 +240,15 @@ def init_many(
     params: Any, keys: jax.Array, data: ReplicaData, grid: model.Grid, cfg: EngineConfig
 ) -> ReplicaState:
     """:func:`init_state` for every replica (padded to whole blocks, as :func:`chunk_many`)."""
-    return _blocked(lambda pkd, g: init_state(*pkd, g, cfg), cfg.block, (params, keys, data), grid)
+    return _blocked(
+        lambda pkd, g: init_state(*pkd, g, cfg), cfg.block, cfg.devices, (params, keys, data), grid
+    )
 
 
 @partial(jax.jit, static_argnums=(2, 3))
 def evaluate_many(params: Any, grid: model.Grid, cfg: model.ModelConfig, block: int) -> jax.Array:
     """F on the grid for every replica, ``(replicas, n_eval)`` (computed in whole blocks)."""
     n = jax.tree.leaves(params)[0].shape[0]
-    padded = pad_to_blocks(params, block)
-    return _blocked(lambda p, g: model.evaluate(p, g, cfg), block, padded, grid)[:n]
+    devices = jax.device_count()
+    padded = pad_to_blocks(params, block, devices)
+    return _blocked(lambda p, g: model.evaluate(p, g, cfg), block, devices, padded, grid)[:n]
