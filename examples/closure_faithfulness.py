@@ -13,7 +13,7 @@ and reports R_bv, ξ₁σ and the 1σ coverage with their bootstrap errors over 
 its variance; faithful fits scatter around the diagonal) and ``closure_faithfulness.json``
 into ``examples/figures/``.
 
-Run:  python examples/closure_faithfulness.py      (about 6 minutes on two CPU cores)
+Run:  python examples/closure_faithfulness.py      (about 1 minute on two CPU cores)
 """
 
 import json
