@@ -234,6 +234,24 @@ def test_path_after_convergence_repeats_the_final_iterate():
     np.testing.assert_array_equal(result.path[1:], np.zeros((10, 2)))
 
 
+@pytest.mark.parametrize("record_every", [1, 2, 3])
+def test_path_after_divergence_repeats_the_last_finite_iterate(record_every):
+    def quartic(x):
+        return jnp.sum(x**4)
+
+    start = jnp.array([3.0, -2.0])
+    full = minimize(quartic, start, optim.gd(1.0), steps=20, gtol=None)
+    result = minimize(quartic, start, optim.gd(1.0), steps=20, gtol=None, record_every=record_every)
+    assert result.status_name == "diverged" and 0 < int(result.nit) < 20
+    np.testing.assert_array_equal(result.x, full.path[int(result.nit)])
+    within = np.asarray(result.path_step) <= int(result.nit)
+    np.testing.assert_array_equal(result.path[within], full.path[result.path_step[within]])
+    np.testing.assert_array_equal(
+        result.path[~within], np.broadcast_to(result.x, (np.sum(~within), 2))
+    )
+    assert np.all(np.isfinite(result.path)) and np.all(np.isfinite(result.path_fun))
+
+
 def test_batched_statuses_are_per_start():
     starts = jnp.array([[0.0, 0.0], [1.0, 1.0]])
     result = minimize(BOWL.fun, starts, optim.gd(0.1), steps=3, gtol=1e-8, batched=True)

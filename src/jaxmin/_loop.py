@@ -75,13 +75,20 @@ def run_loop(
     n_records = steps // record_every + 1
 
     def buffer(leaf):
-        # One spare slot at the end takes the writes of steps that are not recorded.
-        return jnp.zeros((n_records + 1, *jnp.shape(leaf)), jnp.result_type(leaf))
+        return jnp.zeros((n_records, *jnp.shape(leaf)), jnp.result_type(leaf))
 
-    def record(path, path_fun, step, x, f):
-        slot = jnp.where(step % record_every == 0, step // record_every, n_records)
+    def write(path, path_fun, slot, x, f):
         path = jax.tree.map(lambda p, leaf: p.at[slot].set(leaf), path, x)
         return path, path_fun.at[slot].set(f)
+
+    def record(path, path_fun, step, x, f):
+        if record_every == 1:
+            return write(path, path_fun, step, x, f)
+        return jax.lax.cond(
+            step % record_every == 0,
+            lambda: write(path, path_fun, step // record_every, x, f),
+            lambda: (path, path_fun),
+        )
 
     def status_of(step, f, sq_norm, stalled):
         return jnp.where(
@@ -126,11 +133,14 @@ def run_loop(
     )
     nit = loops - undo.astype(jnp.int32)
     path_step = jnp.arange(n_records, dtype=jnp.int32) * record_every
-    after_end = path_step > nit
-    path = jax.tree.map(
-        lambda p, leaf: jnp.where(_expand(after_end, p[:-1]), leaf, p[:-1]), path, x
+    # The slots after the end repeat the final iterate: written one by one, so that a run that
+    # uses its whole budget pays nothing here (a select over the buffer would read it all).
+    path, path_fun = jax.lax.fori_loop(
+        nit // record_every + 1,
+        n_records,
+        lambda slot, paths: write(*paths, slot, x, f),
+        (path, path_fun),
     )
-    path_fun = jnp.where(after_end, f, path_fun[:-1])
     return MinimizeResult(
         x=x,
         fun=f,
@@ -145,6 +155,3 @@ def run_loop(
         nhev=n_evals[2],
     )
 
-
-def _expand(mask: jax.Array, like: jax.Array) -> jax.Array:
-    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
