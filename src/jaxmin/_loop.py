@@ -154,4 +154,3 @@ def run_loop(
         ngev=n_evals[1],
         nhev=n_evals[2],
     )
-
