@@ -41,6 +41,7 @@ from _harness import (
 )
 
 import jaxmin
+from jaxmin._identity import ByContent
 from jaxmin.minimize import _run as minimize_run
 from jaxmin.result import Status
 
@@ -141,12 +142,13 @@ def minimize_runner(
     ``executable=True`` the call is the compiled loop itself, without ``minimize``'s checks.
     """
     steps = problem.steps
+    fun, rule = ByContent(problem.fun), ByContent(optimizer)  # as minimize keys its programs
     seconds, compiled = compile_seconds(
-        minimize_run, problem.fun, optimizer, steps, steps, False, problem.x0, -1.0
+        minimize_run, fun, rule, steps, steps, False, problem.x0, (), -1.0
     )
     if executable:
         # The program was compiled for minimize+* already (jax reuses it): no compile time.
-        return None, functools.partial(compiled, problem.x0, -1.0)
+        return None, functools.partial(compiled, problem.x0, (), -1.0)
 
     def call() -> Any:
         return jaxmin.minimize(
