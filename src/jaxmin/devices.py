@@ -12,6 +12,11 @@ backends). The ``jaxmin fit`` command makes it itself; in Python, call :func:`us
 first thing, or set ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` in the environment.
 A replica's numbers agree between device counts to round-off (a few ulp), and to the last bit
 between runs with the same count.
+
+Known limit (jaxlib 0.10): its batched eigendecomposition on CPU waits for the thread pool that
+the host devices themselves run on, so a program with a vmapped ``eigh`` spread over several
+CPU devices can deadlock. ``pdf.fit`` keeps CMA-ES replicas on one device for this reason;
+run ``cmaes.minimize(batched=True)`` in a process with one CPU device (the default).
 """
 
 from __future__ import annotations
