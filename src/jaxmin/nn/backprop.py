@@ -26,7 +26,15 @@ import numpy as np
 from .activations import Activation
 from .activations import activation as get_activation
 from .losses import Loss, get_loss
-from .mlp import ForwardCache, Params, as_rows, check_dropout_mask, forward_cache, sizes_of
+from .mlp import (
+    ForwardCache,
+    Params,
+    as_rows,
+    check_dropout_mask,
+    forward_cache,
+    mask_columns,
+    sizes_of,
+)
 
 _CONTRACT_BATCH = (((1,), (1,)), ((), ()))
 """dot_general dimensions of Δᵀa: contract the batch axis (last) of both transposed operands."""
@@ -91,7 +99,7 @@ def backward(
         if layer > 0:
             back = jax.lax.dot_general(params[layer]["W"], delta, _CONTRACT_OUTPUTS)
             if dropout_mask is not None:
-                back = back * jnp.broadcast_to(dropout_mask[layer - 1], (rows, back.shape[0])).T
+                back = back * mask_columns(dropout_mask[layer - 1], rows, back.shape[0])
             z, a = cache.pre_activations[layer - 1], cache.activations[layer - 1]
             delta = back * hidden.derivative(z, a)
     return grads[::-1]

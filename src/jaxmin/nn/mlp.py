@@ -129,9 +129,14 @@ def forward_cache(
         activations.append(a)
         if i < last:
             if dropout_mask is not None:
-                a = a * jnp.broadcast_to(dropout_mask[i], (rows, a.shape[0])).T
+                a = a * mask_columns(dropout_mask[i], rows, a.shape[0])
             inputs.append(a)
     return ForwardCache(inputs, zs, activations)
+
+
+def mask_columns(mask: jax.Array, rows: int, width: int) -> jax.Array:
+    """A dropout mask (broadcastable to ``(rows, width)``) in the cache's column form."""
+    return jnp.broadcast_to(mask, (rows, width)).T
 
 
 def _layer(weights: jax.Array, inputs_t: jax.Array) -> jax.Array:
