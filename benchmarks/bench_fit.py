@@ -91,9 +91,11 @@ def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
     captured = {}
     original = fitting._train
 
-    def capture(params, keys, rdata, fit_grid, cfg, *args):
-        captured.update(params=params, keys=keys, rdata=rdata, grid=fit_grid, cfg=cfg)
-        return original(params, keys, rdata, fit_grid, cfg, *args)
+    def capture(start, rdata, fit_grid, cfg, *args):
+        params, keys, member = start
+        captured.update(params=params, keys=keys, member=member, rdata=rdata, grid=fit_grid)
+        captured["cfg"] = cfg
+        return original(start, rdata, fit_grid, cfg, *args)
 
     fitting._train = capture
     try:
@@ -111,14 +113,15 @@ def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
         out = []
         for k in range(n_replicas):
             data = member(captured["rdata"], k)
-            state = init(member(captured["params"], k), captured["keys"][k], data, captured["grid"])
+            state = init(*member(members, k), data, captured["grid"])
             state, _ = one(state, data, captured["grid"])
             out.append(state.best_params["exponents"])
         return jax.block_until_ready(out)
 
+    members = (captured["params"], captured["keys"], captured["member"])
     start = time.perf_counter()
     data0 = member(captured["rdata"], 0)
-    state0 = init(member(captured["params"], 0), captured["keys"][0], data0, captured["grid"])
+    state0 = init(*member(members, 0), data0, captured["grid"])
     jax.block_until_ready(one(state0, data0, captured["grid"]))
     loop_compile = time.perf_counter() - start
     start = time.perf_counter()

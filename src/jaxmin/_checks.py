@@ -63,8 +63,11 @@ def learning_rate(value: Any, name: str = "learning_rate") -> float | Callable:
     """Check a learning rate: a finite float > 0, or a schedule ``count -> rate``.
 
     A schedule is evaluated once at step 0 (eagerly, before tracing) and must give a finite
-    positive rate there.
+    positive rate there. A traced rate (a rule built inside ``jit``/``vmap``, e.g. one rate per
+    member of a vmapped scan) passes unchecked: its caller checks the values it stacks.
     """
+    if isinstance(value, jax.core.Tracer):
+        return value
     if callable(value):
         first = _as_float(f"{name}(0)", np.asarray(value(0)))
         if not math.isfinite(first) or first <= 0:

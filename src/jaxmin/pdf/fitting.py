@@ -193,12 +193,12 @@ def fit(
     if len(obs) < 4:
         raise ValueError(f"a fit needs at least 4 data points, got {len(obs)}")
     dtype = jnp.zeros(()).dtype
-    method = _method(optimizer, learning_rate, method_settings)
+    method = _method(optimizer, method_settings)
+    patience_epochs = max(1, math.ceil(patience * epochs))
     cfg = replicas.EngineConfig(
         model=model_cfg,
         method=method,
         epochs=epochs,
-        patience=max(1, math.ceil(patience * epochs)),
         threshold=threshold,
         chunk=chunk_steps,
         block=block,
@@ -225,7 +225,7 @@ def fit(
         },
         "validation": validation,
         "patience": patience,
-        "patience_epochs": cfg.patience,
+        "patience_epochs": patience_epochs,
         "threshold": threshold,
         "fit_exponents": model_cfg.fit_exponents,
         "random_exponents": model_cfg.random_exponents,
@@ -260,10 +260,11 @@ def fit(
         [setup.method_keys(index, ids, seeds.init) for index in range(len(data_sets))]
     )
     fit_grid = model.make_grid(obs.x_eval, obs.table, obs.sum_rule, dtype)
+    member = replicas.member_settings(learning_rate, patience_epochs, keys.shape[0], dtype)
 
     start = time.perf_counter()
     state, history, compile_s = _train(
-        params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint
+        (params, keys, member), rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint
     )
     train_s = time.perf_counter() - start - compile_s
 
@@ -328,9 +329,9 @@ def _method_settings(name: str, overrides: dict | None) -> dict:
     return settings
 
 
-def _method(name: str, learning_rate: float, settings: dict):
+def _method(name: str, settings: dict):
     if name == "adam":
-        return methods.Adam(learning_rate)
+        return methods.Adam()
     if name == "cmaes":
         return methods.CMAES(**settings)
     return methods.GeneticAlgorithm(**settings)
@@ -350,12 +351,13 @@ def _compiled_chunk(state, rdata, fit_grid, cfg):
     return _COMPILED[key]
 
 
-def _train(params, keys, rdata, fit_grid, cfg, settings, data_sets, progress, path):
-    """The chunked training loop with progress bar and checkpoints; returns the final state."""
+def _train(start, rdata, fit_grid, cfg, settings, data_sets, progress, path):
+    """The chunked training loop with progress bar and checkpoints from ``start`` = (initial
+    parameters, method keys, member settings); returns the final state."""
     members = int(rdata.target.shape[0])
     rdata = replicas.pad_to_blocks(rdata, cfg.block, cfg.devices)
-    params, keys = replicas.pad_to_blocks((params, keys), cfg.block, cfg.devices)
-    state = replicas.init_many(params, keys, rdata, fit_grid, cfg)
+    start = replicas.pad_to_blocks(start, cfg.block, cfg.devices)
+    state = replicas.init_many(*start, rdata, fit_grid, cfg)
     padded = int(rdata.target.shape[0])
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     width = n_chunks * cfg.chunk

@@ -1,12 +1,13 @@
 """How a replica's parameters move from one epoch to the next: Adam, CMA-ES or a GA.
 
-NNPDF's own history: a genetic algorithm up to NNPDF3.0, CMA-ES in NNPDF3.1, gradient descent
-in NNPDF4.0. Every method has ``init(params, key, objective) -> state`` and
-``step(params, state, epoch, objective, value_and_grad) -> ((χ²_tr, χ²_val) at params, new params,
-new state)`` where ``objective(params) -> (χ²_tr, χ²_val)`` and ``value_and_grad(params) ->
-((χ²_tr, χ²_val), ∂χ²_tr/∂params)``; the engine (:mod:`jaxmin.pdf.replicas`) does
-the look-back and stopping bookkeeping the same way for all of them. One epoch is one
-optimiser update for Adam and one generation for the population methods.
+NNPDF's own history: a genetic algorithm up to NNPDF3.0, CMA-ES in NNPDF3.1, gradient descent in
+NNPDF4.0. Every method has ``init(params, key, objective) -> state`` and ``step(params, state,
+epoch, objective, value_and_grad, learning_rate) -> ((χ²_tr, χ²_val) at params, new params, new
+state)`` where ``objective(params) -> (χ²_tr, χ²_val)`` and ``value_and_grad(params) -> ((χ²_tr,
+χ²_val), ∂χ²_tr/∂params)``; the engine (:mod:`jaxmin.pdf.replicas`) does the look-back and
+stopping bookkeeping the same way for all of them. The learning rate is the member's own (a
+traced value: members with different rates share one program). One epoch is one optimiser update
+for Adam and one generation for the population methods.
 
 - :class:`Adam`: θ ← θ − η m̂/√(ŝ + ε) with ∂χ²_tr/∂θ from the hand-written backprop.
 - :class:`CMAES`: λ candidates around the mean m (``jaxmin.cmaes.ask``), ranked by χ²_tr
@@ -40,20 +41,15 @@ Objective = Callable[[Any], tuple[jax.Array, jax.Array]]
 
 
 class Adam(NamedTuple):
-    """Full-batch gradient descent with jaxmin's Adam (the lecture's form) at ``learning_rate``.
-
-    Held as its settings, not as an optax object, so that two fits with the same settings
-    share one compiled program.
-    """
-
-    learning_rate: float
+    """Full-batch gradient descent with jaxmin's Adam (the lecture's form) at the member's
+    learning rate η."""
 
     def init(self, params: Any, key: jax.Array, objective: Objective) -> Any:
-        return adam(self.learning_rate).init(params)
+        return adam(1.0).init(params)
 
-    def step(self, params, state, epoch, objective: Objective, value_and_grad: Callable):
+    def step(self, params, state, epoch, objective: Objective, value_and_grad, learning_rate):
         (train, val), grads = value_and_grad(params)
-        updates, state = adam(self.learning_rate).update(grads, state, params)
+        updates, state = adam(learning_rate).update(grads, state, params)
         return (train, val), optax.apply_updates(params, updates), state
 
 
@@ -78,7 +74,7 @@ class CMAES(NamedTuple):
         flat, _ = ravel_pytree(params)
         return CMAESState(cmaes.init(flat, self.sigma0, popsize=self.popsize), key)
 
-    def step(self, params, state: CMAESState, epoch, objective: Objective, value_and_grad=None):
+    def step(self, params, state: CMAESState, epoch, objective: Objective, value_and_grad, _):
         _, unravel = ravel_pytree(params)
         epoch_key = jax.random.fold_in(state.key, epoch)
         candidates, cma = cmaes.ask(epoch_key, state.cma)
@@ -117,7 +113,7 @@ class GeneticAlgorithm(NamedTuple):
         train, val = _population_objective(objective, unravel)(population)
         return GAState(population, train, val, jnp.zeros((), jnp.int32), key)
 
-    def step(self, params, state: GAState, epoch, objective: Objective, value_and_grad=None):
+    def step(self, params, state: GAState, epoch, objective: Objective, value_and_grad, _):
         _, unravel = ravel_pytree(params)
         evaluate = _population_objective(objective, unravel)
         lam, e = self.popsize, self.elitism

@@ -13,6 +13,10 @@ points, and its own initial parameters. One epoch of replica k:
    replica (``stopped_early``) when the count reaches the patience;
 3. an optimiser update with ∂χ²_tr/∂θ (exponents projected onto their bounds).
 
+The learning rate and the patience are per-member values (:class:`MemberSettings`), not
+compiled-in constants: members with different settings train in one program (hyperparameter
+scans, :mod:`jaxmin.hyperopt`), and fits that differ only in them share one compilation.
+
 A replica whose χ² or parameters turn non-finite stops (``diverged``) with its last finite
 parameters; one that runs all epochs ends ``max_steps``. Everything a replica does derives from
 its own keys and data, so it gives the same numbers among 10 or among 100 replicas.
@@ -42,7 +46,6 @@ class EngineConfig(NamedTuple):
     method: Any
     """A training method of :mod:`jaxmin.pdf.methods` (hashable)."""
     epochs: int
-    patience: int
     threshold: float
     chunk: int
     block: int
@@ -65,11 +68,29 @@ class ReplicaData(NamedTuple):
     whitened_val: jax.Array
 
 
+class MemberSettings(NamedTuple):
+    """A member's settings that may differ between the members of one program."""
+
+    learning_rate: jax.Array
+    """η of a gradient method (unused by the population methods)."""
+    patience: jax.Array
+    """Epochs without a better validation χ² after which the member stops (int32)."""
+
+
+def member_settings(learning_rate: Any, patience: Any, members: int, dtype) -> MemberSettings:
+    """:class:`MemberSettings` of ``members`` members from scalars or per-member sequences."""
+    return MemberSettings(
+        jnp.broadcast_to(jnp.asarray(learning_rate, dtype), (members,)),
+        jnp.broadcast_to(jnp.asarray(patience, jnp.int32), (members,)),
+    )
+
+
 class ReplicaState(NamedTuple):
     """What a replica carries from epoch to epoch (everything a checkpoint needs)."""
 
     params: Any
     opt_state: Any
+    settings: MemberSettings
     best_params: Any
     best_val: jax.Array
     best_train: jax.Array
@@ -101,7 +122,12 @@ def _objective(data: ReplicaData, grid: model.Grid, cfg: EngineConfig):
 
 
 def init_state(
-    params: Any, key: jax.Array, data: ReplicaData, grid: model.Grid, cfg: EngineConfig
+    params: Any,
+    key: jax.Array,
+    settings: MemberSettings,
+    data: ReplicaData,
+    grid: model.Grid,
+    cfg: EngineConfig,
 ) -> ReplicaState:
     """The state before the first epoch (``key`` drives a population method's sampling)."""
     dtype = params["exponents"].dtype
@@ -110,6 +136,7 @@ def init_state(
     return ReplicaState(
         params=params,
         opt_state=cfg.method.init(params, key, _objective(data, grid, cfg)),
+        settings=settings,
         best_params=params,
         best_val=inf,
         best_train=inf,
@@ -139,7 +166,12 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
         return model.value_and_grad(lambda f: chi2_split(f, data), params, grid, cfg.model)
 
     (train, val), params, opt_state = cfg.method.step(
-        state.params, state.opt_state, state.epoch, _objective(data, grid, cfg), value_and_grad
+        state.params,
+        state.opt_state,
+        state.epoch,
+        _objective(data, grid, cfg),
+        value_and_grad,
+        state.settings.learning_rate,
     )
     params = model.project(params, cfg.model)
     if not cfg.model.fit_exponents:
@@ -150,11 +182,14 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
     waited = jnp.where(improved, 0, state.waited + armed.astype(jnp.int32))
     count = state.epoch + 1
     status = jnp.where(finite, RUNNING, int(Status.DIVERGED))
-    status = jnp.where(finite & (waited >= cfg.patience), int(Status.STOPPED_EARLY), status)
+    status = jnp.where(
+        finite & (waited >= state.settings.patience), int(Status.STOPPED_EARLY), status
+    )
     status = jnp.where((status == RUNNING) & (count >= cfg.epochs), int(Status.MAX_STEPS), status)
     stepped = ReplicaState(
         params=_where(finite, params, state.params),
         opt_state=_where(finite, opt_state, state.opt_state),
+        settings=state.settings,
         best_params=_where(improved, state.params, state.best_params),
         best_val=jnp.where(improved, val, state.best_val),
         best_train=jnp.where(improved, train, state.best_train),
@@ -235,14 +270,18 @@ def chunk_many(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: En
     return _blocked(lambda sd, g: chunk(*sd, g, cfg), cfg.block, cfg.devices, (state, data), grid)
 
 
-@partial(jax.jit, static_argnums=4)
+@partial(jax.jit, static_argnums=5)
 def init_many(
-    params: Any, keys: jax.Array, data: ReplicaData, grid: model.Grid, cfg: EngineConfig
+    params: Any,
+    keys: jax.Array,
+    settings: MemberSettings,
+    data: ReplicaData,
+    grid: model.Grid,
+    cfg: EngineConfig,
 ) -> ReplicaState:
     """:func:`init_state` for every replica (padded to whole blocks, as :func:`chunk_many`)."""
-    return _blocked(
-        lambda pkd, g: init_state(*pkd, g, cfg), cfg.block, cfg.devices, (params, keys, data), grid
-    )
+    members = (params, keys, settings, data)
+    return _blocked(lambda m, g: init_state(*m, g, cfg), cfg.block, cfg.devices, members, grid)
 
 
 @partial(jax.jit, static_argnums=(2, 3))
