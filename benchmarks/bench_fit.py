@@ -89,19 +89,19 @@ def vmapped_vs_loop(n_replicas: int, epochs: int) -> dict:
     user_loop_unpadded = time.perf_counter() - start
 
     captured = {}
-    original = fitting._train
+    original = fitting.train
 
-    def capture(start, rdata, fit_grid, cfg, *args):
+    def capture(start, rdata, fit_grid, cfg, **kwargs):
         params, keys, member = start
         captured.update(params=params, keys=keys, member=member, rdata=rdata, grid=fit_grid)
         captured["cfg"] = cfg
-        return original(start, rdata, fit_grid, cfg, *args)
+        return original(start, rdata, fit_grid, cfg, **kwargs)
 
-    fitting._train = capture
+    fitting.train = capture
     try:
         pdf.fit(**(kwargs | {"steps": 1, "chunk_steps": 1}))
     finally:
-        fitting._train = original
+        fitting.train = original
     cfg = captured["cfg"]._replace(epochs=epochs, chunk=epochs)
     one = jax.jit(partial(replicas.chunk, cfg=cfg))
     init = jax.jit(partial(replicas.init_state, cfg=cfg))

@@ -10,10 +10,11 @@ K × replicas networks still train at once) for the bias–variance ratio.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -140,6 +141,181 @@ def fit(
 
     **Returns** a :class:`~jaxmin.pdf.FitResult`.
     """
+    p = _plan(dict(locals()))
+    data_sets, obs, truth_obj, level, ids, seeds, validation = (
+        p.data_sets,
+        p.observables,
+        p.truth,
+        p.level,
+        p.replica_ids,
+        p.seeds,
+        p.validation,
+    )
+    settings, cfg, dtype, model_cfg = p.settings, p.engine, p.dtype, p.engine.model
+    fits = np.repeat(np.arange(len(data_sets)), ids.size)
+    replica_ids = np.tile(ids, len(data_sets))
+    rdata = jax.tree.map(
+        lambda *leaves: jnp.concatenate(leaves),
+        *[
+            setup.replica_data(ds, index, ids, level, seeds, validation, dtype)
+            for index, ds in enumerate(data_sets)
+        ],
+    )
+    settings["validation_points"] = int(rdata.val_rows.shape[1])
+    params = jax.tree.map(
+        lambda *leaves: jnp.concatenate(leaves),
+        *[
+            setup.initial_params(index, ids, seeds.init, model_cfg, dtype)
+            for index in range(len(data_sets))
+        ],
+    )
+    keys = jnp.concatenate(
+        [setup.method_keys(index, ids, seeds.init) for index in range(len(data_sets))]
+    )
+    fit_grid = model.make_grid(obs.x_eval, obs.table, obs.sum_rule, dtype)
+    member = replicas.member_settings(p.learning_rate, p.patience_epochs, keys.shape[0], dtype)
+
+    start = time.perf_counter()
+    state, history, compile_s = train(
+        (params, keys, member),
+        rdata,
+        fit_grid,
+        cfg,
+        progress=progress,
+        checkpoint=checkpoint,
+        meta={"settings": settings, "data": [ds.fingerprint() for ds in data_sets]},
+    )
+    train_s = time.perf_counter() - start - compile_s
+
+    x_band = np.geomspace(*obs.data_range(), BAND_POINTS)
+    nodes = pdf_grid.nodes()
+    band_grid = model.make_grid(
+        np.concatenate([x_band, nodes]),
+        np.zeros((1, x_band.size + nodes.size)),
+        np.concatenate([np.zeros(x_band.size), obs.sum_rule[obs.n_points :]]),
+        dtype,
+    )
+    best = state.best_params
+    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg, block), np.float64)
+    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg, block), np.float64)
+    return FitResult(
+        settings=settings,
+        fits=fits,
+        replica_ids=replica_ids,
+        params=jax.tree.map(np.asarray, best),
+        x_band=x_band,
+        f_band=f_band[:, : x_band.size],
+        truth_band=None if truth_obj is None else truth_obj(x_band),
+        f_nodes=f_eval[:, obs.n_points :],
+        predictions=obs.predict(f_eval),
+        sum_rule=f_eval @ obs.sum_rule,
+        data_central=np.stack([ds.central for ds in data_sets]),
+        data_truth=None if truth_obj is None else data_sets[0].truth,
+        covariance=data_sets[0].covariance,
+        observables=obs,
+        train_rows=np.asarray(rdata.train_rows),
+        chi2_train=np.asarray(history["train"]),
+        chi2_val=np.asarray(history["val"]),
+        best_epoch=np.asarray(state.best_epoch),
+        nit=np.asarray(state.epoch),
+        status=np.asarray(state.status),
+        timings={"compile_s": compile_s, "train_s": train_s},
+    )
+
+
+class Plan(NamedTuple):
+    """A fit's checked settings and data, before anything is trained (see :func:`plan`)."""
+
+    settings: dict
+    """What the fit's report records of its settings."""
+    data_sets: list
+    observables: observables.Observables
+    truth: Truth | None
+    level: int
+    replica_ids: np.ndarray
+    seeds: setup.Seeds
+    validation: float
+    learning_rate: float
+    patience_epochs: int
+    engine: replicas.EngineConfig
+    dtype: Any
+
+
+_PLANNED = (
+    "truth",
+    "data",
+    "covariance",
+    "observables_set",
+    "level",
+    "replicas_count",
+    "closure_fits",
+    "replica_range",
+    "steps",
+    "learning_rate",
+    "hidden",
+    "activation",
+    "output",
+    "init",
+    "validation",
+    "patience",
+    "threshold",
+    "fit_exponents",
+    "random_exponents",
+    "alpha_bounds",
+    "beta_bounds",
+    "normalisation",
+    "seed",
+    "data_seed",
+    "split_seed",
+    "init_seed",
+    "optimizer",
+    "optimizer_settings",
+    "chunk_steps",
+    "block",
+)
+
+
+def plan(**kwargs: Any) -> Plan:
+    """Check :func:`fit`'s arguments (the same names and defaults) and build its data, without
+    training: what :mod:`jaxmin.hyperopt` builds its trials from."""
+    bound = inspect.signature(fit).bind(**kwargs)
+    bound.apply_defaults()
+    return _plan(bound.arguments)
+
+
+def _plan(a: dict) -> Plan:
+    (
+        truth,
+        data,
+        covariance,
+        observables_set,
+        level,
+        replicas_count,
+        closure_fits,
+        replica_range,
+        steps,
+        learning_rate,
+        hidden,
+        activation,
+        output,
+        init,
+        validation,
+        patience,
+        threshold,
+        fit_exponents,
+        random_exponents,
+        alpha_bounds,
+        beta_bounds,
+        normalisation,
+        seed,
+        data_seed,
+        split_seed,
+        init_seed,
+        optimizer,
+        optimizer_settings,
+        chunk_steps,
+        block,
+    ) = (a[name] for name in _PLANNED)
     if truth is not None and data is not None:
         raise ValueError("give either truth (a closure test) or data (a fit to your data)")
     if covariance is not None and data is None:
@@ -161,7 +337,7 @@ def fit(
     _checks.one_of("init", init, INIT_NAMES)
     ids = _replica_range(replica_range, replicas_count)
     for name in ("seed", "data_seed", "split_seed", "init_seed"):
-        value = locals()[name]
+        value = a[name]
         if value is not None:
             _checks.integer_at_least(name, value, 0)
     seeds = setup.Seeds(
@@ -239,68 +415,19 @@ def fit(
         "dtype": str(dtype),
     }
 
-    fits = np.repeat(np.arange(len(data_sets)), ids.size)
-    replica_ids = np.tile(ids, len(data_sets))
-    rdata = jax.tree.map(
-        lambda *leaves: jnp.concatenate(leaves),
-        *[
-            setup.replica_data(ds, index, ids, level, seeds, validation, dtype)
-            for index, ds in enumerate(data_sets)
-        ],
-    )
-    settings["validation_points"] = int(rdata.val_rows.shape[1])
-    params = jax.tree.map(
-        lambda *leaves: jnp.concatenate(leaves),
-        *[
-            setup.initial_params(index, ids, seeds.init, model_cfg, dtype)
-            for index in range(len(data_sets))
-        ],
-    )
-    keys = jnp.concatenate(
-        [setup.method_keys(index, ids, seeds.init) for index in range(len(data_sets))]
-    )
-    fit_grid = model.make_grid(obs.x_eval, obs.table, obs.sum_rule, dtype)
-    member = replicas.member_settings(learning_rate, patience_epochs, keys.shape[0], dtype)
-
-    start = time.perf_counter()
-    state, history, compile_s = _train(
-        (params, keys, member), rdata, fit_grid, cfg, settings, data_sets, progress, checkpoint
-    )
-    train_s = time.perf_counter() - start - compile_s
-
-    x_band = np.geomspace(*obs.data_range(), BAND_POINTS)
-    nodes = pdf_grid.nodes()
-    band_grid = model.make_grid(
-        np.concatenate([x_band, nodes]),
-        np.zeros((1, x_band.size + nodes.size)),
-        np.concatenate([np.zeros(x_band.size), obs.sum_rule[obs.n_points :]]),
-        dtype,
-    )
-    best = state.best_params
-    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg, block), np.float64)
-    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg, block), np.float64)
-    return FitResult(
+    return Plan(
         settings=settings,
-        fits=fits,
-        replica_ids=replica_ids,
-        params=jax.tree.map(np.asarray, best),
-        x_band=x_band,
-        f_band=f_band[:, : x_band.size],
-        truth_band=None if truth_obj is None else truth_obj(x_band),
-        f_nodes=f_eval[:, obs.n_points :],
-        predictions=obs.predict(f_eval),
-        sum_rule=f_eval @ obs.sum_rule,
-        data_central=np.stack([ds.central for ds in data_sets]),
-        data_truth=None if truth_obj is None else data_sets[0].truth,
-        covariance=data_sets[0].covariance,
+        data_sets=data_sets,
         observables=obs,
-        train_rows=np.asarray(rdata.train_rows),
-        chi2_train=np.asarray(history["train"]),
-        chi2_val=np.asarray(history["val"]),
-        best_epoch=np.asarray(state.best_epoch),
-        nit=np.asarray(state.epoch),
-        status=np.asarray(state.status),
-        timings={"compile_s": compile_s, "train_s": train_s},
+        truth=truth_obj,
+        level=level,
+        replica_ids=ids,
+        seeds=seeds,
+        validation=validation,
+        learning_rate=learning_rate,
+        patience_epochs=patience_epochs,
+        engine=cfg,
+        dtype=dtype,
     )
 
 
@@ -351,9 +478,27 @@ def _compiled_chunk(state, rdata, fit_grid, cfg):
     return _COMPILED[key]
 
 
-def _train(start, rdata, fit_grid, cfg, settings, data_sets, progress, path):
-    """The chunked training loop with progress bar and checkpoints from ``start`` = (initial
-    parameters, method keys, member settings); returns the final state."""
+def train(
+    start: tuple,
+    rdata: replicas.ReplicaData,
+    fit_grid: model.Grid,
+    cfg: replicas.EngineConfig,
+    *,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+    meta: dict | None = None,
+) -> tuple[replicas.ReplicaState, dict, float]:
+    """Train members until every one has stopped, in compiled chunks of ``cfg.chunk`` epochs.
+
+    ``start`` = (initial parameters, method keys, :class:`~replicas.MemberSettings`), stacked
+    over members like ``rdata``. With ``progress``, a progress bar on stderr; with
+    ``checkpoint``, the state is written after every chunk and resumed from when the file
+    exists (refused unless its ``meta`` equals this run's).
+
+    **Returns** the final state, the per-epoch χ² history (``train``, ``val``) and the compile
+    time in seconds.
+    """
+    path = checkpoint
     members = int(rdata.target.shape[0])
     rdata = replicas.pad_to_blocks(rdata, cfg.block, cfg.devices)
     start = replicas.pad_to_blocks(start, cfg.block, cfg.devices)
@@ -366,11 +511,7 @@ def _train(start, rdata, fit_grid, cfg, settings, data_sets, progress, path):
         "val": np.full((padded, width), np.nan, np.float32),
         "chunks_done": np.zeros((), np.int64),
     }
-    meta = {
-        "settings": settings,
-        "data": [ds.fingerprint() for ds in data_sets],
-        "jax": jax.__version__,
-    }
+    meta = (meta or {}) | {"jax": jax.__version__}
     if path is not None and Path(path).exists():
         state, history = checkpoints.load(path, (state, history), meta)
         history = jax.tree.map(np.array, history)

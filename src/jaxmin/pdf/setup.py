@@ -111,18 +111,34 @@ def replica_data(
     dtype,
 ) -> ReplicaData:
     """Pseudo-data, split and whitened systems of the given replicas of one fit (stacked)."""
-    cov = data_set.covariance
-    chol = np.linalg.cholesky(cov)
-    table = np.asarray(data_set.observables.table, np.float64)
-    targets = np.broadcast_to(data_set.central, (len(replicas), len(data_set.central)))
-    if level == 2:
-        keys = replica_keys(seeds.data, REPLICA_STREAM, fit, replicas)
-        targets = targets + pdf_data.gaussian(keys, chol)
+    targets = replica_targets(data_set, fit, replicas, level, seeds.data)
     train, val = split_rows(
         replica_keys(seeds.split, SPLIT_STREAM, fit, replicas),
         data_set.observables.kind,
         validation,
     )
+    return member_data(data_set, targets, train, val, dtype)
+
+
+def replica_targets(
+    data_set: pdf_data.DataSet, fit: int, replicas: np.ndarray, level: int, seed: int
+) -> np.ndarray:
+    """The pseudo-data D⁽ᵏ⁾ of the given replicas of one fit, ``(R, N)``: D + ε⁽ᵏ⁾ at level 2,
+    D itself otherwise."""
+    targets = np.broadcast_to(data_set.central, (len(replicas), len(data_set.central)))
+    if level == 2:
+        keys = replica_keys(seed, REPLICA_STREAM, fit, replicas)
+        targets = targets + pdf_data.gaussian(keys, np.linalg.cholesky(data_set.covariance))
+    return targets
+
+
+def member_data(
+    data_set: pdf_data.DataSet, targets: np.ndarray, train: np.ndarray, val: np.ndarray, dtype
+) -> ReplicaData:
+    """:class:`ReplicaData` of members with pseudo-data ``targets`` and the given training and
+    validation rows (stacked along the first axis)."""
+    cov = data_set.covariance
+    table = np.asarray(data_set.observables.table, np.float64)
     pieces = {}
     for part, rows in (("train", train), ("val", val)):
         design, whitened = whitened_system(
