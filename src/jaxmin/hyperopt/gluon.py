@@ -1,0 +1,261 @@
+"""The gluon fit as a hyperoptimisation problem: trials trained in vmapped groups, k-fold rewards.
+
+A trial is a dict of :func:`jaxmin.pdf.fit` settings (learning rate, patience, network, ...).
+Its models: for each fold j and each of ``replicas`` Monte Carlo replicas r, one network trained
+on replica r's pseudo-data on the points outside fold j (split again into training and look-back
+validation points), exactly as :func:`jaxmin.pdf.fit` trains a replica. The reward is
+
+    reward = combine over folds j of  stat over replicas r of  χ²_j(model_{j,r}),
+
+with χ²_j the held-out χ²/N of fold j (:func:`jaxmin.hyperopt.folds.held_out_chi2`), ``stat``
+the mean over replicas (or the mean plus the standard deviation, ``replica_reward="mean+std"``)
+and ``combine`` the mean over folds (or the worst fold, ``fold_reward="worst"``). The reward is
+not what the models minimise: each minimises its own training χ².
+
+Trials that differ only in learning rate and patience (per-member values of the engine, see
+:class:`jaxmin.pdf.replicas.MemberSettings`) are trained together: all their folds' and
+replicas' models in one compiled program. Every model's numbers depend only on its trial's
+settings, fold and replica — never on which other trials share its program — so a trial's
+reward is the same alone, in a batch, or re-run after an interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _checks
+from ..pdf import fitting, replicas, setup
+from ..pdf.model import make_grid
+from ..result import Status
+from . import folds as kfold
+
+HYPERPARAMETERS = (
+    "learning_rate",
+    "patience",
+    "hidden",
+    "activation",
+    "output",
+    "init",
+    "optimizer",
+    "steps",
+    "threshold",
+    "validation",
+    "alpha_bounds",
+    "beta_bounds",
+    "fit_exponents",
+)
+"""Settings of :func:`jaxmin.pdf.fit` a search space may vary."""
+PER_MEMBER = ("learning_rate", "patience")
+"""Settings that may differ between the models of one compiled program."""
+FOLD_REWARDS = ("mean", "worst")
+REPLICA_REWARDS = ("mean", "mean+std")
+
+
+@dataclass
+class Outcome:
+    """What one trial gave: its reward, or why it failed (``reward`` None)."""
+
+    reward: float | None
+    reason: str | None
+    fold_chi2: list[list[float]] = field(default_factory=list)
+    """Held-out χ²/N of every model, ``[fold][replica]``."""
+    epochs: float = 0.0
+    """Mean epochs its models trained."""
+    params: Any = None
+    """The models' look-back parameters, stacked ``(folds × replicas, ...)``."""
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+class GluonProblem:
+    """The gluon closure fit (or a fit of ``data``) as a hyperoptimisation problem.
+
+    **Arguments**
+
+    - ``folds``: k ≥ 2 folds of the data points.
+    - ``replicas``: Monte Carlo replicas per fold (models per trial: k × replicas).
+    - ``fold_reward``: ``mean`` or ``worst`` over folds; ``replica_reward``: ``mean`` or
+      ``mean+std`` over replicas.
+    - ``fixed``: any other :func:`jaxmin.pdf.fit` settings, held fixed for every trial
+      (``data``, ``truth``, ``steps``, ``seed``, ...).
+    """
+
+    hyperparameters = HYPERPARAMETERS
+
+    def __init__(
+        self,
+        *,
+        folds: int = 2,
+        replicas: int = 1,
+        fold_reward: str = "mean",
+        replica_reward: str = "mean",
+        fixed: Mapping[str, Any] | None = None,
+    ):
+        self.replicas = _checks.integer_at_least("replicas", replicas, 1)
+        self.fold_reward = _checks.one_of("fold_reward", fold_reward, FOLD_REWARDS)
+        self.replica_reward = _checks.one_of("replica_reward", replica_reward, REPLICA_REWARDS)
+        fixed = dict(fixed or {})
+        clash = sorted(set(fixed) & {"replicas_count", "closure_fits", "replica_range"})
+        if clash:
+            raise ValueError(f"fixed settings {clash} are set by the hyperoptimisation itself")
+        self.fixed = fixed | {"replicas_count": max(2, self.replicas)}
+        base = fitting.plan(**self.fixed)
+        self.folds = _checks.integer_at_least("folds", folds, 2)
+        self.fold_of = kfold.assign(base.observables.kind, self.folds, base.seeds.split)
+
+    def accepts(self, name: str, value: Any) -> None:
+        """Raise a ``ValueError``/``TypeError`` if :func:`jaxmin.pdf.fit` refuses ``value``."""
+        fitting.plan(**(self.fixed | {name: value}))
+
+    def describe(self) -> dict:
+        """The problem as plain data (recorded with the study: a study resumes only on the same
+        problem)."""
+        plan = fitting.plan(**self.fixed)
+        return {
+            "problem": "gluon",
+            "folds": self.folds,
+            "replicas": self.replicas,
+            "fold_reward": self.fold_reward,
+            "replica_reward": self.replica_reward,
+            "fixed": {k: _jsonable(v) for k, v in sorted(self.fixed.items()) if k != "block"},
+            "data": [ds.fingerprint() for ds in plan.data_sets],
+        }
+
+    def evaluate(self, trials: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        """Every trial's :class:`Outcome` (trained in groups, see :meth:`groups`)."""
+        outcomes: list[Outcome | None] = [None] * len(trials)
+        for indices, results in self.groups(trials):
+            for index, outcome in zip(indices, results, strict=True):
+                outcomes[index] = outcome
+        return outcomes  # type: ignore[return-value]
+
+    def groups(self, trials: Sequence[Mapping[str, Any]]) -> Iterator[tuple[list[int], list]]:
+        """Train trials that share every setting but learning rate and patience together;
+        yields each group's trial indices and outcomes as soon as the group is done."""
+        grouped: dict[str, list[int]] = {}
+        for index, trial in enumerate(trials):
+            unknown = sorted(set(trial) - set(HYPERPARAMETERS))
+            if unknown:
+                raise ValueError(f"trial {index}: {unknown} are not hyperparameters")
+            shared = {k: _jsonable(v) for k, v in trial.items() if k not in PER_MEMBER}
+            grouped.setdefault(json.dumps(shared, sort_keys=True), []).append(index)
+        for indices in grouped.values():
+            yield indices, self._train_group([trials[i] for i in indices])
+
+    def _train_group(self, trials: list[Mapping[str, Any]]) -> list[Outcome]:
+        plans = [fitting.plan(**(self.fixed | dict(trial))) for trial in trials]
+        plan = plans[0]
+        data_set = plan.data_sets[0]
+        ids = np.arange(self.replicas)
+        targets = setup.replica_targets(data_set, 0, ids, plan.level, plan.seeds.data)
+        kinds = np.asarray(plan.observables.kind)
+        fold_data, fold_rows = [], []
+        for j in range(self.folds):
+            rows = np.flatnonzero(self.fold_of == j)
+            kept = np.flatnonzero(self.fold_of != j)
+            keys = setup.replica_keys(plan.seeds.split, setup.SPLIT_STREAM, j, ids)
+            train, val = setup.split_rows(keys, tuple(kinds[kept]), plan.validation)
+            fold_data.append(
+                setup.member_data(data_set, targets, kept[train], kept[val], plan.dtype)
+            )
+            fold_rows.append(rows)
+        model_cfg = plan.engine.model
+        params = setup.initial_params(0, ids, plan.seeds.init, model_cfg, plan.dtype)
+        keys = setup.method_keys(0, ids, plan.seeds.init)
+        grid = make_grid(
+            plan.observables.x_eval, plan.observables.table, plan.observables.sum_rule, plan.dtype
+        )
+        chi2 = np.full((len(trials), self.folds, self.replicas), np.nan)
+        status = np.zeros((len(trials), self.folds, self.replicas), np.int64)
+        epochs = np.zeros((len(trials), self.folds, self.replicas))
+        models = np.empty((len(trials), self.folds), object)
+        # folds of one size share a program (their arrays have the same shapes)
+        by_shape: dict[tuple, list[int]] = {}
+        for j, data in enumerate(fold_data):
+            shape = (data.train_rows.shape, data.val_rows.shape)
+            by_shape.setdefault(shape, []).append(j)
+        for fold_ids in by_shape.values():
+            members = [(t, j) for t in range(len(trials)) for j in fold_ids]
+            stack = _stack([fold_data[j] for _, j in members])
+            start = (
+                _tile(params, len(members)),
+                _tile(keys, len(members)),
+                replicas.MemberSettings(
+                    jnp.asarray(
+                        np.repeat([plans[t].learning_rate for t, _ in members], len(ids)),
+                        plan.dtype,
+                    ),
+                    jnp.asarray(
+                        np.repeat([plans[t].patience_epochs for t, _ in members], len(ids)),
+                        jnp.int32,
+                    ),
+                ),
+            )
+            count = len(members) * len(ids)
+            start, stack = _pad_members((start, stack), count, plan.engine)
+            state, _, _ = fitting.train(start, stack, grid, plan.engine)
+            state = jax.tree.map(partial(_head, count=count), state)
+            f_eval = replicas.evaluate_many(state.best_params, grid, model_cfg, plan.engine.block)
+            predictions = plan.observables.predict(np.asarray(f_eval, np.float64))
+            rows = [fold_rows[j] for _, j in members for _ in ids]
+            values = kfold.held_out_chi2(
+                predictions, data_set.central, data_set.covariance, rows
+            ).reshape(len(members), len(ids))
+            statuses = np.asarray(state.status).reshape(len(members), len(ids))
+            nit = np.asarray(state.epoch).reshape(len(members), len(ids))
+            best = jax.tree.map(np.asarray, state.best_params)
+            for m, (t, j) in enumerate(members):
+                chi2[t, j], status[t, j], epochs[t, j] = values[m], statuses[m], nit[m]
+                models[t, j] = jax.tree.map(
+                    lambda a, m=m: a[m * len(ids) : (m + 1) * len(ids)], best
+                )
+        return [
+            self._outcome(chi2[t], status[t], epochs[t], list(models[t]))
+            for t in range(len(trials))
+        ]
+
+    def _outcome(self, chi2: np.ndarray, status: np.ndarray, epochs: np.ndarray, params) -> Outcome:
+        stacked = jax.tree.map(lambda *a: np.concatenate(a), *params)
+        diverged = int(np.sum(status == int(Status.DIVERGED)))
+        common = {"fold_chi2": chi2.tolist(), "epochs": float(np.mean(epochs)), "params": stacked}
+        if diverged:
+            return Outcome(None, f"diverged ({diverged} of {status.size} models)", **common)
+        per_fold = np.mean(chi2, axis=1)
+        if self.replica_reward == "mean+std":
+            per_fold = per_fold + np.std(chi2, axis=1)
+        reward = float(np.max(per_fold) if self.fold_reward == "worst" else np.mean(per_fold))
+        if not math.isfinite(reward):
+            return Outcome(None, "non-finite held-out χ²", **common)
+        return Outcome(reward, None, **common)
+
+
+def _head(a: Any, count: int) -> Any:
+    return a[:count]
+
+
+def _tile(tree: Any, times: int) -> Any:
+    return jax.tree.map(lambda a: jnp.concatenate([a] * times), tree)
+
+
+def _stack(trees: list) -> Any:
+    return jax.tree.map(lambda *a: jnp.concatenate(a), *trees)
+
+
+def _pad_members(tree: Any, count: int, engine: replicas.EngineConfig) -> Any:
+    """Pad the members to a power-of-two number of blocks (copies of the first member), so that
+    groups of similar sizes reuse one compiled program."""
+    per_block = engine.block * engine.devices
+    blocks = 1 << max(0, math.ceil(math.log2(math.ceil(count / per_block))))
+    pad = blocks * per_block - count
+    return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)

@@ -1,0 +1,291 @@
+"""The search: optuna asks for trials in batches, jaxmin trains them in groups, optuna is told.
+
+Every trial is stored in optuna's storage as soon as its group is trained — a SQLite file by
+default, any database URL optuna accepts otherwise (PostgreSQL for workers on many machines).
+The study records its settings (problem, space, sampler, seed, batch); a study resumes only
+with the same ones.
+
+- **Same seed, same scan.** Before each batch the sampler is seeded from the seed and the
+  number of trials finished so far, so a scan's trials depend on its history only, not on how
+  many processes ran it or when.
+- **Resume.** Trials left unfinished by a process that was interrupted (or killed: its
+  heartbeat goes stale after ``grace_s`` seconds) are marked failed and asked again, with the
+  same settings, before any new trial: an interrupted-and-resumed scan finishes the same trials
+  with the same rewards as an uninterrupted one, repeats no finished trial and loses none.
+- **Workers.** Several processes on one study share its trials: each asks what remains.
+- **Failures.** A trial whose models diverge, or whose reward is not finite, is told to the
+  study as failed, its reason in the trial's ``reason`` attribute — never as a number.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from .. import _checks
+from .._progress import ProgressBar
+from . import space as spaces
+
+STUDY_NAME = "jaxmin-hyperopt"
+SAMPLERS = ("tpe", "random", "grid")
+HEARTBEAT_S = 5
+GRACE_S = 20
+
+
+def optuna_module():
+    """optuna, or a ``ValueError`` that says how to install it."""
+    try:
+        import optuna
+    except ImportError:
+        raise ValueError("hyperoptimisation needs optuna: pip install 'jaxmin[hyperopt]'") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+    return optuna
+
+
+def storage_url(out: str | Path | None, storage: str | None) -> str:
+    """The study's database: ``storage`` if given, else ``out/study.db`` (SQLite)."""
+    if storage is not None:
+        return storage
+    if out is None:
+        raise ValueError("give an output folder or a storage URL for the study")
+    return f"sqlite:///{Path(out) / 'study.db'}"
+
+
+def _check_sqlite(url: str) -> None:
+    """Refuse a SQLite file that is unreadable or holds something other than optuna's tables
+    (opened read-only: a foreign file is never modified)."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url[len("sqlite:///") :])
+    if not path.exists():
+        return
+    query = "SELECT name FROM sqlite_master WHERE type='table'"
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            tables = {row[0] for row in connection.execute(query)}
+    except sqlite3.Error as err:
+        raise ValueError(f"{str(path)!r} is not a readable SQLite database ({err})") from None
+    if tables and not {"studies", "trials"} <= tables:
+        raise ValueError(
+            f"{str(path)!r} is a database of something else (tables {sorted(tables)[:5]}), "
+            "not an optuna study: choose another --out or --storage"
+        )
+
+
+def open_study(
+    url: str,
+    settings: Mapping[str, Any],
+    *,
+    resume: bool,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+):
+    """The study in ``url``: created (refused if one is there, unless ``resume``), or loaded
+    (refused unless ``resume`` and its recorded settings equal ``settings``)."""
+    optuna = optuna_module()
+    _check_sqlite(url)
+    try:
+        storage = optuna.storages.RDBStorage(
+            url, heartbeat_interval=heartbeat_s, grace_period=grace_s
+        )
+        names = optuna.study.get_all_study_names(storage)
+    except Exception as err:  # sqlalchemy's errors: a bad URL, an unreachable server
+        raise ValueError(f"storage {url!r} cannot be opened: {type(err).__name__}: {err}") from None
+    if STUDY_NAME not in names:
+        if names:
+            raise ValueError(f"storage {url!r} holds other studies {names}, not jaxmin's")
+        if resume:
+            raise ValueError(f"--resume: no study in {url!r} to resume")
+        study = optuna.create_study(
+            storage=storage, study_name=STUDY_NAME, direction="minimize", load_if_exists=True
+        )
+        if "jaxmin" not in study.user_attrs:
+            study.set_user_attr("jaxmin", dict(settings))
+    else:
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+        if not resume:
+            raise ValueError(
+                f"{url!r} already holds a study: pass --resume to continue it (or join it as "
+                "a second worker), or choose another --out/--storage"
+            )
+    recorded = study.user_attrs.get("jaxmin")
+    if recorded != _plain(settings):
+        differ = sorted(k for k in settings if (recorded or {}).get(k) != _plain(settings[k]))
+        raise ValueError(
+            f"{url!r} holds another study (its {', '.join(differ) or 'settings'} differ): "
+            "choose another --out/--storage"
+        )
+    return study
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from the storage's JSON (tuples as lists)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def make_sampler(name: str, seed: int, space: spaces.Space):
+    optuna = optuna_module()
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.GridSampler(spaces.grid(space), seed=seed)
+
+
+def _finished(study) -> list:
+    """Trials with an outcome (a reward, or a failure of their own)."""
+    return [t for t in study.get_trials(deepcopy=False) if "outcome" in t.user_attrs]
+
+
+def _reclaim(study) -> int:
+    """Mark trials of dead workers failed and queue their settings again (once); returns the
+    number of trials waiting to be asked."""
+    optuna = optuna_module()
+    optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for t in trials:
+        lost = t.state == optuna.trial.TrialState.FAIL and "outcome" not in t.user_attrs
+        if lost and t.number not in retried:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+
+
+@contextmanager
+def _heartbeat(study, trials: list, interval: int):
+    """Record the trials' heartbeats every ``interval`` s while their group trains."""
+    storage = study._storage
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(interval):
+            for trial in trials:
+                storage.record_heartbeat(trial._trial_id)
+
+    for trial in trials:
+        storage.record_heartbeat(trial._trial_id)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run(
+    problem,
+    space: spaces.Space,
+    *,
+    trials: int,
+    storage: str,
+    sampler: str = "tpe",
+    seed: int = 0,
+    batch: int = 16,
+    resume: bool = False,
+    progress: bool = False,
+    heartbeat_s: int = HEARTBEAT_S,
+    grace_s: int = GRACE_S,
+):
+    """Search ``space`` for the settings of ``problem`` with the lowest reward.
+
+    **Arguments**
+
+    - ``problem``: e.g. :class:`~jaxmin.hyperopt.GluonProblem` (``evaluate``-able by groups).
+    - ``space``: the search space (checked against the problem first).
+    - ``trials``: finished trials the study should hold at the end.
+    - ``storage``: a database URL (:func:`storage_url`).
+    - ``sampler``: ``tpe`` (default), ``random`` or ``grid``; ``seed``: its seed.
+    - ``batch``: trials asked at once (and trained together where their shapes agree).
+    - ``resume``: continue (or join) the study in ``storage``.
+    - ``heartbeat_s``, ``grace_s``: a running trial's heartbeat interval, and the silence after
+      which another process takes it for lost.
+
+    **Returns** the optuna study.
+    """
+    optuna = optuna_module()
+    trials = _checks.integer_at_least("trials", trials, 1)
+    batch = _checks.integer_at_least("batch", batch, 1)
+    seed = _checks.integer_at_least("seed", seed, 0)
+    _checks.one_of("sampler", sampler, SAMPLERS)
+    spaces.check(space, problem.accepts, problem.hyperparameters)
+    if sampler == "grid":
+        size = 1
+        for values in spaces.grid(space).values():
+            size *= len(values)
+        trials = min(trials, size)
+    settings = {
+        "problem": problem.describe(),
+        "space": spaces.describe(space),
+        "sampler": sampler,
+        "seed": seed,
+        "batch": batch,
+    }
+    study = open_study(storage, settings, resume=resume, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    bar = ProgressBar(trials, "hyperopt", enabled=progress)
+    started = time.perf_counter()
+    ran = 0
+    try:
+        while True:
+            waiting = _reclaim(study)
+            done = len(_finished(study))
+            running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            todo = waiting or min(batch, trials - done - len(running))
+            if todo <= 0:
+                if done >= trials:
+                    break
+                time.sleep(heartbeat_s)  # the rest is running elsewhere: wait for it, or for
+                continue  # its worker to go stale
+            study.sampler = make_sampler(sampler, (seed * 1_000_003 + done) % 2**32, space)
+            asked = [study.ask() for _ in range(todo)]
+            settings_of = [spaces.suggest(trial, space) for trial in asked]
+            with _heartbeat(study, asked, heartbeat_s):
+                try:
+                    for indices, outcomes in problem.groups(settings_of):
+                        for index, outcome in zip(indices, outcomes, strict=True):
+                            _tell(study, asked[index], outcome)
+                        ran += len(indices)
+                        bar.update(len(_finished(study)), _note(study, ran, started))
+                except BaseException:
+                    for trial in asked:  # an interruption: this worker's trials are lost now
+                        if study._storage.get_trial(trial._trial_id).state.is_finished():
+                            continue
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    raise
+    finally:
+        bar.close()
+    return study
+
+
+def _tell(study, trial, outcome) -> None:
+    optuna = optuna_module()
+    trial.set_user_attr("fold_chi2", outcome.fold_chi2)
+    trial.set_user_attr("epochs", outcome.epochs)
+    if outcome.reward is None:
+        trial.set_user_attr("outcome", "failed")
+        trial.set_user_attr("reason", outcome.reason)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    else:
+        trial.set_user_attr("outcome", "complete")
+        study.tell(trial, outcome.reward)
+
+
+def _note(study, ran: int, started: float) -> str:
+    try:
+        best = f"best reward {study.best_value:.4g}"
+    except ValueError:
+        best = "no reward yet"
+    minutes = (time.perf_counter() - started) / 60
+    return f"{best}, {ran / max(minutes, 1e-9):.1f} trials/min"
