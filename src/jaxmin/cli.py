@@ -1,4 +1,5 @@
-"""The ``jaxmin`` command (``fit``, ``landscape``, ``minima``, ``overfitting``, ``cmaes``, ``ga``).
+"""The ``jaxmin`` command (``fit``, ``hyperopt``, ``landscape``, ``minima``, ``overfitting``,
+``cmaes``, ``ga``).
 
 See ``jaxmin --help``.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from . import cli_fit, landscape, objectives, optim, overfitting, plot
+from . import cli_fit, cli_hyperopt, landscape, objectives, optim, overfitting, plot
 from ._cli_args import Parser, integer, number, numbers, one_line, prepare_out
 from .devices import use_cpu_cores
 from .evolution import cmaes, ga
@@ -363,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     surfaces = sorted(name for name, make in objectives.SURFACES.items() if make().dim <= 2)
     cli_fit.add_parser(sub)
+    cli_hyperopt.add_parser(sub)
 
     p = sub.add_parser(
         "landscape",
@@ -504,7 +506,7 @@ def _out_arguments(p: argparse.ArgumentParser, out: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxmin`` command: every error is one line on stderr, exit code 2
     (returned, also for argparse's errors; ``--help`` returns 0)."""
-    if argv is None and sys.argv[1:2] == ["fit"]:
+    if argv is None and sys.argv[1:2] in (["fit"], ["hyperopt"]):
         use_cpu_cores()  # the replicas on every core (the command's own process, before JAX starts)
     try:
         args = build_parser().parse_args(argv)

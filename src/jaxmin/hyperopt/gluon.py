@@ -109,10 +109,24 @@ class GluonProblem:
         clash = sorted(set(fixed) & {"replicas_count", "closure_fits", "replica_range"})
         if clash:
             raise ValueError(f"fixed settings {clash} are set by the hyperoptimisation itself")
+        self.given = fixed
         self.fixed = fixed | {"replicas_count": max(2, self.replicas)}
         base = fitting.plan(**self.fixed)
         self.folds = _checks.integer_at_least("folds", folds, 2)
         self.fold_of = kfold.assign(base.observables.kind, self.folds, base.seeds.split)
+
+    @classmethod
+    def from_description(cls, described: Mapping[str, Any]) -> GluonProblem:
+        """The problem :meth:`describe` recorded (for re-training a study's best trial)."""
+        return cls(
+            folds=described["folds"],
+            replicas=described["replicas"],
+            fold_reward=described["fold_reward"],
+            replica_reward=described["replica_reward"],
+            fixed={
+                k: tuple(v) if isinstance(v, list) else v for k, v in described["fixed"].items()
+            },
+        )
 
     def accepts(self, name: str, value: Any) -> None:
         """Raise a ``ValueError``/``TypeError`` if :func:`jaxmin.pdf.fit` refuses ``value``."""
@@ -128,7 +142,7 @@ class GluonProblem:
             "replicas": self.replicas,
             "fold_reward": self.fold_reward,
             "replica_reward": self.replica_reward,
-            "fixed": {k: _jsonable(v) for k, v in sorted(self.fixed.items()) if k != "block"},
+            "fixed": {k: _jsonable(v) for k, v in sorted(self.given.items())},
             "data": [ds.fingerprint() for ds in plan.data_sets],
         }
 

@@ -60,11 +60,13 @@ def storage_url(out: str | Path | None, storage: str | None) -> str:
 
 
 def _check_sqlite(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        check_sqlite_file(Path(url[len("sqlite:///") :]))
+
+
+def check_sqlite_file(path: Path) -> None:
     """Refuse a SQLite file that is unreadable or holds something other than optuna's tables
     (opened read-only: a foreign file is never modified)."""
-    if not url.startswith("sqlite:///"):
-        return
-    path = Path(url[len("sqlite:///") :])
     if not path.exists():
         return
     query = "SELECT name FROM sqlite_master WHERE type='table'"
@@ -124,6 +126,19 @@ def open_study(
             "choose another --out/--storage"
         )
     return study
+
+
+def recorded_settings(url: str) -> dict:
+    """The settings a study in ``url`` was started with."""
+    optuna = optuna_module()
+    _check_sqlite(url)
+    try:
+        names = optuna.study.get_all_study_names(url)
+    except Exception as err:
+        raise ValueError(f"storage {url!r} cannot be opened: {type(err).__name__}: {err}") from None
+    if STUDY_NAME not in names:
+        raise ValueError(f"no jaxmin study in {url!r}")
+    return optuna.load_study(study_name=STUDY_NAME, storage=url).user_attrs["jaxmin"]
 
 
 def _plain(value: Any) -> Any:
