@@ -172,18 +172,7 @@ class GluonProblem:
         plan = plans[0]
         data_set = plan.data_sets[0]
         ids = np.arange(self.replicas)
-        targets = setup.replica_targets(data_set, 0, ids, plan.level, plan.seeds.data)
-        kinds = np.asarray(plan.observables.kind)
-        fold_data, fold_rows = [], []
-        for j in range(self.folds):
-            rows = np.flatnonzero(self.fold_of == j)
-            kept = np.flatnonzero(self.fold_of != j)
-            keys = setup.replica_keys(plan.seeds.split, setup.SPLIT_STREAM, j, ids)
-            train, val = setup.split_rows(keys, tuple(kinds[kept]), plan.validation)
-            fold_data.append(
-                setup.member_data(data_set, targets, kept[train], kept[val], plan.dtype)
-            )
-            fold_rows.append(rows)
+        fold_data, fold_rows = self.fold_members(plan)
         model_cfg = plan.engine.model
         params = setup.initial_params(0, ids, plan.seeds.init, model_cfg, plan.dtype)
         keys = setup.method_keys(0, ids, plan.seeds.init)
@@ -238,6 +227,22 @@ class GluonProblem:
             self._outcome(chi2[t], status[t], epochs[t], list(models[t]))
             for t in range(len(trials))
         ]
+
+    def fold_members(self, plan: fitting.Plan) -> tuple[list[replicas.ReplicaData], list]:
+        """Each fold's models' data (``replicas`` of them) and the rows it holds out: the
+        models of fold j train and validate on rows outside fold j only."""
+        data_set = plan.data_sets[0]
+        ids = np.arange(self.replicas)
+        targets = setup.replica_targets(data_set, 0, ids, plan.level, plan.seeds.data)
+        kinds = np.asarray(plan.observables.kind)
+        data, held_out = [], []
+        for j in range(self.folds):
+            kept = np.flatnonzero(self.fold_of != j)
+            keys = setup.replica_keys(plan.seeds.split, setup.SPLIT_STREAM, j, ids)
+            train, val = setup.split_rows(keys, tuple(kinds[kept]), plan.validation)
+            data.append(setup.member_data(data_set, targets, kept[train], kept[val], plan.dtype))
+            held_out.append(np.flatnonzero(self.fold_of == j))
+        return data, held_out
 
     def _outcome(self, chi2: np.ndarray, status: np.ndarray, epochs: np.ndarray, params) -> Outcome:
         stacked = jax.tree.map(lambda *a: np.concatenate(a), *params)

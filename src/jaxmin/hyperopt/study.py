@@ -156,7 +156,13 @@ def make_sampler(name: str, seed: int, space: spaces.Space):
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.GridSampler(spaces.grid(space), seed=seed)
+
+    class Grid(optuna.samplers.GridSampler):
+        def after_trial(self, *args: Any) -> None:
+            """Nothing: the scan stops at the grid's size itself (optuna's own sampler stops
+            the study, which only ``study.optimize`` allows)."""
+
+    return Grid(spaces.grid(space), seed=seed)
 
 
 def _finished(study) -> list:
@@ -263,7 +269,10 @@ def run(
                     break
                 time.sleep(heartbeat_s)  # the rest is running elsewhere: wait for it, or for
                 continue  # its worker to go stale
-            study.sampler = make_sampler(sampler, (seed * 1_000_003 + done) % 2**32, space)
+            # the grid's order is the seed's alone (grid point i is trial i's); the others are
+            # seeded by the history too
+            batch_seed = seed if sampler == "grid" else (seed * 1_000_003 + done) % 2**32
+            study.sampler = make_sampler(sampler, batch_seed, space)
             asked = [study.ask() for _ in range(todo)]
             settings_of = [spaces.suggest(trial, space) for trial in asked]
             with _heartbeat(study, asked, heartbeat_s):
