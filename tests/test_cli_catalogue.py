@@ -80,6 +80,17 @@ CATALOGUE = [
     ([*GA, "--mutation", "nope"], "argument --mutation: invalid choice"),
     ([*GA, "--selection", "nope"], "argument --selection: invalid choice"),
     ([*GA, "--x0", "-9"], "outside the box of sphere"),
+    # hyperopt
+    (["hyperopt", "--folds", "1"], "--folds: expected an integer >= 2"),
+    (["hyperopt", "--folds", "200"], "folds must be <= 50"),
+    (["hyperopt", "--trials", "0"], "--trials: expected an integer >= 1"),
+    (["hyperopt", "--replicas", "0"], "--replicas: expected an integer >= 1"),
+    (["hyperopt", "--sampler", "cmaes"], "argument --sampler: invalid choice"),
+    (["hyperopt", "--reward", "median"], "argument --reward: invalid choice"),
+    (["hyperopt", "--space", "missing.toml"], "space file 'missing.toml' cannot be read"),
+    (["hyperopt", "--resume"], "--resume: no study"),
+    (["hyperopt", "best"], "no jaxmin study"),
+    (["hyperopt", "--storage", "nosuchdb://x"], "storage 'nosuchdb://x' cannot be opened"),
     # fit
     (["fit", "--replicas", "1"], "--replicas: expected an integer >= 2"),
     (["fit", "--replicas", "abc"], "--replicas: expected an integer"),
@@ -112,6 +123,7 @@ EXISTING = [
     ([*CMAES, "--max-evals", "10"], "sphere2_cmaes.json"),
     ([*GA, "--generations", "2"], "sphere2_ga_convergence.png"),
     (["fit", "--replicas", "2", "--epochs", "2"], "report.json"),
+    (["hyperopt", "--trials", "1", "--epochs", "2"], "study.db"),
 ]
 
 
@@ -132,7 +144,7 @@ def test_the_catalogue_is_long_enough():
 def test_bad_command_line(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    commands = ("landscape", "minima", "overfitting", "cmaes", "ga", "fit")
+    commands = ("landscape", "minima", "overfitting", "cmaes", "ga", "fit", "hyperopt")
     extra = ["--out", str(out)] if argv and argv[0] in commands else []
     err = run([*argv, *extra], capsys)
     assert message in err

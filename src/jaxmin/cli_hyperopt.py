@@ -62,18 +62,24 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
         fixed=_fixed(args),
     )
     url = study.storage_url(out, args.storage)
+    created = not out.exists()
     _prepare(args, out)
-    scan = study.run(
-        problem,
-        space,
-        trials=args.trials,
-        storage=url,
-        sampler=args.sampler,
-        seed=args.seed,
-        batch=args.batch,
-        resume=args.resume,
-        progress=True,
-    )
+    try:
+        scan = study.run(
+            problem,
+            space,
+            trials=args.trials,
+            storage=url,
+            sampler=args.sampler,
+            seed=args.seed,
+            batch=args.batch,
+            resume=args.resume,
+            progress=True,
+        )
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a scan refused before its first trial leaves no empty folder
+        raise
     baseline = problem.evaluate([{}])[0].reward
     written = report.write(scan, space, out, baseline)
     print(report.table(report.report(scan, baseline)))

@@ -59,6 +59,11 @@ def storage_url(out: str | Path | None, storage: str | None) -> str:
     return f"sqlite:///{Path(out) / 'study.db'}"
 
 
+def _sqlite_exists(url: str) -> bool:
+    """False for a SQLite URL whose file does not exist (opening it would create it)."""
+    return not url.startswith("sqlite:///") or Path(url[len("sqlite:///") :]).exists()
+
+
 def _check_sqlite(url: str) -> None:
     if url.startswith("sqlite:///"):
         check_sqlite_file(Path(url[len("sqlite:///") :]))
@@ -94,6 +99,8 @@ def open_study(
     (refused unless ``resume`` and its recorded settings equal ``settings``)."""
     optuna = optuna_module()
     _check_sqlite(url)
+    if resume and not _sqlite_exists(url):
+        raise ValueError(f"--resume: no study in {url!r} to resume")
     try:
         storage = optuna.storages.RDBStorage(
             url, heartbeat_interval=heartbeat_s, grace_period=grace_s
@@ -132,6 +139,8 @@ def recorded_settings(url: str) -> dict:
     """The settings a study in ``url`` was started with."""
     optuna = optuna_module()
     _check_sqlite(url)
+    if not _sqlite_exists(url):
+        raise ValueError(f"no jaxmin study in {url!r}")
     try:
         names = optuna.study.get_all_study_names(url)
     except Exception as err:
