@@ -242,7 +242,7 @@ def test_the_search_finds_the_best_setting_and_records_failures(tmp_path):
     assert abs(math.log10(best.params["learning_rate"]) + 2) < 0.5
     assert best.params["hidden"] == "[10]"
     failed = [t for t in scan.trials if t.state == optuna.trial.TrialState.FAIL]
-    assert failed and all(t.user_attrs["reason"].startswith("diverged") for t in failed)
+    assert failed and all(t.user_attrs["outcome"]["reason"].startswith("diverged") for t in failed)
     assert all(t.params["learning_rate"] > 1 for t in failed)
     summary = report.report(scan)
     assert summary["trials"] == 40 and summary["best"]["number"] == best.number

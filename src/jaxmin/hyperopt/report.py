@@ -32,11 +32,8 @@ def _rows(study) -> list[dict]:
             {
                 "number": t.number,
                 "reward": t.value,
-                "outcome": t.user_attrs["outcome"],
-                "reason": t.user_attrs.get("reason"),
                 "params": dict(t.params),
-                "fold_chi2": t.user_attrs.get("fold_chi2"),
-                "epochs": t.user_attrs.get("epochs"),
+                **t.user_attrs["outcome"],
             }
         )
     return rows

@@ -14,7 +14,7 @@ with the same ones.
   with the same rewards as an uninterrupted one, repeats no finished trial and loses none.
 - **Workers.** Several processes on one study share its trials: each asks what remains.
 - **Failures.** A trial whose models diverge, or whose reward is not finite, is told to the
-  study as failed, its reason in the trial's ``reason`` attribute — never as a number.
+  study as failed, its reason in the trial's ``outcome`` attribute — never as a number.
 """
 
 from __future__ import annotations
@@ -303,15 +303,16 @@ def run(
 
 
 def _tell(study, trial, outcome) -> None:
+    """Store the outcome (one attribute: one write) and tell the study."""
     optuna = optuna_module()
-    trial.set_user_attr("fold_chi2", outcome.fold_chi2)
-    trial.set_user_attr("epochs", outcome.epochs)
-    if outcome.reward is None:
-        trial.set_user_attr("outcome", "failed")
-        trial.set_user_attr("reason", outcome.reason)
+    failed = outcome.reward is None
+    record = {"status": "failed" if failed else "complete", "reason": outcome.reason}
+    trial.set_user_attr(
+        "outcome", record | {"fold_chi2": outcome.fold_chi2, "epochs": outcome.epochs}
+    )
+    if failed:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
     else:
-        trial.set_user_attr("outcome", "complete")
         study.tell(trial, outcome.reward)
 
 

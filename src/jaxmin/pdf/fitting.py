@@ -33,7 +33,8 @@ from .result import FitResult
 from .truth import MOMENTUM_FRACTION, Truth, load_truth
 
 OPTIMIZERS = methods.METHODS
-"""Training methods of the replicas: ``adam``, ``cmaes``, ``ga``."""
+"""Training methods of the replicas: ``adam`` (the default), ``gd``, ``momentum``, ``nesterov``,
+``rmsprop`` (the lecture's first-order rules), ``cmaes``, ``ga``."""
 POPULATION_DEFAULTS = {
     "cmaes": {"sigma0": 0.1, "popsize": None},
     "ga": {"popsize": 40, "elitism": 2, "tournament_size": 3, "rate": 0.05, "scale": 0.02},
@@ -120,8 +121,8 @@ def fit(
     - ``replicas_count``: replicas per fit; ``closure_fits``: independent level-1 data sets K.
     - ``replica_range``: fit only replicas ``start:stop`` of each data set (a string or a pair),
       to share a large fit between processes; :func:`jaxmin.pdf.merge` joins the outputs.
-    - ``steps``, ``learning_rate``: the budget in epochs and Adam's step (full batch: one update
-      per epoch; one generation per epoch for ``cmaes`` and ``ga``).
+    - ``steps``, ``learning_rate``: the budget in epochs and the gradient rule's step (full
+      batch: one update per epoch; one generation per epoch for ``cmaes`` and ``ga``).
     - ``hidden``, ``activation``, ``output``, ``init``: the network (inputs (x, ln x), one
       output), from :mod:`jaxmin.nn`.
     - ``validation``: fraction of each kind of data held out per replica for look-back.
@@ -129,8 +130,9 @@ def fit(
       replica stops, counted once its validation χ²/N has fallen below ``threshold``.
     - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β.
     - ``normalisation``: the correlated normalisation uncertainty of the default model.
-    - ``optimizer``: ``adam`` (gradients by the hand-written backprop), ``cmaes`` or ``ga``
-      (one generation per epoch); ``optimizer_settings`` overrides the population methods'
+    - ``optimizer``: ``adam`` or another first-order rule of :data:`OPTIMIZERS` (gradients by
+      the hand-written backprop, step ``learning_rate``), ``cmaes`` or ``ga`` (one generation
+      per epoch); ``optimizer_settings`` overrides the population methods'
       :data:`POPULATION_DEFAULTS`.
     - ``seed`` (and ``data_seed``, ``split_seed``, ``init_seed``, each defaulting to ``seed``).
     - ``block``: replicas per vectorised block. Replica k's numbers do not depend on how many
@@ -457,8 +459,8 @@ def _method_settings(name: str, overrides: dict | None) -> dict:
 
 
 def _method(name: str, settings: dict):
-    if name == "adam":
-        return methods.Adam()
+    if name not in POPULATION_DEFAULTS:
+        return methods.FirstOrder(name)
     if name == "cmaes":
         return methods.CMAES(**settings)
     return methods.GeneticAlgorithm(**settings)

@@ -1,4 +1,4 @@
-"""How a replica's parameters move from one epoch to the next: Adam, CMA-ES or a GA.
+"""How a replica's parameters move from one epoch to the next: a first-order rule, CMA-ES or a GA.
 
 NNPDF's own history: a genetic algorithm up to NNPDF3.0, CMA-ES in NNPDF3.1, gradient descent in
 NNPDF4.0. Every method has ``init(params, key, objective) -> state`` and ``step(params, state,
@@ -9,7 +9,8 @@ stopping bookkeeping the same way for all of them. The learning rate is the memb
 traced value: members with different rates share one program). One epoch is one optimiser update
 for Adam and one generation for the population methods.
 
-- :class:`Adam`: θ ← θ − η m̂/√(ŝ + ε) with ∂χ²_tr/∂θ from the hand-written backprop.
+- :class:`FirstOrder`: Adam (θ ← θ − η m̂/√(ŝ + ε), the default) or another of the lecture's
+  first-order rules, with ∂χ²_tr/∂θ from the hand-written backprop.
 - :class:`CMAES`: λ candidates around the mean m (``jaxmin.cmaes.ask``), ranked by χ²_tr
   (``jaxmin.cmaes.tell``); the replica's parameters are the mean m.
 - :class:`GeneticAlgorithm`: the lecture's GA (``jaxmin.ga``'s operators): the e best pass
@@ -34,22 +35,25 @@ from ..evolution.ga._operators import (
     single_point_crossover,
 )
 from ..evolution.ga._selection import ranked, tournament
-from ..optim import adam
+from ..optim import RULES
 
-METHODS = ("adam", "cmaes", "ga")
+METHODS = ("adam", "gd", "momentum", "nesterov", "rmsprop", "cmaes", "ga")
 Objective = Callable[[Any], tuple[jax.Array, jax.Array]]
 
 
-class Adam(NamedTuple):
-    """Full-batch gradient descent with jaxmin's Adam (the lecture's form) at the member's
-    learning rate η."""
+class FirstOrder(NamedTuple):
+    """Full-batch training by one of the lecture's first-order rules (:data:`jaxmin.optim.RULES`:
+    ``gd``, ``momentum``, ``nesterov``, ``rmsprop``, ``adam``, with their default settings) at the
+    member's learning rate η, gradients by the hand-written backprop."""
+
+    rule: str
 
     def init(self, params: Any, key: jax.Array, objective: Objective) -> Any:
-        return adam(1.0).init(params)
+        return RULES[self.rule](1.0).init(params)
 
     def step(self, params, state, epoch, objective: Objective, value_and_grad, learning_rate):
         (train, val), grads = value_and_grad(params)
-        updates, state = adam(learning_rate).update(grads, state, params)
+        updates, state = RULES[self.rule](learning_rate).update(grads, state, params)
         return (train, val), optax.apply_updates(params, updates), state
 
 
