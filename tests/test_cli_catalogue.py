@@ -162,7 +162,9 @@ def test_earlier_results_are_never_overwritten(argv, name, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [name]
 
 
-@pytest.mark.parametrize("command", ["landscape", "minima", "overfitting", "cmaes", "fit"])
+@pytest.mark.parametrize(
+    "command", ["landscape", "minima", "overfitting", "cmaes", "fit", "hyperopt"]
+)
 def test_out_that_is_a_file_or_cannot_be_created(command, tmp_path, capsys):
     existing_file = tmp_path / "results.txt"
     existing_file.write_text("not a folder")
