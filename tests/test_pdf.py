@@ -284,13 +284,28 @@ def test_first_order_rules_train_the_replicas(rule):
     )
     updates, _ = rule_fn.update(grads, rule_fn.init(params), params)
     expected = model.project(optax.apply_updates(params, updates), plan.engine.model)
-    settings = replicas.member_settings(eta, 1, 1, plan.dtype)
+    settings = replicas.member_settings(eta, 1, 0.0, 1, plan.dtype)
     state = replicas.init_state(
         params, jax.random.key(0), jax.tree.map(lambda a: a[0], settings), data, grid, plan.engine
     )
     state, _ = replicas.epoch(state, data, grid, plan.engine)
     for got, want in zip(jax.tree.leaves(state.params), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_weight_decay_shrinks_the_weights_and_is_per_replica():
+    kwargs = dict(replicas_count=2, steps=80, chunk_steps=40, patience=1.0)
+    plain, decayed = pdf.fit(**kwargs), pdf.fit(**kwargs, l2=1.0)
+
+    def weights(result):
+        return sum(float(np.sum(np.square(layer["W"]))) for layer in result.params["net"])
+
+    assert weights(decayed) < 0.9 * weights(plain)
+    assert decayed.settings["l2"] == 1.0
+    with pytest.raises(ValueError, match="l2 is a weight decay of the gradient rules"):
+        pdf.fit(optimizer="cmaes", l2=0.1)
+    with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
+        pdf.fit(l2=-1.0)
 
 
 def test_without_validation_look_back_follows_the_training_chi2():

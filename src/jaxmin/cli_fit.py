@@ -129,6 +129,7 @@ def _fit(args: argparse.Namespace, out: Path) -> pdf.FitResult:
         hidden=args.hidden,
         validation=args.validation,
         patience=args.patience,
+        l2=args.l2,
         seed=args.seed,
         optimizer=args.optimizer,
         block=args.block,
@@ -186,6 +187,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=number(0, low_open=True),
         default=0.1,
         help="fraction of the epochs",
+    )
+    p.add_argument(
+        "--l2", type=number(0), default=0.0, help="weight decay λ of the network's weights"
     )
     p.add_argument("--seed", type=integer(0), default=0)
     p.add_argument(

@@ -12,11 +12,11 @@ the mean over replicas (or the mean plus the standard deviation, ``replica_rewar
 and ``combine`` the mean over folds (or the worst fold, ``fold_reward="worst"``). The reward is
 not what the models minimise: each minimises its own training χ².
 
-Trials that differ only in learning rate and patience (per-member values of the engine, see
-:class:`jaxmin.pdf.replicas.MemberSettings`) are trained together: all their folds' and
-replicas' models in one compiled program. Every model's numbers depend only on its trial's
-settings, fold and replica — never on which other trials share its program — so a trial's
-reward is the same alone, in a batch, or re-run after an interruption.
+Trials that differ only in learning rate, patience and weight decay (per-member values of the
+engine, see :class:`jaxmin.pdf.replicas.MemberSettings`) are trained together: all their
+folds' and replicas' models in one compiled program. Every model's numbers depend only on its
+trial's settings, fold and replica — never on which other trials share its program — so a
+trial's reward is the same alone, in a batch, or re-run after an interruption.
 """
 
 from __future__ import annotations
@@ -48,13 +48,14 @@ HYPERPARAMETERS = (
     "optimizer",
     "steps",
     "threshold",
+    "l2",
     "validation",
     "alpha_bounds",
     "beta_bounds",
     "fit_exponents",
 )
 """Settings of :func:`jaxmin.pdf.fit` a search space may vary."""
-PER_MEMBER = ("learning_rate", "patience")
+PER_MEMBER = ("learning_rate", "patience", "l2")
 """Settings that may differ between the models of one compiled program."""
 FOLD_REWARDS = ("mean", "worst")
 REPLICA_REWARDS = ("mean", "mean+std")
@@ -155,7 +156,7 @@ class GluonProblem:
         return outcomes  # type: ignore[return-value]
 
     def groups(self, trials: Sequence[Mapping[str, Any]]) -> Iterator[tuple[list[int], list]]:
-        """Train trials that share every setting but learning rate and patience together;
+        """Train trials that share every setting but learning rate, patience and l2 together;
         yields each group's trial indices and outcomes as soon as the group is done."""
         grouped: dict[str, list[int]] = {}
         for index, trial in enumerate(trials):
@@ -203,6 +204,7 @@ class GluonProblem:
                         np.repeat([plans[t].patience_epochs for t, _ in members], len(ids)),
                         jnp.int32,
                     ),
+                    jnp.asarray(np.repeat([plans[t].l2 for t, _ in members], len(ids)), plan.dtype),
                 ),
             )
             count = len(members) * len(ids)

@@ -30,6 +30,7 @@ from .activations import Activation
 from .backprop import autodiff_loss_and_grad, loss_and_grad, loss_value
 from .dropout import dropout_masks
 from .losses import Loss
+from .mlp import with_weight_decay
 
 RUNNING = -1
 """Status of a member that is still training."""
@@ -129,10 +130,7 @@ def _minibatch_step(params, opt_state, x, y, loss: Loss, key, cfg: Config):
     grad_fn = loss_and_grad if cfg.gradient == "backprop" else autodiff_loss_and_grad
     _, grads = grad_fn(params, inputs, y, cfg.hidden, cfg.output, loss, masks)
     if cfg.l2 > 0:
-        grads = [
-            {"W": g["W"] + 2 * cfg.l2 * p["W"], "b": g["b"]}
-            for g, p in zip(grads, params, strict=True)
-        ]
+        grads = with_weight_decay(grads, params, cfg.l2)
     updates, opt_state = cfg.optimizer.value.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 

@@ -73,6 +73,13 @@ def sizes_of(params: Params) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def with_weight_decay(grads: Params, params: Params, l2: Any) -> Params:
+    """The gradient of E + λ Σ_l ‖W⁽ˡ⁾‖²: ∂E/∂W⁽ˡ⁾ + 2λW⁽ˡ⁾ (the biases are not penalised)."""
+    return [
+        {"W": g["W"] + 2 * l2 * p["W"], "b": g["b"]} for g, p in zip(grads, params, strict=True)
+    ]
+
+
 def as_rows(name: str, data: Any, width: int) -> jax.Array:
     """``data`` as an ``(N, width)`` array: ``(N,)`` is accepted when ``width`` is 1."""
     arr = jnp.asarray(data)

@@ -89,6 +89,7 @@ def fit(
     validation: float = 0.25,
     patience: float = 0.1,
     threshold: float = 3.0,
+    l2: float = 0.0,
     fit_exponents: bool = True,
     random_exponents: bool = False,
     alpha_bounds: tuple[float, float] = model.ALPHA_BOUNDS,
@@ -128,6 +129,8 @@ def fit(
     - ``validation``: fraction of each kind of data held out per replica for look-back.
     - ``patience``: fraction of ``steps`` without a better validation χ² after which a
       replica stops, counted once its validation χ²/N has fallen below ``threshold``.
+    - ``l2``: weight decay λ ≥ 0, the training cost χ²_tr + λ Σ_l ‖W⁽ˡ⁾‖² of a gradient rule
+      (the network's weights only; the χ² reported are without it).
     - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β.
     - ``normalisation``: the correlated normalisation uncertainty of the default model.
     - ``optimizer``: ``adam`` or another first-order rule of :data:`OPTIMIZERS` (gradients by
@@ -175,7 +178,9 @@ def fit(
         [setup.method_keys(index, ids, seeds.init) for index in range(len(data_sets))]
     )
     fit_grid = model.make_grid(obs.x_eval, obs.table, obs.sum_rule, dtype)
-    member = replicas.member_settings(p.learning_rate, p.patience_epochs, keys.shape[0], dtype)
+    member = replicas.member_settings(
+        p.learning_rate, p.patience_epochs, p.l2, keys.shape[0], dtype
+    )
 
     start = time.perf_counter()
     state, history, compile_s = train(
@@ -239,6 +244,7 @@ class Plan(NamedTuple):
     validation: float
     learning_rate: float
     patience_epochs: int
+    l2: float
     engine: replicas.EngineConfig
     dtype: Any
 
@@ -261,6 +267,7 @@ _PLANNED = (
     "validation",
     "patience",
     "threshold",
+    "l2",
     "fit_exponents",
     "random_exponents",
     "alpha_bounds",
@@ -304,6 +311,7 @@ def _plan(a: dict) -> Plan:
         validation,
         patience,
         threshold,
+        l2,
         fit_exponents,
         random_exponents,
         alpha_bounds,
@@ -334,6 +342,9 @@ def _plan(a: dict) -> Plan:
     validation = _checks.unit_interval("validation", validation)
     patience = _checks.positive("patience", patience)
     threshold = _checks.positive("threshold", threshold)
+    l2 = _checks.non_negative("l2", l2)
+    if l2 > 0 and optimizer in POPULATION_DEFAULTS:
+        raise ValueError(f"l2 is a weight decay of the gradient rules, not of {optimizer!r}")
     normalisation = _checks.non_negative("normalisation", normalisation)
     hidden = tuple(_checks.integer_at_least("hidden", int(h), 1) for h in hidden)
     _checks.one_of("init", init, INIT_NAMES)
@@ -405,6 +416,7 @@ def _plan(a: dict) -> Plan:
         "patience": patience,
         "patience_epochs": patience_epochs,
         "threshold": threshold,
+        "l2": l2,
         "fit_exponents": model_cfg.fit_exponents,
         "random_exponents": model_cfg.random_exponents,
         "alpha_bounds": list(model_cfg.alpha_bounds),
@@ -428,6 +440,7 @@ def _plan(a: dict) -> Plan:
         validation=validation,
         learning_rate=learning_rate,
         patience_epochs=patience_epochs,
+        l2=l2,
         engine=cfg,
         dtype=dtype,
     )

@@ -11,9 +11,11 @@ points, and its own initial parameters. One epoch of replica k:
 2. look-back: if χ²_val is the lowest so far, keep these parameters and the epoch;
    once χ²_val has fallen below ``threshold``, count epochs without improvement, and stop the
    replica (``stopped_early``) when the count reaches the patience;
-3. an optimiser update with ∂χ²_tr/∂θ (exponents projected onto their bounds).
+3. an optimiser update with ∂χ²_tr/∂θ, plus 2λW for the network's weights under a weight decay
+   λ (exponents projected onto their bounds).
 
-The learning rate and the patience are per-member values (:class:`MemberSettings`), not
+The learning rate, the patience and the weight decay are per-member values
+(:class:`MemberSettings`), not
 compiled-in constants: members with different settings train in one program (hyperparameter
 scans, :mod:`jaxmin.hyperopt`), and fits that differ only in them share one compilation.
 
@@ -33,6 +35,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from ..nn.mlp import with_weight_decay
 from ..result import Status
 from . import model
 
@@ -75,13 +78,18 @@ class MemberSettings(NamedTuple):
     """η of a gradient method (unused by the population methods)."""
     patience: jax.Array
     """Epochs without a better validation χ² after which the member stops (int32)."""
+    l2: jax.Array
+    """λ of the weight decay λ Σ_l ‖W⁽ˡ⁾‖² added to the training χ² of a gradient method."""
 
 
-def member_settings(learning_rate: Any, patience: Any, members: int, dtype) -> MemberSettings:
+def member_settings(
+    learning_rate: Any, patience: Any, l2: Any, members: int, dtype
+) -> MemberSettings:
     """:class:`MemberSettings` of ``members`` members from scalars or per-member sequences."""
     return MemberSettings(
         jnp.broadcast_to(jnp.asarray(learning_rate, dtype), (members,)),
         jnp.broadcast_to(jnp.asarray(patience, jnp.int32), (members,)),
+        jnp.broadcast_to(jnp.asarray(l2, dtype), (members,)),
     )
 
 
@@ -163,7 +171,9 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
     """
 
     def value_and_grad(params):
-        return model.value_and_grad(lambda f: chi2_split(f, data), params, grid, cfg.model)
+        values, grads = model.value_and_grad(lambda f: chi2_split(f, data), params, grid, cfg.model)
+        net = with_weight_decay(grads["net"], params["net"], state.settings.l2)
+        return values, {**grads, "net": net}
 
     (train, val), params, opt_state = cfg.method.step(
         state.params,
