@@ -329,7 +329,8 @@ def test_two_workers_share_one_study(tmp_path):
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
     scan = optuna.load_study(study_name=study.STUDY_NAME, storage=url)
     finished = [t for t in scan.trials if "outcome" in t.user_attrs]
-    assert len(finished) == 30
+    # each worker asks what remains when it asks: together they may overshoot by a batch
+    assert 30 <= len(finished) <= 32
     assert all(t.state.is_finished() for t in scan.trials)
 
 

@@ -1,5 +1,6 @@
 """jaxmin.pdf: truths, FK tables, the sum rule, replica reproducibility, closure estimators."""
 
+import math
 import os
 import subprocess
 import sys
@@ -8,6 +9,8 @@ import jax
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import quad
 
 from jaxmin import pdf
@@ -306,6 +309,54 @@ def test_weight_decay_shrinks_the_weights_and_is_per_replica():
         pdf.fit(optimizer="cmaes", l2=0.1)
     with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
         pdf.fit(l2=-1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    devices=st.integers(1, 4),
+    blocks=st.integers(1, 4),
+    block=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_running_members_are_gathered_into_few_blocks(devices, blocks, block, seed):
+    from jaxmin.pdf import replicas
+
+    n = devices * blocks * block
+    running = np.random.default_rng(seed).random(n) < 0.4
+    order = replicas.running_first(running, block, devices)
+    needed = math.ceil(math.ceil(running.sum() / devices) / block)
+    if order is None:
+        active = running.reshape(devices, -1, block).any(axis=2).sum(axis=1)
+        assert active.max() <= needed
+        return
+    assert sorted(order) == list(range(n))
+    moved = running[order].reshape(devices, -1, block)
+    assert moved.any(axis=2).sum(axis=1).max() == needed
+    per_device = moved.sum(axis=(1, 2))
+    assert per_device.max() - per_device.min() <= 1
+
+
+def test_replicas_moved_between_blocks_keep_their_numbers(monkeypatch):
+    """Replicas that stop early leave their blocks; the ones still running are gathered (and
+    skipped blocks cost nothing): every replica's numbers stay those of its fit alone."""
+    from jaxmin.pdf import replicas
+
+    moves = []
+    original = replicas.running_first
+
+    def counted(*args):
+        order = original(*args)
+        moves.append(order is not None)
+        return order
+
+    monkeypatch.setattr(replicas, "running_first", counted)
+    kwargs = dict(replicas_count=8, steps=400, chunk_steps=20, patience=0.05, block=2)
+    result = pdf.fit(**kwargs, learning_rate=0.03)
+    assert any(moves) and len(set(result.nit.tolist())) > 1
+    for k in (0, 5, 7):
+        alone = pdf.fit(**kwargs, learning_rate=0.03, replica_range=f"{k}:{k + 1}")
+        np.testing.assert_array_equal(alone.f_band[0], result.f_band[k])
+        np.testing.assert_array_equal(alone.chi2_val[0], result.chi2_val[k, : alone.nit[0]])
 
 
 def test_without_validation_look_back_follows_the_training_chi2():

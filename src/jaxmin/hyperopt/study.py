@@ -12,7 +12,8 @@ with the same ones.
   heartbeat goes stale after ``grace_s`` seconds) are marked failed and asked again, with the
   same settings, before any new trial: an interrupted-and-resumed scan finishes the same trials
   with the same rewards as an uninterrupted one, repeats no finished trial and loses none.
-- **Workers.** Several processes on one study share its trials: each asks what remains.
+- **Workers.** Several processes on one study share its trials: each asks what remains when
+  it asks, so together they may end up to a batch per extra worker beyond ``trials``.
 - **Failures.** A trial whose models diverge, or whose reward is not finite, is told to the
   study as failed, its reason in the trial's ``outcome`` attribute — never as a number.
 """
@@ -59,6 +60,16 @@ def storage_url(out: str | Path | None, storage: str | None) -> str:
     return f"sqlite:///{Path(out) / 'study.db'}"
 
 
+SQLITE_TIMEOUT_S = 120
+"""How long a worker waits for another's write to a SQLite study (SQLite locks the file)."""
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    return {}
+
+
 def _sqlite_exists(url: str) -> bool:
     """False for a SQLite URL whose file does not exist (opening it would create it)."""
     return not url.startswith("sqlite:///") or Path(url[len("sqlite:///") :]).exists()
@@ -103,7 +114,10 @@ def open_study(
         raise ValueError(f"--resume: no study in {url!r} to resume")
     try:
         storage = optuna.storages.RDBStorage(
-            url, heartbeat_interval=heartbeat_s, grace_period=grace_s
+            url,
+            engine_kwargs=_engine_kwargs(url),
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s,
         )
         names = optuna.study.get_all_study_names(storage)
     except Exception as err:  # sqlalchemy's errors: a bad URL, an unreachable server

@@ -484,12 +484,13 @@ _COMPILED: dict = {}
 the same process (a replica range, a merge check, a notebook re-run) compiles nothing."""
 
 
-def _compiled_chunk(state, rdata, fit_grid, cfg):
+def _compiled_chunk(state, rdata, fit_grid, order, cfg):
     """``replicas.chunk_many`` compiled ahead of time for these shapes (cached)."""
     signature = jax.tree.map(lambda a: (a.shape, str(a.dtype)), (state, rdata, fit_grid))
     key = (cfg, jax.tree.structure(signature), tuple(jax.tree.leaves(signature)))
     if key not in _COMPILED:
-        _COMPILED[key] = replicas.chunk_many.lower(state, rdata, fit_grid, cfg).compile()
+        lowered = replicas.chunk_many.lower(state, rdata, fit_grid, order, order, cfg)
+        _COMPILED[key] = lowered.compile()
     return _COMPILED[key]
 
 
@@ -519,44 +520,57 @@ def train(
     start = replicas.pad_to_blocks(start, cfg.block, cfg.devices)
     state = replicas.init_many(*start, rdata, fit_grid, cfg)
     padded = int(rdata.target.shape[0])
+    # the padding copies never run: their blocks are skipped once the members have moved out
+    state = state._replace(status=state.status.at[members:].set(int(Status.MAX_STEPS)))
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     width = n_chunks * cfg.chunk
     history = {
         "train": np.full((padded, width), np.nan, np.float32),
         "val": np.full((padded, width), np.nan, np.float32),
         "chunks_done": np.zeros((), np.int64),
+        "slots": np.arange(padded),
     }
     meta = (meta or {}) | {"jax": jax.__version__}
     if path is not None and Path(path).exists():
         state, history = checkpoints.load(path, (state, history), meta)
         history = jax.tree.map(np.array, history)
+    # slot i of the state holds member slots[i]: the running members are moved together
+    # (replicas.running_first), so that the blocks of stopped ones are skipped
+    slots = history["slots"]
+    unchanged = jnp.arange(padded)
     bar = ProgressBar(cfg.epochs, "fit", enabled=progress)
     compile_s = 0.0
     first = int(history["chunks_done"])
     for index in range(first, n_chunks):
-        if not bool(jnp.any(state.status[:members] == replicas.RUNNING)):
+        running = np.asarray(state.status) == replicas.RUNNING
+        if not running.any():
             break
+        order = replicas.running_first(running, cfg.block, cfg.devices)
+        if order is not None:
+            slots = history["slots"] = slots[order]
         tick = time.perf_counter()
         if index == first:
-            compiled = _compiled_chunk(state, rdata, fit_grid, cfg)
+            compiled = _compiled_chunk(state, rdata, fit_grid, unchanged, cfg)
             compile_s = time.perf_counter() - tick
             tick = time.perf_counter()
-        state, (train, val) = compiled(state, rdata, fit_grid)
+        state_order = unchanged if order is None else jnp.asarray(order)
+        state, (train, val) = compiled(state, rdata, fit_grid, state_order, jnp.asarray(slots))
         columns = slice(index * cfg.chunk, (index + 1) * cfg.chunk)
-        history["train"][:, columns] = np.asarray(train)
-        history["val"][:, columns] = np.asarray(val)
+        history["train"][slots, columns] = np.asarray(train)
+        history["val"][slots, columns] = np.asarray(val)
         history["chunks_done"] = np.asarray(index + 1)
         if path is not None:
             checkpoints.save(path, (state, history), meta)
         rate = cfg.chunk / max(time.perf_counter() - tick, 1e-9)
-        stopped = int(jnp.sum(state.status[:members] != replicas.RUNNING))
-        best = float(jnp.min(state.best_val[:members]))
+        real = slots < members
+        stopped = int(np.sum(np.asarray(state.status)[real] != replicas.RUNNING))
+        best = float(np.min(np.asarray(state.best_val)[real]))
         bar.update(
             int(jnp.max(state.epoch)),
             f"stopped {stopped}/{members}, best val χ²/N {best:.3g}, {rate:.0f} epochs/s",
         )
     bar.close()
-    state = jax.tree.map(lambda a: a[:members], state)
+    state = replicas.permute(state, jnp.asarray(np.argsort(slots)[:members]))
     run = int(jnp.max(state.epoch))
     history = {key: history[key][:members, :run] for key in ("train", "val")}
     return state, history, compile_s

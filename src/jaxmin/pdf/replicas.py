@@ -26,6 +26,7 @@ its own keys and data, so it gives the same numbers among 10 or among 100 replic
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -253,14 +254,18 @@ def _pad(tree: Any, pad: int) -> Any:
     return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
 
 
-def _blocked(fn, block: int, devices: int, tree: Any, *shared: Any) -> Any:
-    """``fn`` vmapped over each block of ``tree`` (leading axis padded by :func:`pad_to_blocks`),
+def _vmapped(fn, shared: int):
+    """``fn`` over a block: mapped over the first argument, the ``shared`` others broadcast."""
+    return jax.vmap(fn, in_axes=(0, *(None,) * shared))
+
+
+def _blocked(block_fn, block: int, devices: int, tree: Any, *shared: Any) -> Any:
+    """``block_fn`` on each block of ``tree`` (leading axis padded by :func:`pad_to_blocks`),
     the blocks split between the devices where there are several."""
-    in_axes = (0, *(None,) * len(shared))
 
     def local(tree, *shared):
         blocks = jax.tree.map(lambda a: a.reshape(a.shape[0] // block, block, *a.shape[1:]), tree)
-        out = jax.lax.map(lambda block: jax.vmap(fn, in_axes=in_axes)(block, *shared), blocks)
+        out = jax.lax.map(lambda block: block_fn(block, *shared), blocks)
         return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
 
     if devices == 1:
@@ -274,10 +279,63 @@ def _blocked(fn, block: int, devices: int, tree: Any, *shared: Any) -> Any:
     )(tree, *shared)
 
 
-@partial(jax.jit, static_argnums=3)
-def chunk_many(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineConfig):
-    """:func:`chunk` for every replica (padded to whole blocks; the grid is shared)."""
-    return _blocked(lambda sd, g: chunk(*sd, g, cfg), cfg.block, cfg.devices, (state, data), grid)
+@partial(jax.jit, static_argnums=5)
+def chunk_many(
+    state: ReplicaState,
+    data: ReplicaData,
+    grid: model.Grid,
+    state_order: jax.Array,
+    data_order: jax.Array,
+    cfg: EngineConfig,
+):
+    """:func:`chunk` for every replica (padded to whole blocks; the grid is shared), after
+    putting the members of ``state`` in ``state_order`` and taking their data in
+    ``data_order``. A block whose replicas have all stopped is skipped (its χ² NaN), so that
+    replicas still running, gathered into few blocks by :func:`running_first`, cost what they
+    alone cost.
+
+    Returns the new state and the χ², both in the new order."""
+    state = permute(state, state_order)
+    data = permute(data, data_order)
+    vmapped = _vmapped(lambda sd, g: chunk(*sd, g, cfg), 1)
+
+    def skip(members, grid):
+        best_val = members[0].best_val  # NaN made from the members' values: under shard_map
+        nan = best_val[:, None] * jnp.full(cfg.chunk, jnp.nan, best_val.dtype)  # it varies
+        return members[0], (nan, nan)
+
+    def block_fn(members, grid):
+        running = jnp.any(members[0].status == RUNNING)
+        return jax.lax.cond(running, vmapped, skip, members, grid)
+
+    return _blocked(block_fn, cfg.block, cfg.devices, (state, data), grid)
+
+
+def running_first(running: np.ndarray, block: int, devices: int) -> np.ndarray | None:
+    """A reordering of the members that gathers the running ones into as few blocks as possible,
+    shared evenly between the devices (each device's share at the front of its blocks, in their
+    order); None if the present order already needs no more blocks. A member's numbers do not
+    depend on its place (the same per-member program in every block)."""
+    n = running.size
+    per_device = n // devices
+    active = running.reshape(devices, -1, block).any(axis=2).sum(axis=1).max()
+    needed = math.ceil(math.ceil(running.sum() / devices) / block)
+    if active <= needed:
+        return None
+    moving, resting = np.flatnonzero(running), np.flatnonzero(~running)
+    order, rest = [], 0
+    for device in range(devices):
+        mine = moving[device::devices]
+        fill = per_device - mine.size
+        order += [mine, resting[rest : rest + fill]]
+        rest += fill
+    return np.concatenate(order)
+
+
+@jax.jit
+def permute(tree: Any, order: jax.Array) -> Any:
+    """The members of ``tree`` in the given order (leading axis)."""
+    return jax.tree.map(lambda a: a[order], tree)
 
 
 @partial(jax.jit, static_argnums=5)
@@ -291,7 +349,8 @@ def init_many(
 ) -> ReplicaState:
     """:func:`init_state` for every replica (padded to whole blocks, as :func:`chunk_many`)."""
     members = (params, keys, settings, data)
-    return _blocked(lambda m, g: init_state(*m, g, cfg), cfg.block, cfg.devices, members, grid)
+    vmapped = _vmapped(lambda m, g: init_state(*m, g, cfg), 1)
+    return _blocked(vmapped, cfg.block, cfg.devices, members, grid)
 
 
 @partial(jax.jit, static_argnums=(2, 3))
@@ -300,4 +359,5 @@ def evaluate_many(params: Any, grid: model.Grid, cfg: model.ModelConfig, block: 
     n = jax.tree.leaves(params)[0].shape[0]
     devices = jax.device_count()
     padded = pad_to_blocks(params, block, devices)
-    return _blocked(lambda p, g: model.evaluate(p, g, cfg), block, devices, padded, grid)[:n]
+    vmapped = _vmapped(lambda p, g: model.evaluate(p, g, cfg), 1)
+    return _blocked(vmapped, block, devices, padded, grid)[:n]
