@@ -4,11 +4,11 @@ The gluon problem (:class:`jaxmin.hyperopt.GluonProblem`, the default closure da
 one replica per fold, the default network and epochs with patience) and 32 learning rates
 log-spaced in [10⁻⁴, 10⁻¹], one architecture:
 
-1. **One program vs one at a time**: ``problem.evaluate`` of the 32 trials at once (all 64
-   models in one compiled program) against a Python loop of 32 single-trial evaluations, with
-   the default block of 8 models (each single trial padded to a block) and with ``block=1``
-   (the fastest single trial). Compilation is done by a warm-up call of the same shapes first
-   and reported apart.
+1. **One program vs one at a time** (medians of 3 repeats): ``problem.evaluate`` of the 32
+   trials at once (all 64 models in one compiled program) against a Python loop of 32
+   single-trial evaluations, with the default block of 8 models (each single trial padded to a
+   block) and with ``block=1`` (the fastest single trial). Compilation is done by a warm-up
+   call of the same shapes first and reported apart.
 2. **Through optuna**: the whole search, ``jaxmin.hyperopt.study.run`` (random sampler, batches
    of 32, an in-memory SQLite study) against the same search driven by optuna's plain
    ``study.optimize`` loop (one trial per objective call, the same problem and sampler).
@@ -23,7 +23,7 @@ import time
 
 import jax
 import numpy as np
-from _harness import parse_args, warn, write_results
+from _harness import parse_args, repeats_for, warn, write_results
 
 from jaxmin.devices import use_cpu_cores
 from jaxmin.hyperopt import Float, GluonProblem, study
@@ -37,7 +37,18 @@ def per_minute(trials: int, seconds: float) -> float:
     return 60 * trials / seconds
 
 
-def one_program_vs_loop(epochs: int) -> list[dict]:
+def median_seconds(fn, repeats: int) -> tuple[float, object]:
+    """The median wall time of ``repeats`` calls (each a whole evaluation, results on the
+    host), and the last call's result."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), out
+
+
+def one_program_vs_loop(epochs: int, repeats: int) -> list[dict]:
     rates = np.geomspace(1e-4, 1e-1, TRIALS)
     trials = [{"learning_rate": float(eta)} for eta in rates]
     rows = []
@@ -45,9 +56,7 @@ def one_program_vs_loop(epochs: int) -> list[dict]:
     start = time.perf_counter()
     grouped.evaluate([{"learning_rate": 1e-3}] * TRIALS)  # compiles the 64-model program
     compile_grouped = time.perf_counter() - start
-    start = time.perf_counter()
-    together = grouped.evaluate(trials)
-    seconds = time.perf_counter() - start
+    seconds, together = median_seconds(lambda: grouped.evaluate(trials), repeats)
     rows.append(
         {
             "how": f"{TRIALS} trials in one program",
@@ -61,9 +70,9 @@ def one_program_vs_loop(epochs: int) -> list[dict]:
         start = time.perf_counter()
         single.evaluate([trials[0]])
         first = time.perf_counter() - start
-        start = time.perf_counter()
-        alone = [single.evaluate([trial])[0] for trial in trials]
-        seconds_loop = time.perf_counter() - start
+        seconds_loop, alone = median_seconds(
+            lambda single=single: [single.evaluate([trial])[0] for trial in trials], repeats
+        )
         rows.append(
             {
                 "how": f"one at a time, block {block}",
@@ -135,7 +144,7 @@ def through_optuna(epochs: int) -> list[dict]:
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     epochs = 500 if args.quick else 4000
-    loop = one_program_vs_loop(epochs)
+    loop = one_program_vs_loop(epochs, repeats_for(args, 3, 1))
     searches = through_optuna(epochs)
     if loop[0]["trials/min"] < 5 * min(r["trials/min"] for r in loop[1:]):
         warn("target missed: one program < 5x the trials/min of one at a time")
@@ -146,8 +155,8 @@ def main() -> None:
             "The whole search through optuna": searches,
         },
         notes=[
-            "CPU timings, float32; each row's time excludes compilation (done by a warm-up "
-            "call of the same shapes, shown in 'first call').",
+            "CPU timings, float32; each row's time (the median of 3 repeats) excludes "
+            "compilation (done by a warm-up call of the same shapes, shown in 'first call').",
             f"One XLA CPU device per core ({CORES}), as the jaxmin hyperopt command sets.",
             "A trial: 2 folds x 1 replica = 2 networks, patience 10% of the epochs.",
         ],

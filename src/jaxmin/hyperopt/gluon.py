@@ -21,6 +21,7 @@ trial's reward is the same alone, in a batch, or re-run after an interruption.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -129,6 +130,12 @@ class GluonProblem:
             },
         )
 
+    def _setting(self, name: str) -> Any:
+        """A setting's value outside the trials: fixed, or :func:`jaxmin.pdf.fit`'s default."""
+        if name in self.fixed:
+            return self.fixed[name]
+        return inspect.signature(fitting.fit).parameters[name].default
+
     def accepts(self, name: str, value: Any) -> None:
         """Raise a ``ValueError``/``TypeError`` if :func:`jaxmin.pdf.fit` refuses ``value``."""
         fitting.plan(**(self.fixed | {name: value}))
@@ -169,8 +176,18 @@ class GluonProblem:
             yield indices, self._train_group([trials[i] for i in indices])
 
     def _train_group(self, trials: list[Mapping[str, Any]]) -> list[Outcome]:
-        plans = [fitting.plan(**(self.fixed | dict(trial))) for trial in trials]
-        plan = plans[0]
+        plan = fitting.plan(**(self.fixed | dict(trials[0])))
+        defaults = {name: self._setting(name) for name in PER_MEMBER}
+        settings = np.asarray(
+            [
+                fitting.member_values(
+                    **(defaults | {k: v for k, v in trial.items() if k in PER_MEMBER}),
+                    epochs=plan.engine.epochs,
+                    optimizer=plan.settings["optimizer"],
+                )
+                for trial in trials
+            ]
+        )  # (η, patience, λ, patience epochs) of each trial
         data_set = plan.data_sets[0]
         ids = np.arange(self.replicas)
         fold_data, fold_rows = self.fold_members(plan)
@@ -191,23 +208,14 @@ class GluonProblem:
             by_shape.setdefault(shape, []).append(j)
         for fold_ids in by_shape.values():
             members = [(t, j) for t in range(len(trials)) for j in fold_ids]
+            count = len(members) * len(ids)
+            per_model = np.repeat(settings[[t for t, _ in members]], len(ids), axis=0)
             stack = _stack([fold_data[j] for _, j in members])
             start = (
                 _tile(params, len(members)),
                 _tile(keys, len(members)),
-                replicas.MemberSettings(
-                    jnp.asarray(
-                        np.repeat([plans[t].learning_rate for t, _ in members], len(ids)),
-                        plan.dtype,
-                    ),
-                    jnp.asarray(
-                        np.repeat([plans[t].patience_epochs for t, _ in members], len(ids)),
-                        jnp.int32,
-                    ),
-                    jnp.asarray(np.repeat([plans[t].l2 for t, _ in members], len(ids)), plan.dtype),
-                ),
+                replicas.member_settings(*per_model.T[[0, 3, 2]], count, plan.dtype),
             )
-            count = len(members) * len(ids)
             start, stack = _pad_members((start, stack), count, plan.engine)
             state, _, _ = fitting.train(start, stack, grid, plan.engine)
             state = jax.tree.map(partial(_head, count=count), state)

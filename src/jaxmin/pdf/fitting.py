@@ -338,13 +338,10 @@ def _plan(a: dict) -> Plan:
     epochs = _checks.integer_at_least("steps", steps, 1)
     chunk_steps = min(_checks.integer_at_least("chunk_steps", chunk_steps, 1), epochs)
     block = _checks.integer_at_least("block", block, 1)
-    learning_rate = _checks.positive("learning_rate", learning_rate)
+    member = member_values(learning_rate, patience, l2, epochs, optimizer)
+    learning_rate, patience, l2, patience_epochs = member
     validation = _checks.unit_interval("validation", validation)
-    patience = _checks.positive("patience", patience)
     threshold = _checks.positive("threshold", threshold)
-    l2 = _checks.non_negative("l2", l2)
-    if l2 > 0 and optimizer in POPULATION_DEFAULTS:
-        raise ValueError(f"l2 is a weight decay of the gradient rules, not of {optimizer!r}")
     normalisation = _checks.non_negative("normalisation", normalisation)
     hidden = tuple(_checks.integer_at_least("hidden", int(h), 1) for h in hidden)
     _checks.one_of("init", init, INIT_NAMES)
@@ -383,7 +380,6 @@ def _plan(a: dict) -> Plan:
         raise ValueError(f"a fit needs at least 4 data points, got {len(obs)}")
     dtype = jnp.zeros(()).dtype
     method = _method(optimizer, method_settings)
-    patience_epochs = max(1, math.ceil(patience * epochs))
     cfg = replicas.EngineConfig(
         model=model_cfg,
         method=method,
@@ -444,6 +440,19 @@ def _plan(a: dict) -> Plan:
         engine=cfg,
         dtype=dtype,
     )
+
+
+def member_values(
+    learning_rate: Any, patience: Any, l2: Any, epochs: int, optimizer: str
+) -> tuple[float, float, float, int]:
+    """A member's settings checked as :func:`fit` checks them: (η, patience, λ, patience in
+    epochs ⌈patience × epochs⌉ ≥ 1)."""
+    learning_rate = _checks.positive("learning_rate", learning_rate)
+    patience = _checks.positive("patience", patience)
+    l2 = _checks.non_negative("l2", l2)
+    if l2 > 0 and optimizer in POPULATION_DEFAULTS:
+        raise ValueError(f"l2 is a weight decay of the gradient rules, not of {optimizer!r}")
+    return learning_rate, patience, l2, max(1, math.ceil(patience * epochs))
 
 
 def _method_settings(name: str, overrides: dict | None) -> dict:
