@@ -12,6 +12,8 @@ the mean over replicas (or the mean plus the standard deviation, ``replica_rewar
 and ``combine`` the mean over folds (or the worst fold, ``fold_reward="worst"``). The reward is
 not what the models minimise: each minimises its own training χ².
 
+Every trial's models see the same replicas and splits and start from the same initial networks
+(common random numbers: two trials' rewards differ by their settings, not by their luck).
 Trials that differ only in learning rate, patience and weight decay (per-member values of the
 engine, see :class:`jaxmin.pdf.replicas.MemberSettings`) are trained together: all their
 folds' and replicas' models in one compiled program. Every model's numbers depend only on its
