@@ -92,6 +92,8 @@ CATALOGUE = [
     (["hyperopt", "best"], "no jaxmin study"),
     (["hyperopt", "--storage", "nosuchdb://x"], "storage 'nosuchdb://x' cannot be opened"),
     # fit
+    (["fit", "--dropout", "1"], "--dropout: expected a number in [0, 1)"),
+    (["fit", "--l2=-1"], "--l2: expected a number in [0, inf)"),
     (["fit", "--replicas", "1"], "--replicas: expected an integer >= 2"),
     (["fit", "--replicas", "abc"], "--replicas: expected an integer"),
     (["fit", "--closure-fits", "0"], "--closure-fits: expected an integer >= 1"),

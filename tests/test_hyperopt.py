@@ -145,6 +145,15 @@ def test_gluon_problem_refuses_values_fit_refuses():
     bad = {"hidden": Choice([[10], [0]])}
     with pytest.raises(ValueError, match="space entry 'hidden'"):
         space.check(bad, problem.accepts, problem.hyperparameters)
+    with pytest.raises(ValueError, match="space entry 'dropout'"):
+        space.check({"dropout": Float(0.0, 1.0)}, problem.accepts, problem.hyperparameters)
+    with pytest.raises(ValueError, match="space entry 'l2'"):
+        space.check({"l2": Float(-1.0, 1.0)}, problem.accepts, problem.hyperparameters)
+    space.check(
+        {"dropout": Float(0.0, 0.5), "l2": Float(1e-6, 1e-2, log=True)},
+        problem.accepts,
+        problem.hyperparameters,
+    )
     with pytest.raises(ValueError, match="space entry 'activation'"):
         space.check({"activation": Choice(["nope"])}, problem.accepts, problem.hyperparameters)
 

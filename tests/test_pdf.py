@@ -359,6 +359,24 @@ def test_replicas_moved_between_blocks_keep_their_numbers(monkeypatch):
         np.testing.assert_array_equal(alone.chi2_val[0], result.chi2_val[k, : alone.nit[0]])
 
 
+def test_dropout_trains_each_replica_as_alone_and_watches_the_whole_network():
+    kwargs = dict(replicas_count=3, steps=60, chunk_steps=30, patience=1.0, dropout=0.3)
+    result = pdf.fit(**kwargs)
+    alone = pdf.fit(**kwargs, replica_range="2:3")
+    np.testing.assert_array_equal(alone.f_band[0], result.f_band[2])
+    assert np.all(result.chi2_train[:, -1] < result.chi2_train[:, 0])
+    plain = pdf.fit(**(kwargs | {"dropout": 0.0}))
+    assert not np.array_equal(plain.f_band, result.f_band)
+    # look-back is on the whole network: the recorded best is the best whole-network χ²_val
+    best = np.nanmin(result.chi2_val, axis=1)
+    watched = result.chi2_val[np.arange(3), result.best_epoch]
+    np.testing.assert_allclose(watched, best, rtol=1e-6)
+    with pytest.raises(ValueError, match="dropout applies to the gradient rules"):
+        pdf.fit(optimizer="ga", dropout=0.1)
+    with pytest.raises(ValueError, match="dropout must lie in"):
+        pdf.fit(dropout=1.0)
+
+
 def test_without_validation_look_back_follows_the_training_chi2():
     result = pdf.fit(replicas_count=2, steps=50, validation=0.0, patience=1.0)
     np.testing.assert_array_equal(result.chi2_val, result.chi2_train)

@@ -130,6 +130,7 @@ def _fit(args: argparse.Namespace, out: Path) -> pdf.FitResult:
         validation=args.validation,
         patience=args.patience,
         l2=args.l2,
+        dropout=args.dropout,
         seed=args.seed,
         optimizer=args.optimizer,
         block=args.block,
@@ -190,6 +191,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--l2", type=number(0), default=0.0, help="weight decay λ of the network's weights"
+    )
+    p.add_argument(
+        "--dropout",
+        type=number(0, 1, high_open=True),
+        default=0.0,
+        help="rate of hidden units dropped in each update, in [0, 1)",
     )
     p.add_argument("--seed", type=integer(0), default=0)
     p.add_argument(

@@ -52,6 +52,7 @@ HYPERPARAMETERS = (
     "steps",
     "threshold",
     "l2",
+    "dropout",
     "validation",
     "alpha_bounds",
     "beta_bounds",

@@ -24,6 +24,7 @@ from .. import _checks
 from .. import checkpoint as checkpoints
 from .._progress import ProgressBar
 from ..nn.activations import activation as get_activation
+from ..nn.dropout import check_rate
 from ..nn.initializers import INIT_NAMES
 from ..result import Status
 from . import data as pdf_data
@@ -90,6 +91,7 @@ def fit(
     patience: float = 0.1,
     threshold: float = 3.0,
     l2: float = 0.0,
+    dropout: float = 0.0,
     fit_exponents: bool = True,
     random_exponents: bool = False,
     alpha_bounds: tuple[float, float] = model.ALPHA_BOUNDS,
@@ -131,6 +133,9 @@ def fit(
       replica stops, counted once its validation χ²/N has fallen below ``threshold``.
     - ``l2``: weight decay λ ≥ 0, the training cost χ²_tr + λ Σ_l ‖W⁽ˡ⁾‖² of a gradient rule
       (the network's weights only; the χ² reported are without it).
+    - ``dropout``: rate p ∈ [0, 1) of the hidden units dropped (a fresh mask each epoch,
+      inverted dropout) in a gradient rule's update; look-back and the reported χ² use the
+      whole network.
     - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β.
     - ``normalisation``: the correlated normalisation uncertainty of the default model.
     - ``optimizer``: ``adam`` or another first-order rule of :data:`OPTIMIZERS` (gradients by
@@ -268,6 +273,7 @@ _PLANNED = (
     "patience",
     "threshold",
     "l2",
+    "dropout",
     "fit_exponents",
     "random_exponents",
     "alpha_bounds",
@@ -312,6 +318,7 @@ def _plan(a: dict) -> Plan:
         patience,
         threshold,
         l2,
+        dropout,
         fit_exponents,
         random_exponents,
         alpha_bounds,
@@ -342,6 +349,9 @@ def _plan(a: dict) -> Plan:
     learning_rate, patience, l2, patience_epochs = member
     validation = _checks.unit_interval("validation", validation)
     threshold = _checks.positive("threshold", threshold)
+    dropout = check_rate(dropout)
+    if dropout > 0 and optimizer in POPULATION_DEFAULTS:
+        raise ValueError(f"dropout applies to the gradient rules, not to {optimizer!r}")
     normalisation = _checks.non_negative("normalisation", normalisation)
     hidden = tuple(_checks.integer_at_least("hidden", int(h), 1) for h in hidden)
     _checks.one_of("init", init, INIT_NAMES)
@@ -388,6 +398,7 @@ def _plan(a: dict) -> Plan:
         chunk=chunk_steps,
         block=block,
         devices=replicas.engine_devices(method),
+        dropout=dropout,
     )
     settings = {
         "truth": None if truth_obj is None else truth_obj.describe(),
@@ -413,6 +424,7 @@ def _plan(a: dict) -> Plan:
         "patience_epochs": patience_epochs,
         "threshold": threshold,
         "l2": l2,
+        "dropout": dropout,
         "fit_exponents": model_cfg.fit_exponents,
         "random_exponents": model_cfg.random_exponents,
         "alpha_bounds": list(model_cfg.alpha_bounds),

@@ -113,13 +113,16 @@ def evaluate(params: dict, grid: Grid, cfg: ModelConfig) -> jax.Array:
     return from_network(nn_out[0], params["exponents"], grid, cfg.momentum)
 
 
-def value_and_grad(loss, params: dict, grid: Grid, cfg: ModelConfig) -> tuple[Any, dict]:
+def value_and_grad(
+    loss, params: dict, grid: Grid, cfg: ModelConfig, dropout_mask: list | None = None
+) -> tuple[Any, dict]:
     """(loss value with aux, gradients) of ``loss(F_on_grid) -> (E, aux)`` w.r.t. ``params``.
 
     The network part is the hand-written backward pass; only the map from the network's
-    outputs and the exponents to E is differentiated by ``jax.grad``.
+    outputs and the exponents to E is differentiated by ``jax.grad``. With ``dropout_mask``
+    (one mask per hidden layer on the grid's points), the network is the dropped-out one.
     """
-    cache = forward_cache(params["net"], grid.features, cfg.hidden, cfg.output)
+    cache = forward_cache(params["net"], grid.features, cfg.hidden, cfg.output, dropout_mask)
 
     def from_outputs(nn_out, exponents):
         return loss(from_network(nn_out, exponents, grid, cfg.momentum))
@@ -127,5 +130,5 @@ def value_and_grad(loss, params: dict, grid: Grid, cfg: ModelConfig) -> tuple[An
     (value, aux), (d_out, d_exponents) = jax.value_and_grad(
         from_outputs, argnums=(0, 1), has_aux=True
     )(cache.activations[-1][0], params["exponents"])
-    d_net = backward(params["net"], cache, d_out[:, None], cfg.hidden, cfg.output)
+    d_net = backward(params["net"], cache, d_out[:, None], cfg.hidden, cfg.output, dropout_mask)
     return (value, aux), {"net": d_net, "exponents": d_exponents}

@@ -36,6 +36,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from ..nn.dropout import dropout_masks
 from ..nn.mlp import with_weight_decay
 from ..result import Status
 from . import model
@@ -56,6 +57,8 @@ class EngineConfig(NamedTuple):
     """Replicas per vectorised block (see :data:`BLOCK`)."""
     devices: int
     """Devices the blocks are shared between (see :func:`engine_devices`)."""
+    dropout: float = 0.0
+    """Rate p of the hidden units dropped in each epoch's gradient (inverted dropout)."""
 
 
 class ReplicaData(NamedTuple):
@@ -108,6 +111,8 @@ class ReplicaState(NamedTuple):
     armed: jax.Array
     waited: jax.Array
     status: jax.Array
+    key: jax.Array
+    """The member's dropout key (its method key folded with 1), one mask per epoch from it."""
 
 
 def _chi2(f_grid: jax.Array, design: jax.Array, whitened: jax.Array) -> jax.Array:
@@ -154,6 +159,7 @@ def init_state(
         armed=jnp.zeros((), bool),
         waited=zero,
         status=jnp.full((), RUNNING, jnp.int32),
+        key=jax.random.fold_in(key, 1),
     )
 
 
@@ -171,8 +177,22 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
     Returns the new state and (χ²_tr, χ²_val) at the epoch's parameters (NaN once stopped).
     """
 
+    masks = None
+    if cfg.dropout > 0:
+        masks = dropout_masks(
+            jax.random.fold_in(state.key, state.epoch),
+            cfg.model.sizes,
+            grid.features.shape[0],
+            cfg.dropout,
+            state.best_val.dtype,
+        )
+
     def value_and_grad(params):
-        values, grads = model.value_and_grad(lambda f: chi2_split(f, data), params, grid, cfg.model)
+        values, grads = model.value_and_grad(
+            lambda f: chi2_split(f, data), params, grid, cfg.model, masks
+        )
+        if masks is not None:  # the χ² that look-back watches: the whole network's
+            values = _objective(data, grid, cfg)(params)
         net = with_weight_decay(grads["net"], params["net"], state.settings.l2)
         return values, {**grads, "net": net}
 
@@ -209,6 +229,7 @@ def epoch(state: ReplicaState, data: ReplicaData, grid: model.Grid, cfg: EngineC
         armed=armed,
         waited=waited,
         status=status.astype(jnp.int32),
+        key=state.key,
     )
     running = state.status == RUNNING
     nan = jnp.full_like(train, jnp.nan)
