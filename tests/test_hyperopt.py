@@ -375,3 +375,12 @@ def test_without_optuna_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     with pytest.raises(ValueError, match=r"pip install 'jaxmin\[hyperopt\]'"):
         study.optuna_module()
+
+
+@pytest.mark.slow
+def test_on_the_gluon_problem_the_best_trial_beats_the_default_settings(tmp_path):
+    problem = GluonProblem(folds=2, fixed={"steps": 1500})
+    space = {"learning_rate": Float(1e-4, 0.3, log=True), "activation": Choice(["tanh", "sigmoid"])}
+    scan = study.run(problem, space, trials=24, storage=_url(tmp_path), batch=8)
+    baseline = problem.evaluate([{}])[0].reward
+    assert scan.best_value < baseline
