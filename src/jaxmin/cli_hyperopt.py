@@ -137,8 +137,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "hyperopt",
         help="choose the fit's settings by a k-fold reward (optuna; resumable studies)",
         description="Search the gluon fit's settings (learning rate, patience, network, ...) "
-        "for the lowest held-out k-fold chi2; trials that differ only in learning rate and "
-        "patience train together in one compiled program; every trial is stored in a "
+        "for the lowest held-out k-fold chi2; trials that differ only in learning rate, "
+        "patience and l2 train together in one compiled program; every trial is stored in a "
         "database as it ends. Writes report.json and violin plots. 'jaxmin hyperopt best' "
         "re-trains the best trial of the study in --out.",
     )
@@ -153,10 +153,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--sampler", default="tpe", choices=study.SAMPLERS)
     p.add_argument("--batch", type=integer(1), default=16, help="trials asked at once")
-    p.add_argument("--epochs", type=integer(1), default=pdf.DEFAULTS["steps"])
+    p.add_argument(
+        "--epochs", type=integer(1), default=pdf.DEFAULTS["steps"], help="epochs per network"
+    )
     p.add_argument("--data", default=None, help="your data: a table x, value, σ[, systematics]")
     p.add_argument("--covariance", default=None, help="with --data: the full N×N covariance")
-    p.add_argument("--seed", type=integer(0), default=0)
+    p.add_argument("--seed", type=integer(0), default=0, help="of the sampler and the data")
     p.add_argument(
         "--storage", default=None, help="database URL (default: sqlite in --out/study.db)"
     )
