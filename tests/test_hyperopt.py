@@ -71,7 +71,7 @@ def _finished(scan):
     return sorted(
         (t.params["learning_rate"], t.params["hidden"], t.value, t.state.name)
         for t in scan.get_trials(deepcopy=False)
-        if "outcome" in t.user_attrs
+        if study.finished(t)
     )
 
 
@@ -130,6 +130,13 @@ def test_bad_spaces_are_refused_naming_the_entry(entries, message):
     with pytest.raises(ValueError) as err:
         space.check(space.from_dict(entries), Quadratic().accepts, Quadratic.hyperparameters)
     assert message in str(err.value)
+
+
+def test_choices_must_be_a_list_of_plain_values():
+    with pytest.raises(ValueError, match="choices must be a list"):
+        Choice("tanh")
+    with pytest.raises(ValueError, match="space entry 'init': a choice must be"):
+        space.from_dict({"init": {"type": "choice", "choices": [{"a": 1}]}})
 
 
 def test_unreadable_space_file(tmp_path):
@@ -229,6 +236,16 @@ def test_gluon_reward_ranks_the_learning_rate_that_converges_and_is_batch_indepe
     assert alone.reward == outcomes[1].reward  # bit for bit: a trial's batch never matters
 
 
+def test_a_combination_fit_refuses_fails_the_trial_not_the_scan():
+    problem = GluonProblem(fixed={"steps": 20, "chunk_steps": 20})
+    refused, bad_rate, fine = problem.evaluate(
+        [{"optimizer": "cmaes", "l2": 0.1}, {"learning_rate": -1.0}, {"learning_rate": 1e-2}]
+    )
+    assert refused.reward is None and "l2 is a weight decay" in refused.reason
+    assert bad_rate.reward is None and bad_rate.reason.startswith("refused: learning_rate")
+    assert fine.reward > 0
+
+
 def test_gluon_reward_options():
     chi2 = np.asarray([[1.0, 3.0], [2.0, 2.0]])
     status = np.zeros((2, 2), int)
@@ -286,7 +303,7 @@ def test_interrupted_and_resumed_scan_equals_the_uninterrupted_one(tmp_path):
         study.run(Quadratic(interrupt_after=4), SPACE, trials=24, storage=url, batch=8)
     resumed = study.run(Quadratic(), SPACE, trials=24, storage=url, batch=8, resume=True)
     assert _finished(resumed) == _finished(whole)
-    numbers = [t.number for t in resumed.trials if "outcome" in t.user_attrs]
+    numbers = [t.number for t in resumed.trials if study.finished(t)]
     assert len(numbers) == 24
 
 
@@ -327,19 +344,37 @@ def test_two_workers_share_one_study(tmp_path):
     study.run(Quadratic(), SPACE, trials=2, storage=url, batch=2)
     script = textwrap.dedent(
         f"""
-        import sys
+        import sys, time
         sys.path.insert(0, {str(os.path.dirname(__file__))!r})
         from test_hyperopt import Quadratic, SPACE
         from jaxmin.hyperopt import study
-        study.run(Quadratic(), SPACE, trials=30, storage={url!r}, batch=2, resume=True)
+
+        class Slow(Quadratic):  # a group takes a while, as real training does
+            def groups(self, trials):
+                for group in super().groups(trials):
+                    time.sleep(0.1)
+                    yield group
+
+        study.run(Slow(), SPACE, trials=30, storage={url!r}, batch=2, resume=True)
         """
     )
-    workers = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    first = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 120  # the second joins while the first has trials running
+    while time.monotonic() < deadline and first.poll() is None:
+        running = optuna.load_study(study_name=study.STUDY_NAME, storage=url).get_trials(
+            states=(optuna.trial.TrialState.RUNNING,)
+        )
+        if running:
+            break
+        time.sleep(0.05)
+    workers = [first, subprocess.Popen([sys.executable, "-c", script])]
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
     scan = optuna.load_study(study_name=study.STUDY_NAME, storage=url)
-    finished = [t for t in scan.trials if "outcome" in t.user_attrs]
+    finished = [t for t in scan.trials if study.finished(t)]
     # each worker asks what remains when it asks: together they may overshoot by a batch
     assert 30 <= len(finished) <= 32
+    settings = {(t.params["learning_rate"], t.params["hidden"]) for t in finished}
+    assert len(settings) == len(finished)  # the workers never repeat each other's trials
     assert all(t.state.is_finished() for t in scan.trials)
 
 

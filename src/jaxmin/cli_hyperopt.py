@@ -98,11 +98,15 @@ def _best(args: argparse.Namespace, out: Path) -> int:
         raise ValueError(f"the study in {url!r} has no completed trial yet") from None
     space = spaces.from_dict(recorded["space"])
     problem = GluonProblem.from_description(recorded["problem"])
+    if problem.describe() != recorded["problem"]:
+        raise ValueError(
+            "the study's data have changed since its scan: its best trial cannot be re-trained"
+        )
+    for name in prepare_out(out, BEST_OUTPUTS, force=args.force):
+        (out / name).unlink()
     outcome = problem.evaluate([spaces.decode(space, best.params)])[0]
     if outcome.reward is None:
         raise ValueError(f"trial {best.number} failed when re-trained: {outcome.reason}")
-    for name in prepare_out(out, BEST_OUTPUTS, force=args.force):
-        (out / name).unlink()
     settings = spaces.decode(space, best.params)
     summary = {
         "trial": best.number,

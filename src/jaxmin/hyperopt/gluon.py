@@ -28,7 +28,6 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import jax
@@ -176,21 +175,40 @@ class GluonProblem:
             shared = {k: _jsonable(v) for k, v in trial.items() if k not in PER_MEMBER}
             grouped.setdefault(json.dumps(shared, sort_keys=True), []).append(index)
         for indices in grouped.values():
-            yield indices, self._train_group([trials[i] for i in indices])
+            yield indices, self._checked_group([trials[i] for i in indices])
 
-    def _train_group(self, trials: list[Mapping[str, Any]]) -> list[Outcome]:
-        plan = fitting.plan(**(self.fixed | dict(trials[0])))
+    def _checked_group(self, trials: list[Mapping[str, Any]]) -> list[Outcome]:
+        """Trials whose combination of settings :func:`jaxmin.pdf.fit` refuses (a space is
+        checked one setting at a time) fail with the reason; the others train together."""
+        outcomes: list[Outcome | None] = [None] * len(trials)
+        shared = {k: v for k, v in trials[0].items() if k not in PER_MEMBER}
+        try:
+            plan = fitting.plan(**(self.fixed | shared))
+        except (ValueError, TypeError) as err:
+            return [Outcome(None, f"refused: {err}") for _ in trials]
         defaults = {name: self._setting(name) for name in PER_MEMBER}
-        settings = np.asarray(
-            [
-                fitting.member_values(
-                    **(defaults | {k: v for k, v in trial.items() if k in PER_MEMBER}),
-                    epochs=plan.engine.epochs,
-                    optimizer=plan.settings["optimizer"],
+        values = []
+        for index, trial in enumerate(trials):
+            try:
+                values.append(
+                    fitting.member_values(
+                        **(defaults | {k: v for k, v in trial.items() if k in PER_MEMBER}),
+                        epochs=plan.engine.epochs,
+                        optimizer=plan.settings["optimizer"],
+                    )
                 )
-                for trial in trials
-            ]
-        )  # (η, patience, λ, patience epochs) of each trial
+            except (ValueError, TypeError) as err:
+                outcomes[index] = Outcome(None, f"refused: {err}")
+        kept = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        if kept:
+            trained = self._train_group(plan, np.asarray(values))
+            for index, outcome in zip(kept, trained, strict=True):
+                outcomes[index] = outcome
+        return outcomes  # type: ignore[return-value]
+
+    def _train_group(self, plan: fitting.Plan, settings: np.ndarray) -> list[Outcome]:
+        """Train a group's trials, ``settings`` (η, patience, λ, patience in epochs) each."""
+        trials = range(len(settings))
         data_set = plan.data_sets[0]
         ids = np.arange(self.replicas)
         fold_data, fold_rows = self.fold_members(plan)
@@ -220,8 +238,7 @@ class GluonProblem:
                 replicas.member_settings(*per_model.T[[0, 3, 2]], count, plan.dtype),
             )
             start, stack = _pad_members((start, stack), count, plan.engine)
-            state, _, _ = fitting.train(start, stack, grid, plan.engine)
-            state = jax.tree.map(partial(_head, count=count), state)
+            state, _, _ = fitting.train(start, stack, grid, plan.engine, members=count)
             f_eval = replicas.evaluate_many(state.best_params, grid, model_cfg, plan.engine.block)
             predictions = plan.observables.predict(np.asarray(f_eval, np.float64))
             rows = [fold_rows[j] for _, j in members for _ in ids]
@@ -270,10 +287,6 @@ class GluonProblem:
         if not math.isfinite(reward):
             return Outcome(None, "non-finite held-out χ²", **common)
         return Outcome(reward, None, **common)
-
-
-def _head(a: Any, count: int) -> Any:
-    return a[:count]
 
 
 def _tile(tree: Any, times: int) -> Any:

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import space as spaces
+from .study import finished
 
 BEST_FRACTION = 0.25
 """The best trials of the violins: this fraction of the completed ones (at least one)."""
@@ -26,7 +27,7 @@ FIGURES = ("violins", "rewards", "history")
 def _rows(study) -> list[dict]:
     rows = []
     for t in study.get_trials(deepcopy=False):
-        if "outcome" not in t.user_attrs:
+        if not finished(t):
             continue
         rows.append(
             {

@@ -92,6 +92,14 @@ class Choice:
     choices: tuple
 
     def __init__(self, choices: Any):
+        if not isinstance(choices, list | tuple):
+            raise ValueError(f"choices must be a list, got {choices!r}")
+        for choice in choices:
+            if not _plain_value(choice):
+                raise ValueError(
+                    f"a choice must be a number, a string, a boolean or a list of them, "
+                    f"got {choice!r}"
+                )
         object.__setattr__(self, "choices", tuple(_frozen(c) for c in choices))
 
     def labels(self) -> list:
@@ -115,6 +123,12 @@ class Choice:
 
 Dimension = Float | Int | Choice
 Space = Mapping[str, Dimension]
+
+
+def _plain_value(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return all(_plain_value(v) for v in value)
+    return value is None or isinstance(value, bool | int | float | str)
 
 
 def _frozen(value: Any) -> Any:
@@ -168,7 +182,10 @@ def from_dict(entries: Mapping[str, Any]) -> dict[str, Dimension]:
             raise ValueError(f"space entry {name!r}: unknown keys {unknown} for type {kind!r}")
         try:
             if kind == "choice":
-                space[name] = Choice(entry["choices"])
+                try:
+                    space[name] = Choice(entry["choices"])
+                except ValueError as err:
+                    raise ValueError(f"space entry {name!r}: {err}") from None
             else:
                 make = Float if kind == "float" else Int
                 space[name] = make(entry["low"], entry["high"], bool(entry.get("log", False)))

@@ -6,8 +6,9 @@ The study records its settings (problem, space, sampler, seed, batch); a study r
 with the same ones.
 
 - **Same seed, same scan.** Before each batch the sampler is seeded from the seed and the
-  number of trials finished so far, so a scan's trials depend on its history only, not on how
-  many processes ran it or when.
+  number of trials finished so far, so a scan's trials depend on its history only. A worker
+  that asks while others have trials running mixes its process into the seed, so that workers
+  do not repeat each other (two started at the same instant may share their first batch).
 - **Resume.** Trials left unfinished by a process that was interrupted (or killed: its
   heartbeat goes stale after ``grace_s`` seconds) are marked failed and asked again, with the
   same settings, before any new trial: an interrupted-and-resumed scan finishes the same trials
@@ -20,6 +21,7 @@ with the same ones.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -29,6 +31,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import _checks
 from .._progress import ProgressBar
 from . import space as spaces
@@ -36,7 +40,9 @@ from . import space as spaces
 STUDY_NAME = "jaxmin-hyperopt"
 SAMPLERS = ("tpe", "random", "grid")
 HEARTBEAT_S = 5
-GRACE_S = 20
+GRACE_S = 90
+"""Seconds without a heartbeat after which a running trial is taken for lost (longer than a
+worker may wait for a SQLite lock, :data:`SQLITE_TIMEOUT_S`)."""
 
 
 def optuna_module():
@@ -60,7 +66,7 @@ def storage_url(out: str | Path | None, storage: str | None) -> str:
     return f"sqlite:///{Path(out) / 'study.db'}"
 
 
-SQLITE_TIMEOUT_S = 120
+SQLITE_TIMEOUT_S = 60
 """How long a worker waits for another's write to a SQLite study (SQLite locks the file)."""
 
 
@@ -118,6 +124,7 @@ def open_study(
             engine_kwargs=_engine_kwargs(url),
             heartbeat_interval=heartbeat_s,
             grace_period=grace_s,
+            heartbeat_stale_trial_callback=_requeue,
         )
         names = optuna.study.get_all_study_names(storage)
     except Exception as err:  # sqlalchemy's errors: a bad URL, an unreachable server
@@ -161,7 +168,10 @@ def recorded_settings(url: str) -> dict:
         raise ValueError(f"storage {url!r} cannot be opened: {type(err).__name__}: {err}") from None
     if STUDY_NAME not in names:
         raise ValueError(f"no jaxmin study in {url!r}")
-    return optuna.load_study(study_name=STUDY_NAME, storage=url).user_attrs["jaxmin"]
+    recorded = optuna.load_study(study_name=STUDY_NAME, storage=url).user_attrs.get("jaxmin")
+    if recorded is None:
+        raise ValueError(f"the study in {url!r} records no jaxmin settings")
+    return recorded
 
 
 def _plain(value: Any) -> Any:
@@ -188,22 +198,29 @@ def make_sampler(name: str, seed: int, space: spaces.Space):
     return Grid(spaces.grid(space), seed=seed)
 
 
+def finished(trial) -> bool:
+    """Whether a trial ended with an outcome of its own: a reward (complete), or a failure of
+    its settings (failed, with the reason) — not one lost with its worker."""
+    state = trial.state.name
+    status = trial.user_attrs.get("outcome", {}).get("status")
+    return (state, status) in (("COMPLETE", "complete"), ("FAIL", "failed"))
+
+
 def _finished(study) -> list:
-    """Trials with an outcome (a reward, or a failure of their own)."""
-    return [t for t in study.get_trials(deepcopy=False) if "outcome" in t.user_attrs]
+    return [t for t in study.get_trials(deepcopy=False) if finished(t)]
+
+
+def _requeue(study, trial) -> None:
+    """Queue a lost trial's settings again (called once per lost trial, by the process that
+    marked it failed: its own worker on an interruption, or the one that found it stale)."""
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
 def _reclaim(study) -> int:
-    """Mark trials of dead workers failed and queue their settings again (once); returns the
-    number of trials waiting to be asked."""
+    """Mark the trials of dead workers failed (:func:`_requeue` queues them again); returns
+    the number of trials waiting to be asked."""
     optuna = optuna_module()
     optuna.storages.fail_stale_trials(study)
-    trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials}
-    for t in trials:
-        lost = t.state == optuna.trial.TrialState.FAIL and "outcome" not in t.user_attrs
-        if lost and t.number not in retried:
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
 
 
@@ -292,42 +309,61 @@ def run(
                     break
                 time.sleep(heartbeat_s)  # the rest is running elsewhere: wait for it, or for
                 continue  # its worker to go stale
-            # the grid's order is the seed's alone (grid point i is trial i's); the others are
-            # seeded by the history too
-            batch_seed = seed if sampler == "grid" else (seed * 1_000_003 + done) % 2**32
-            study.sampler = make_sampler(sampler, batch_seed, space)
-            asked = [study.ask() for _ in range(todo)]
-            settings_of = [spaces.suggest(trial, space) for trial in asked]
-            with _heartbeat(study, asked, heartbeat_s):
-                try:
+            # the grid sampler's order of points is the seed's alone; the others are seeded
+            # by the history, and by this process where others are running trials (a scan
+            # shared by workers is not reproducible anyway, and they must not repeat each other)
+            mixed = [seed, done + len(running)] + ([os.getpid(), time.time_ns()] if running else [])
+            history = int(np.random.SeedSequence(mixed).generate_state(1)[0])
+            study.sampler = make_sampler(sampler, seed if sampler == "grid" else history, space)
+            asked: list = []
+            try:
+                for _ in range(todo):
+                    asked.append(study.ask())
+                    study._storage.record_heartbeat(asked[-1]._trial_id)
+                settings_of = [spaces.suggest(trial, space) for trial in asked]
+                with _heartbeat(study, asked, heartbeat_s):
                     for indices, outcomes in problem.groups(settings_of):
                         for index, outcome in zip(indices, outcomes, strict=True):
                             _tell(study, asked[index], outcome)
                         ran += len(indices)
                         bar.update(len(_finished(study)), _note(study, ran, started))
-                except BaseException:
-                    for trial in asked:  # an interruption: this worker's trials are lost now
-                        if study._storage.get_trial(trial._trial_id).state.is_finished():
-                            continue
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    raise
+            except BaseException:
+                for trial in asked:  # an interruption: this worker's unfinished trials are lost
+                    if _fail(study, trial):
+                        _requeue(study, study._storage.get_trial(trial._trial_id))
+                raise
     finally:
         bar.close()
     return study
 
 
+def _fail(study, trial) -> bool:
+    """Mark a trial failed unless it has ended already; whether this call failed it."""
+    optuna = optuna_module()
+    try:
+        return study._storage.set_trial_state_values(
+            trial._trial_id, state=optuna.trial.TrialState.FAIL
+        )
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+
+
 def _tell(study, trial, outcome) -> None:
-    """Store the outcome (one attribute: one write) and tell the study."""
+    """Store the outcome (one attribute: one write) and tell the study; a trial that another
+    worker has meanwhile taken for lost (and queued again) is left to its re-run."""
     optuna = optuna_module()
     failed = outcome.reward is None
     record = {"status": "failed" if failed else "complete", "reason": outcome.reason}
-    trial.set_user_attr(
-        "outcome", record | {"fold_chi2": outcome.fold_chi2, "epochs": outcome.epochs}
-    )
-    if failed:
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    else:
-        study.tell(trial, outcome.reward)
+    try:
+        trial.set_user_attr(
+            "outcome", record | {"fold_chi2": outcome.fold_chi2, "epochs": outcome.epochs}
+        )
+        if failed:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        else:
+            study.tell(trial, outcome.reward, skip_if_finished=True)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return
 
 
 def _note(study, ran: int, started: float) -> str:

@@ -151,7 +151,7 @@ def fit(
 
     **Returns** a :class:`~jaxmin.pdf.FitResult`.
     """
-    p = _plan(dict(locals()))
+    p = _plan(**locals())
     data_sets, obs, truth_obj, level, ids, seeds, validation = (
         p.data_sets,
         p.observables,
@@ -208,8 +208,8 @@ def fit(
         dtype,
     )
     best = state.best_params
-    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg, block), np.float64)
-    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg, block), np.float64)
+    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg, cfg.block), np.float64)
+    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg, cfg.block), np.float64)
     return FitResult(
         settings=settings,
         fits=fits,
@@ -254,85 +254,52 @@ class Plan(NamedTuple):
     dtype: Any
 
 
-_PLANNED = (
-    "truth",
-    "data",
-    "covariance",
-    "observables_set",
-    "level",
-    "replicas_count",
-    "closure_fits",
-    "replica_range",
-    "steps",
-    "learning_rate",
-    "hidden",
-    "activation",
-    "output",
-    "init",
-    "validation",
-    "patience",
-    "threshold",
-    "l2",
-    "dropout",
-    "fit_exponents",
-    "random_exponents",
-    "alpha_bounds",
-    "beta_bounds",
-    "normalisation",
-    "seed",
-    "data_seed",
-    "split_seed",
-    "init_seed",
-    "optimizer",
-    "optimizer_settings",
-    "chunk_steps",
-    "block",
-)
-
-
 def plan(**kwargs: Any) -> Plan:
     """Check :func:`fit`'s arguments (the same names and defaults) and build its data, without
     training: what :mod:`jaxmin.hyperopt` builds its trials from."""
     bound = inspect.signature(fit).bind(**kwargs)
     bound.apply_defaults()
-    return _plan(bound.arguments)
+    return _plan(**bound.arguments)
 
 
-def _plan(a: dict) -> Plan:
-    (
-        truth,
-        data,
-        covariance,
-        observables_set,
-        level,
-        replicas_count,
-        closure_fits,
-        replica_range,
-        steps,
-        learning_rate,
-        hidden,
-        activation,
-        output,
-        init,
-        validation,
-        patience,
-        threshold,
-        l2,
-        dropout,
-        fit_exponents,
-        random_exponents,
-        alpha_bounds,
-        beta_bounds,
-        normalisation,
-        seed,
-        data_seed,
-        split_seed,
-        init_seed,
-        optimizer,
-        optimizer_settings,
-        chunk_steps,
-        block,
-    ) = (a[name] for name in _PLANNED)
+def _plan(
+    *,
+    truth,
+    data,
+    covariance,
+    observables_set,
+    level,
+    replicas_count,
+    closure_fits,
+    replica_range,
+    steps,
+    learning_rate,
+    hidden,
+    activation,
+    output,
+    init,
+    validation,
+    patience,
+    threshold,
+    l2,
+    dropout,
+    fit_exponents,
+    random_exponents,
+    alpha_bounds,
+    beta_bounds,
+    normalisation,
+    seed,
+    data_seed,
+    split_seed,
+    init_seed,
+    optimizer,
+    optimizer_settings,
+    chunk_steps,
+    block,
+    **_: Any,
+) -> Plan:
+    """The checks and data of :func:`fit` (its arguments by name; the run's own, such as
+    ``progress`` and ``checkpoint``, ignored)."""
     if truth is not None and data is not None:
         raise ValueError("give either truth (a closure test) or data (a fit to your data)")
     if covariance is not None and data is None:
@@ -356,8 +323,8 @@ def _plan(a: dict) -> Plan:
     hidden = tuple(_checks.integer_at_least("hidden", int(h), 1) for h in hidden)
     _checks.one_of("init", init, INIT_NAMES)
     ids = _replica_range(replica_range, replicas_count)
-    for name in ("seed", "data_seed", "split_seed", "init_seed"):
-        value = a[name]
+    named_seeds = {"seed": seed, "data_seed": data_seed, "split_seed": split_seed}
+    for name, value in (named_seeds | {"init_seed": init_seed}).items():
         if value is not None:
             _checks.integer_at_least(name, value, 0)
     seeds = setup.Seeds(
@@ -521,6 +488,7 @@ def train(
     fit_grid: model.Grid,
     cfg: replicas.EngineConfig,
     *,
+    members: int | None = None,
     progress: bool = False,
     checkpoint: str | Path | None = None,
     meta: dict | None = None,
@@ -528,7 +496,8 @@ def train(
     """Train members until every one has stopped, in compiled chunks of ``cfg.chunk`` epochs.
 
     ``start`` = (initial parameters, method keys, :class:`~replicas.MemberSettings`), stacked
-    over members like ``rdata``. With ``progress``, a progress bar on stderr; with
+    over members like ``rdata``; the first ``members`` of them are trained (all by default),
+    the others are padding that never runs. With ``progress``, a progress bar on stderr; with
     ``checkpoint``, the state is written after every chunk and resumed from when the file
     exists (refused unless its ``meta`` equals this run's).
 
@@ -536,7 +505,7 @@ def train(
     time in seconds.
     """
     path = checkpoint
-    members = int(rdata.target.shape[0])
+    members = int(rdata.target.shape[0]) if members is None else members
     rdata = replicas.pad_to_blocks(rdata, cfg.block, cfg.devices)
     start = replicas.pad_to_blocks(start, cfg.block, cfg.devices)
     state = replicas.init_many(*start, rdata, fit_grid, cfg)
