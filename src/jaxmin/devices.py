@@ -14,9 +14,10 @@ A replica's numbers agree between device counts to round-off (a few ulp), and to
 between runs with the same count.
 
 Known limit (jaxlib 0.10): its batched eigendecomposition on CPU waits for the thread pool that
-the host devices themselves run on, so a program with a vmapped ``eigh`` spread over several
-CPU devices can deadlock. ``pdf.fit`` keeps CMA-ES replicas on one device for this reason;
-run ``cmaes.minimize(batched=True)`` in a process with one CPU device (the default).
+the host devices themselves run on, so a program with a vmapped ``eigh`` partitioned over
+several CPU devices can deadlock. ``cmaes.minimize(batched=True)`` therefore decomposes its
+runs' matrices one after the other in a process with several CPU devices
+(``jaxmin.cmaes``'s ``eigh``), and ``pdf.fit`` keeps CMA-ES replicas on one device.
 """
 
 from __future__ import annotations

@@ -255,8 +255,9 @@ own blocks with the same per-block program."""
 def engine_devices(method: Any) -> int:
     """The devices a fit shares its blocks between: all of them, except for CMA-ES on CPU
     devices, which keeps to one: jaxlib's (0.10) batched eigendecomposition waits for the CPU
-    thread pool that the host devices themselves run on, and with several host devices the
-    program deadlocks."""
+    thread pool that the host devices themselves run on, and a program partitioned over
+    several host devices deadlocks (on one device the replicas' batched decomposition is safe,
+    and gives the same numbers as in a one-device process)."""
     devices = jax.devices()
     if getattr(method, "eigendecomposition", False) and devices[0].platform == "cpu":
         return 1

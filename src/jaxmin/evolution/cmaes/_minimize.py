@@ -21,7 +21,16 @@ from .. import _driver
 from .._population import batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
 from ._parameters import default_steps
-from ._strategy import CMAState, ask, axis_ratio, check_popsize, init, tell
+from ._strategy import (
+    CMAState,
+    ask,
+    axis_ratio,
+    check_popsize,
+    eigh_one_at_a_time,
+    init,
+    several_cpu_devices,
+    tell,
+)
 from ._termination import RUNNING, Tolerances, termination
 
 _FIELDS = ("nfev", "best", "median", "sigma", "axis_ratio")
@@ -141,7 +150,8 @@ def minimize(
     """
     settings = _driver.settings_of(locals())
     if batched:
-        return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
+        with eigh_one_at_a_time(several_cpu_devices()):
+            return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
     fun_flat, vector, unravel = flatten_start(fun, x0, args)
     sigma0 = _checks.positive("sigma0", sigma0)
     n = vector.shape[0]

@@ -22,7 +22,10 @@ the key.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import jax
@@ -169,10 +172,54 @@ def _rank(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
     return order, ranked[order]
 
 
+_ONE_AT_A_TIME = contextvars.ContextVar("jaxmin_cmaes_eigh_one_at_a_time", default=False)
+
+
+@contextlib.contextmanager
+def eigh_one_at_a_time(enabled: bool = True) -> Iterator[None]:
+    """While tracing inside this context, a vmapped :func:`eigh` decomposes its matrices one
+    after the other instead of in one batched call (see :func:`eigh`)."""
+    token = _ONE_AT_A_TIME.set(enabled)
+    try:
+        yield
+    finally:
+        _ONE_AT_A_TIME.reset(token)
+
+
+@jax.custom_batching.custom_vmap
+def eigh(C: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(eigenvalues ascending, eigenvectors as columns) of a symmetric C, as ``jnp.linalg.eigh``.
+
+    Under ``vmap`` (many runs at once) the matrices are decomposed in one batched call, or one
+    after the other where traced inside :func:`eigh_one_at_a_time` — as ``cmaes.minimize``
+    traces its batched runs in a CPU process with several XLA devices: jaxlib's (0.10) batched
+    CPU eigendecomposition spreads its batch over the thread pool that the host devices
+    themselves run on, and a program partitioned over several host devices deadlocks."""
+    eigenvalues, vectors = jnp.linalg.eigh(C)
+    return eigenvalues, vectors
+
+
+@eigh.def_vmap
+def _eigh_vmap(axis_size: int, in_batched: list, C: jax.Array):
+    del axis_size
+    if not in_batched[0]:
+        return eigh(C), (False, False)
+    if _ONE_AT_A_TIME.get():
+        return jax.lax.map(eigh, C), (True, True)
+    eigenvalues, vectors = jnp.linalg.eigh(C)
+    return (eigenvalues, vectors), (True, True)
+
+
+def several_cpu_devices() -> bool:
+    """Whether this process has several XLA devices on the CPU."""
+    devices = jax.devices()
+    return len(devices) > 1 and devices[0].platform == "cpu"
+
+
 def _eigendecompose(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """C ← (C + Cᵀ)/2 = B diag(D²) Bᵀ with eigenvalues ≥ ε·max eigenvalue (C rebuilt if raised)."""
     C = 0.5 * (C + C.T)
-    eigenvalues, B = jnp.linalg.eigh(C)
+    eigenvalues, B = eigh(C)
     floor = jnp.finfo(C.dtype).eps * jnp.maximum(eigenvalues[-1], jnp.finfo(C.dtype).tiny)
     raised = jnp.any(eigenvalues < floor)
     eigenvalues = jnp.maximum(eigenvalues, floor)
