@@ -208,7 +208,7 @@ class GluonProblem:
 
     def _train_group(self, plan: fitting.Plan, settings: np.ndarray) -> list[Outcome]:
         """Train a group's trials, ``settings`` (η, patience, λ, patience in epochs) each."""
-        trials = range(len(settings))
+        n_trials = len(settings)
         data_set = plan.data_sets[0]
         ids = np.arange(self.replicas)
         fold_data, fold_rows = self.fold_members(plan)
@@ -218,24 +218,25 @@ class GluonProblem:
         grid = make_grid(
             plan.observables.x_eval, plan.observables.table, plan.observables.sum_rule, plan.dtype
         )
-        chi2 = np.full((len(trials), self.folds, self.replicas), np.nan)
-        status = np.zeros((len(trials), self.folds, self.replicas), np.int64)
-        epochs = np.zeros((len(trials), self.folds, self.replicas))
-        models = np.empty((len(trials), self.folds), object)
+        chi2 = np.full((n_trials, self.folds, self.replicas), np.nan)
+        status = np.zeros((n_trials, self.folds, self.replicas), np.int64)
+        epochs = np.zeros((n_trials, self.folds, self.replicas))
+        models = np.empty((n_trials, self.folds), object)
         # folds of one size share a program (their arrays have the same shapes)
         by_shape: dict[tuple, list[int]] = {}
         for j, data in enumerate(fold_data):
             shape = (data.train_rows.shape, data.val_rows.shape)
             by_shape.setdefault(shape, []).append(j)
         for fold_ids in by_shape.values():
-            members = [(t, j) for t in range(len(trials)) for j in fold_ids]
+            members = [(t, j) for t in range(n_trials) for j in fold_ids]
             count = len(members) * len(ids)
             per_model = np.repeat(settings[[t for t, _ in members]], len(ids), axis=0)
+            eta, _, l2, patience_epochs = per_model.T
             stack = _stack([fold_data[j] for _, j in members])
             start = (
                 _tile(params, len(members)),
                 _tile(keys, len(members)),
-                replicas.member_settings(*per_model.T[[0, 3, 2]], count, plan.dtype),
+                replicas.member_settings(eta, patience_epochs, l2, count, plan.dtype),
             )
             start, stack = _pad_members((start, stack), count, plan.engine)
             state, _, _ = fitting.train(start, stack, grid, plan.engine, members=count)
@@ -254,8 +255,7 @@ class GluonProblem:
                     lambda a, m=m: a[m * len(ids) : (m + 1) * len(ids)], best
                 )
         return [
-            self._outcome(chi2[t], status[t], epochs[t], list(models[t]))
-            for t in range(len(trials))
+            self._outcome(chi2[t], status[t], epochs[t], list(models[t])) for t in range(n_trials)
         ]
 
     def fold_members(self, plan: fitting.Plan) -> tuple[list[replicas.ReplicaData], list]:
