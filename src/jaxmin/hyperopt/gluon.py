@@ -31,12 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .. import _checks
 from ..pdf import fitting, replicas, setup
-from ..pdf.model import make_grid
 from ..result import Status
 from . import folds as kfold
 
@@ -116,6 +114,7 @@ class GluonProblem:
         self.given = fixed
         self.fixed = fixed | {"replicas_count": max(2, self.replicas)}
         base = fitting.plan(**self.fixed)
+        self.data = [ds.fingerprint() for ds in base.data_sets]
         self.folds = _checks.integer_at_least("folds", folds, 2)
         self.fold_of = kfold.assign(base.observables.kind, self.folds, base.seeds.split)
 
@@ -145,7 +144,6 @@ class GluonProblem:
     def describe(self) -> dict:
         """The problem as plain data (recorded with the study: a study resumes only on the same
         problem)."""
-        plan = fitting.plan(**self.fixed)
         return {
             "problem": "gluon",
             "folds": self.folds,
@@ -153,7 +151,7 @@ class GluonProblem:
             "fold_reward": self.fold_reward,
             "replica_reward": self.replica_reward,
             "fixed": {k: _jsonable(v) for k, v in sorted(self.given.items())},
-            "data": [ds.fingerprint() for ds in plan.data_sets],
+            "data": self.data,
         }
 
     def evaluate(self, trials: Sequence[Mapping[str, Any]]) -> list[Outcome]:
@@ -215,9 +213,7 @@ class GluonProblem:
         model_cfg = plan.engine.model
         params = setup.initial_params(0, ids, plan.seeds.init, model_cfg, plan.dtype)
         keys = setup.method_keys(0, ids, plan.seeds.init)
-        grid = make_grid(
-            plan.observables.x_eval, plan.observables.table, plan.observables.sum_rule, plan.dtype
-        )
+        grid = plan.grid()
         chi2 = np.full((n_trials, self.folds, self.replicas), np.nan)
         status = np.zeros((n_trials, self.folds, self.replicas), np.int64)
         epochs = np.zeros((n_trials, self.folds, self.replicas))
@@ -232,13 +228,15 @@ class GluonProblem:
             count = len(members) * len(ids)
             per_model = np.repeat(settings[[t for t, _ in members]], len(ids), axis=0)
             eta, _, l2, patience_epochs = per_model.T
-            stack = _stack([fold_data[j] for _, j in members])
+            stack = replicas.concatenate([fold_data[j] for _, j in members])
             start = (
-                _tile(params, len(members)),
-                _tile(keys, len(members)),
+                replicas.concatenate([params] * len(members)),
+                replicas.concatenate([keys] * len(members)),
                 replicas.member_settings(eta, patience_epochs, l2, count, plan.dtype),
             )
-            start, stack = _pad_members((start, stack), count, plan.engine)
+            start, stack = replicas.pad_to_blocks(
+                (start, stack), plan.engine.block, plan.engine.devices, power_of_two=True
+            )
             state, _, _ = fitting.train(start, stack, grid, plan.engine, members=count)
             f_eval = replicas.evaluate_many(state.best_params, grid, model_cfg, plan.engine.block)
             predictions = plan.observables.predict(np.asarray(f_eval, np.float64))
@@ -287,20 +285,3 @@ class GluonProblem:
         if not math.isfinite(reward):
             return Outcome(None, "non-finite held-out χ²", **common)
         return Outcome(reward, None, **common)
-
-
-def _tile(tree: Any, times: int) -> Any:
-    return jax.tree.map(lambda a: jnp.concatenate([a] * times), tree)
-
-
-def _stack(trees: list) -> Any:
-    return jax.tree.map(lambda *a: jnp.concatenate(a), *trees)
-
-
-def _pad_members(tree: Any, count: int, engine: replicas.EngineConfig) -> Any:
-    """Pad the members to a power-of-two number of blocks (copies of the first member), so that
-    groups of similar sizes reuse one compiled program."""
-    per_block = engine.block * engine.devices
-    blocks = 1 << max(0, math.ceil(math.log2(math.ceil(count / per_block))))
-    pad = blocks * per_block - count
-    return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)

@@ -164,25 +164,23 @@ def fit(
     settings, cfg, dtype, model_cfg = p.settings, p.engine, p.dtype, p.engine.model
     fits = np.repeat(np.arange(len(data_sets)), ids.size)
     replica_ids = np.tile(ids, len(data_sets))
-    rdata = jax.tree.map(
-        lambda *leaves: jnp.concatenate(leaves),
-        *[
+    rdata = replicas.concatenate(
+        [
             setup.replica_data(ds, index, ids, level, seeds, validation, dtype)
             for index, ds in enumerate(data_sets)
-        ],
+        ]
     )
     settings["validation_points"] = int(rdata.val_rows.shape[1])
-    params = jax.tree.map(
-        lambda *leaves: jnp.concatenate(leaves),
-        *[
+    params = replicas.concatenate(
+        [
             setup.initial_params(index, ids, seeds.init, model_cfg, dtype)
             for index in range(len(data_sets))
-        ],
+        ]
     )
     keys = jnp.concatenate(
         [setup.method_keys(index, ids, seeds.init) for index in range(len(data_sets))]
     )
-    fit_grid = model.make_grid(obs.x_eval, obs.table, obs.sum_rule, dtype)
+    fit_grid = p.grid()
     member = replicas.member_settings(
         p.learning_rate, p.patience_epochs, p.l2, keys.shape[0], dtype
     )
@@ -252,6 +250,11 @@ class Plan(NamedTuple):
     l2: float
     engine: replicas.EngineConfig
     dtype: Any
+
+    def grid(self) -> model.Grid:
+        """The grid the fit evaluates F on: the observables' points and integration nodes."""
+        obs = self.observables
+        return model.make_grid(obs.x_eval, obs.table, obs.sum_rule, self.dtype)
 
 
 def plan(**kwargs: Any) -> Plan:

@@ -264,11 +264,21 @@ def engine_devices(method: Any) -> int:
     return len(devices)
 
 
-def pad_to_blocks(tree: Any, block: int, devices: int) -> Any:
+def pad_to_blocks(tree: Any, block: int, devices: int, *, power_of_two: bool = False) -> Any:
     """Pad the leading (replica) axis with copies of the first replica to whole blocks, and to a
-    number of blocks that the devices share evenly."""
+    number of blocks that the devices share evenly (with ``power_of_two``, a power of two of
+    blocks per device: batches of similar sizes then share one compiled program)."""
     n = jax.tree.leaves(tree)[0].shape[0]
-    return _pad(tree, -n % (block * devices))
+    per_round = block * devices
+    rounds = math.ceil(n / per_round)
+    if power_of_two:
+        rounds = 1 << max(0, math.ceil(math.log2(rounds)))
+    return _pad(tree, rounds * per_round - n)
+
+
+def concatenate(trees: list) -> Any:
+    """Trees of stacked members joined along the member axis."""
+    return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *trees)
 
 
 @partial(jax.jit, static_argnums=1)
