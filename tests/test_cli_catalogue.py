@@ -88,7 +88,7 @@ CATALOGUE = [
     (["hyperopt", "--sampler", "cmaes"], "argument --sampler: invalid choice"),
     (["hyperopt", "--reward", "median"], "argument --reward: invalid choice"),
     (["hyperopt", "--space", "missing.toml"], "space file 'missing.toml' cannot be read"),
-    (["hyperopt", "--resume"], "--resume: no study"),
+    (["hyperopt", "--resume"], "no jaxmin study in"),
     (["hyperopt", "best"], "no jaxmin study"),
     (["hyperopt", "--storage", "nosuchdb://x"], "storage 'nosuchdb://x' cannot be opened"),
     # fit

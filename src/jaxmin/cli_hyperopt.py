@@ -90,8 +90,8 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
 def _best(args: argparse.Namespace, out: Path) -> int:
     """Re-train the study's best trial: its reward again, its models saved."""
     url = study.storage_url(out, args.storage)
-    recorded = study.recorded_settings(url)
-    scan = study.open_study(url, recorded, resume=True)
+    scan = study.open_study(url, None, resume=True)
+    recorded = scan.user_attrs["jaxmin"]
     try:
         best = scan.best_trial
     except ValueError:

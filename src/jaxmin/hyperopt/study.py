@@ -106,18 +106,20 @@ def check_sqlite_file(path: Path) -> None:
 
 def open_study(
     url: str,
-    settings: Mapping[str, Any],
+    settings: Mapping[str, Any] | None,
     *,
     resume: bool,
     heartbeat_s: int = HEARTBEAT_S,
     grace_s: int = GRACE_S,
 ):
     """The study in ``url``: created (refused if one is there, unless ``resume``), or loaded
-    (refused unless ``resume`` and its recorded settings equal ``settings``)."""
+    (refused unless ``resume`` and its recorded settings equal ``settings``; None: whatever
+    they are, for a study that must exist)."""
     optuna = optuna_module()
     _check_sqlite(url)
+    missing = f"no jaxmin study in {url!r} to continue"
     if resume and not _sqlite_exists(url):
-        raise ValueError(f"--resume: no study in {url!r} to resume")
+        raise ValueError(missing)
     try:
         storage = optuna.storages.RDBStorage(
             url,
@@ -133,7 +135,7 @@ def open_study(
         if names:
             raise ValueError(f"storage {url!r} holds other studies {names}, not jaxmin's")
         if resume:
-            raise ValueError(f"--resume: no study in {url!r} to resume")
+            raise ValueError(missing)
         study = optuna.create_study(
             storage=storage, study_name=STUDY_NAME, direction="minimize", load_if_exists=True
         )
@@ -147,31 +149,15 @@ def open_study(
                 "a second worker), or choose another --out/--storage"
             )
     recorded = study.user_attrs.get("jaxmin")
-    if recorded != _plain(settings):
-        differ = sorted(k for k in settings if (recorded or {}).get(k) != _plain(settings[k]))
+    if recorded is None:
+        raise ValueError(f"the study in {url!r} records no jaxmin settings")
+    if settings is not None and recorded != _plain(settings):
+        differ = sorted(k for k in settings if recorded.get(k) != _plain(settings[k]))
         raise ValueError(
             f"{url!r} holds another study (its {', '.join(differ) or 'settings'} differ): "
             "choose another --out/--storage"
         )
     return study
-
-
-def recorded_settings(url: str) -> dict:
-    """The settings a study in ``url`` was started with."""
-    optuna = optuna_module()
-    _check_sqlite(url)
-    if not _sqlite_exists(url):
-        raise ValueError(f"no jaxmin study in {url!r}")
-    try:
-        names = optuna.study.get_all_study_names(url)
-    except Exception as err:
-        raise ValueError(f"storage {url!r} cannot be opened: {type(err).__name__}: {err}") from None
-    if STUDY_NAME not in names:
-        raise ValueError(f"no jaxmin study in {url!r}")
-    recorded = optuna.load_study(study_name=STUDY_NAME, storage=url).user_attrs.get("jaxmin")
-    if recorded is None:
-        raise ValueError(f"the study in {url!r} records no jaxmin settings")
-    return recorded
 
 
 def _plain(value: Any) -> Any:
