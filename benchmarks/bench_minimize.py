@@ -144,11 +144,11 @@ def minimize_runner(
     steps = problem.steps
     fun, rule = ByContent(problem.fun), ByContent(optimizer)  # as minimize keys its programs
     seconds, compiled = compile_seconds(
-        minimize_run, fun, rule, steps, steps, False, problem.x0, (), -1.0
+        minimize_run, fun, rule, steps, steps, False, problem.x0, (), None
     )
     if executable:
         # The program was compiled for minimize+* already (jax reuses it): no compile time.
-        return None, functools.partial(compiled, problem.x0, (), -1.0)
+        return None, functools.partial(compiled, problem.x0, (), None)
 
     def call() -> Any:
         return jaxmin.minimize(

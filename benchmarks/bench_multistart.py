@@ -42,6 +42,7 @@ from _harness import (
 )
 
 import jaxmin
+from jaxmin._identity import ByContent
 from jaxmin.minimize import _run as minimize_run
 from jaxmin.result import Status
 
@@ -102,7 +103,7 @@ def loop_exec_call(executable: Any, starts: list[jax.Array]) -> Callable[[], Any
     """One call of ``minimize``'s compiled (unbatched) executable per start."""
 
     def run() -> list[Any]:
-        return [executable(x0, -1.0) for x0 in starts]
+        return [executable(x0, (), None) for x0 in starts]
 
     return run
 
@@ -192,9 +193,10 @@ def main() -> None:
     starts = uniform_starts(cfg, objective.lower, objective.upper)
     subset = [jnp.asarray(x) for x in np.asarray(starts[: cfg.loop_starts])]
 
-    compile_batched, _ = compile_seconds(minimize_run, fun, opt, steps, steps, True, starts, -1.0)
+    keyed = ByContent(fun), ByContent(opt)  # as minimize keys its programs
+    compile_batched, _ = compile_seconds(minimize_run, *keyed, steps, steps, True, starts, (), None)
     compile_one, executable = compile_seconds(
-        minimize_run, fun, opt, steps, steps, False, subset[0], -1.0
+        minimize_run, *keyed, steps, steps, False, subset[0], (), None
     )
     floor = vmapped_fori_loop(fun, optax.adam(cfg.learning_rate, eps=0.0, eps_root=1e-8), steps)
     compile_floor, floor_exec = compile_seconds(floor, starts)

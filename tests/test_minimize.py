@@ -139,6 +139,48 @@ def test_vmapped_starts_equal_one_by_one(seed, k):
             np.testing.assert_allclose(a, b[i], rtol=1e-12, atol=1e-12)
 
 
+def quadratic_with_data(x, a, c):
+    d = x - c
+    return 0.5 * d @ a @ d
+
+
+@settings(max_examples=12)
+@given(
+    n=st.integers(1, 4),
+    seed=st.integers(0, 10_000),
+    rate=st.sampled_from([0.3, 0.9, 1.2, 40.0]),
+    record_every=st.sampled_from([3, 8, 40]),
+    gtol=st.sampled_from([None, 1e-6]),
+)
+def test_chunked_loop_stops_counts_and_records_as_the_step_by_step_loop(
+    n, seed, rate, record_every, gtol
+):
+    """With record_every > 1 first-order runs go in chunks whose f is skipped until the chunk's
+    end (replayed step by step when anything happened inside); record_every = 1 checks every
+    step. The larger rates diverge (the largest overflows within the budget)."""
+    _, c, lipschitz = spd_quadratic(n, seed)
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    eig = rng.uniform(1.0, 10.0, n)
+    a = jnp.asarray(q @ np.diag(eig) @ q.T)
+    starts = jnp.asarray(rng.standard_normal((2, n)))
+    opt = optim.momentum(rate * 2 / (eig.max() * 1.9), 0.5)
+    settings_ = dict(steps=240, gtol=gtol, args=(a, jnp.asarray(c)))
+    chunked = minimize(
+        quadratic_with_data, starts, opt, record_every=record_every, batched=True, **settings_
+    )
+    for i in range(2):
+        stepwise = minimize(quadratic_with_data, starts[i], opt, record_every=1, **settings_)
+        for field in ("nit", "nfev", "ngev", "status"):
+            np.testing.assert_array_equal(getattr(chunked, field)[i], getattr(stepwise, field))
+        # The compiler fuses a chunk's steps differently: equal to round-off, not bit for bit.
+        for field in ("x", "fun", "grad_norm"):
+            np.testing.assert_allclose(getattr(chunked, field)[i], getattr(stepwise, field), 1e-12)
+        steps = chunked.path_step[i]
+        np.testing.assert_allclose(chunked.path[i], stepwise.path[steps], 1e-12, 1e-15)
+        np.testing.assert_allclose(chunked.path_fun[i], stepwise.path_fun[steps], 1e-12, 1e-15)
+
+
 def test_mixed_shape_pytree_parameters():
     target = {"w": jnp.arange(6.0).reshape(2, 3), "b": jnp.array([1.0, -2.0]), "s": jnp.array(3.0)}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import operator
 import types
 from typing import Any
 
@@ -24,6 +25,65 @@ def fingerprint(obj: Any) -> str:
     digest = hashlib.sha256()
     _feed(digest, obj, {})
     return digest.hexdigest()
+
+
+_REMEMBERED: dict[int, tuple[Any, list, str]] = {}
+"""Fingerprints of recent objects: id → (the object, what it is built from, its fingerprint)."""
+_REMEMBER_MOST = 256
+_ATOMS = (
+    type(None), bool, int, float, complex, str, bytes, np.generic, jax.Array, types.CodeType,
+    types.BuiltinFunctionType, types.ModuleType, type,
+)  # fmt: skip
+
+
+def content_key(obj: Any) -> str:
+    """``fingerprint(obj)``, remembered while ``obj`` is built from the very same objects.
+
+    The objects a function, partial or container is built from (code, defaults, closed-over
+    values, items and attributes, recursively) are compared by identity with those of the last
+    call; where any of them can change in place unseen (a NumPy array, an object without a
+    ``__dict__``), the fingerprint is computed afresh. A repeated call with the same function
+    and optimiser then costs a walk over their parts instead of hashing their code and values.
+    """
+    parts: list = []
+    if not _parts(obj, parts, set()):
+        return fingerprint(obj)
+    known = _REMEMBERED.get(id(obj))
+    if (
+        known is not None
+        and known[0] is obj
+        and len(known[1]) == len(parts)
+        and all(map(operator.is_, known[1], parts))
+    ):
+        return known[2]
+    key = fingerprint(obj)
+    if len(_REMEMBERED) >= _REMEMBER_MOST:
+        del _REMEMBERED[next(iter(_REMEMBERED))]
+    _REMEMBERED[id(obj)] = (obj, parts, key)
+    return key
+
+
+def _parts(obj: Any, parts: list, seen: set[int]) -> bool:
+    """Append ``obj`` and, recursively, what it is built from to ``parts``; False where some
+    part may change in place without a change of identity."""
+    parts.append(obj)
+    if isinstance(obj, _ATOMS) or id(obj) in seen:
+        return True
+    seen.add(id(obj))
+    if isinstance(obj, list | tuple):
+        items: Any = obj
+    elif isinstance(obj, dict):
+        items = [*obj, *obj.values()]
+    elif isinstance(obj, functools.partial):
+        items = (obj.func, obj.args, obj.keywords)
+    elif isinstance(obj, types.FunctionType):
+        cells = [_cell(cell) for cell in obj.__closure__ or ()]
+        items = (obj.__code__, obj.__defaults__, obj.__kwdefaults__, *cells)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
+        items = (vars(obj),)
+    else:
+        return False
+    return all(_parts(item, parts, seen) for item in items)
 
 
 def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
@@ -104,7 +164,7 @@ class ByContent:
 
     def __init__(self, value: Any) -> None:
         self.value = value
-        self.key = fingerprint(value)
+        self.key = content_key(value)
 
     def __hash__(self) -> int:
         return hash(self.key)

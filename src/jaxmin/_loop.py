@@ -4,6 +4,12 @@ A solver is a :class:`Stepper`: ``init`` evaluates (f, ∇f) at the start, ``ste
 iteration θ_k → θ_{k+1} and returns (f, ∇f) there. :func:`run_loop` wraps it in one
 ``lax.while_loop`` with the stopping rules, evaluation counters and the recorded path, so that
 first-order rules and Newton methods stop, count and record in exactly the same way.
+
+A step that never reads f (a first-order rule) runs in chunks of c steps: the first c − 1 steps
+of a chunk only advance θ (the compiler drops the value f they do not need), the last one is
+checked as every step otherwise is; a chunk in which anything would have stopped the run is
+replayed step by step from its start, so that the run stops, counts and records exactly where
+the step-by-step loop does.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ class Stepper(NamedTuple):
 
     init: Callable[[Any], tuple]
     step: Callable[[Any, jax.Array, Any, Any], tuple]
+    gradient: Callable[[Any], Any] | None = None
+    """For a value-free stepper (:func:`gradient_stepper`): x ↦ ∇f(x)."""
+    update: Callable[[Any, Any, Any], tuple] | None = None
+    """For a value-free stepper: ``update(x, g, aux) -> (x, aux)``, the step before f and ∇f
+    are evaluated at the new iterate."""
 
 
 def counts(nfev: int, ngev: int, nhev: Any = 0) -> jax.Array:
@@ -50,6 +61,24 @@ def value_and_grad_init(
     return init
 
 
+def gradient_stepper(
+    fun: Callable[[Any], jax.Array],
+    state: Callable[[Any], Any],
+    update: Callable[[Any, Any, Any], tuple],
+) -> Stepper:
+    """A value-free :class:`Stepper`: θ_{k+1} = update(θ_k, ∇f(θ_k), state) never reads f and
+    never stalls (a first-order rule), so that :func:`run_loop` may skip f between checks."""
+    value_and_grad = jax.value_and_grad(fun)
+
+    def step(x, f, g, aux):
+        del f
+        x, aux = update(x, g, aux)
+        f, g = value_and_grad(x)
+        return x, f, g, aux, counts(1, 1), False
+
+    return Stepper(value_and_grad_init(fun, state), step, jax.grad(fun), update)
+
+
 def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
     """‖∇f‖₂² over all leaves, made NaN if any entry of x is not finite: one fused reduction.
 
@@ -63,15 +92,34 @@ def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
     return sum(terms[1:], terms[0])
 
 
+CHUNK_MAX = 256
+"""The most steps in one chunk of a value-free stepper's loop."""
+
+
+def chunk_length(record_every: int) -> int:
+    """Steps per chunk: the largest divisor of ``record_every`` up to :data:`CHUNK_MAX`, so that
+    every recorded step ends a chunk (1, the step-by-step loop, when ``record_every`` is 1)."""
+    return max(d for d in range(1, min(CHUNK_MAX, record_every) + 1) if record_every % d == 0)
+
+
 def run_loop(
-    stepper: Stepper, x0: Any, *, steps: int, record_every: int, gtol: jax.Array
+    stepper: Stepper, x0: Any, *, steps: int, record_every: int, gtol: jax.Array | None
 ) -> MinimizeResult:
     """Iterate ``stepper`` from ``x0`` in one ``lax.while_loop`` (call inside ``jit``).
 
     The run stops with status ``diverged`` when f, ∇f or the iterate become non-finite (the last
-    finite iterate is returned), ``converged`` when ‖∇f‖₂ ≤ ``gtol`` (a negative ``gtol`` never
-    converges), ``stalled`` when the stepper reports it, and ``max_steps`` after ``steps`` steps.
+    finite iterate is returned), ``converged`` when ‖∇f‖₂ ≤ ``gtol`` (None never converges),
+    ``stalled`` when the stepper reports it, and ``max_steps`` after ``steps`` steps.
+
+    A value-free stepper (:func:`gradient_stepper`) runs in chunks of :func:`chunk_length`
+    steps: inside a chunk ∇f is checked every step when ``gtol`` is set (‖∇f‖ ≤ gtol, or
+    non-finite), and f, ∇f and θ at the chunk's end; a chunk with anything to stop for is
+    replayed step by step. This catches every divergence of the iterate (a non-finite θ or ∇f
+    stays non-finite under the update) but not a loss that is non-finite at some step inside a
+    chunk while θ and ∇f stay finite and f is finite again at the chunk's end.
     """
+    watch_gradient = gtol is not None
+    gtol = jnp.asarray(-1.0 if gtol is None else gtol)
     n_records = steps // record_every + 1
 
     def buffer(leaf):
@@ -103,6 +151,59 @@ def run_loop(
             ),
         ).astype(jnp.int32)
 
+    def careful_step(carry):
+        step, _, (x, f, g, aux, sq), n_evals, _, path, path_fun = carry
+        new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, aux)
+        new_sq = squared_norm_if_finite(new_g, new_x)
+        path, path_fun = record(path, path_fun, step + 1, new_x, new_f)
+        status = status_of(step + 1, new_f, new_sq, stalled)
+        current = (new_x, new_f, new_g, new_aux, new_sq)
+        return step + 1, (x, f, sq), current, n_evals + cost, status, path, path_fun
+
+    def step_by_step(carry, until, active=True):
+        def cond(carry):
+            return active & (carry[4] == _RUNNING) & (carry[0] < until)
+
+        return jax.lax.while_loop(cond, careful_step, carry)
+
+    chunk = 1 if stepper.update is None else chunk_length(record_every)
+
+    def chunk_of_steps(carry):
+        step, _, (x, f, g, aux, _), n_evals, _, path, path_fun = carry
+
+        def gradient_stops(g, stop):
+            # ‖∇f‖ ≤ gtol or non-finite; θ itself is checked at the chunk's end (a non-finite
+            # θ stays non-finite under the update).
+            if not watch_gradient:
+                return stop
+            sq_norm = sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(g))
+            return stop | ~(sq_norm > gtol * jnp.abs(gtol))
+
+        def advance(_, state):
+            x, aux, stop = state
+            g = stepper.gradient(x)
+            x, aux = stepper.update(x, g, aux)
+            return x, aux, gradient_stops(g, stop)
+
+        # Steps 1 … c − 1 of the chunk (∇f at the chunk's start is known), then step c as ever.
+        x, aux = stepper.update(x, g, aux)
+        x, aux, stop = jax.lax.fori_loop(0, chunk - 2, advance, (x, aux, jnp.asarray(False)))
+        g = stepper.gradient(x)
+        stop = gradient_stops(g, stop)
+        new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, aux)
+        new_sq = squared_norm_if_finite(new_g, new_x)
+        status = status_of(step + chunk, new_f, new_sq, stalled)
+        replay = stop | (status == Status.DIVERGED)
+
+        def accept():
+            recorded = record(path, path_fun, step + chunk, new_x, new_f)
+            current = (new_x, new_f, new_g, new_aux, new_sq)
+            end = (new_x, new_f, new_sq)
+            return step + chunk, end, current, n_evals + chunk * cost, status, *recorded
+
+        # Under vmap both branches run: the replay's loop then runs for the starts that need it.
+        return jax.lax.cond(replay, lambda: step_by_step(carry, step + chunk, replay), accept)
+
     f0, g0, aux0, counts0 = stepper.init(x0)
     sq0 = squared_norm_if_finite(g0, x0)
     path, path_fun = record(jax.tree.map(buffer, x0), buffer(f0), 0, x0, f0)
@@ -112,21 +213,14 @@ def run_loop(
     previous = (x0, f0, sq0)
     current = (x0, f0, g0, aux0, sq0)
     status0 = status_of(0, f0, sq0, False)
-    init = (zero, previous, current, counts0, status0, path, path_fun)
-
-    def cond(carry):
-        return carry[4] == _RUNNING
-
-    def body(carry):
-        step, _, (x, f, g, aux, sq), n_evals, _, path, path_fun = carry
-        new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, aux)
-        new_sq = squared_norm_if_finite(new_g, new_x)
-        path, path_fun = record(path, path_fun, step + 1, new_x, new_f)
-        status = status_of(step + 1, new_f, new_sq, stalled)
-        current = (new_x, new_f, new_g, new_aux, new_sq)
-        return step + 1, (x, f, sq), current, n_evals + cost, status, path, path_fun
-
-    loops, previous, current, n_evals, status, path, path_fun = jax.lax.while_loop(cond, body, init)
+    carry = (zero, previous, current, counts0, status0, path, path_fun)
+    if chunk > 1:
+        carry = jax.lax.while_loop(
+            lambda carry: (carry[4] == _RUNNING) & (carry[0] + chunk <= steps),
+            chunk_of_steps,
+            carry,
+        )
+    loops, previous, current, n_evals, status, path, path_fun = step_by_step(carry, steps)
     undo = (status == Status.DIVERGED) & (loops > 0)
     x, f, sq = jax.tree.map(
         lambda old, new: jnp.where(undo, old, new), previous, (current[0], current[1], current[4])

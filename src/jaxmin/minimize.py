@@ -12,7 +12,7 @@ import optax
 
 from . import _checks
 from ._identity import ByContent, fingerprint
-from ._loop import Stepper, counts, run_loop, value_and_grad_init
+from ._loop import Stepper, gradient_stepper, run_loop
 from .result import MinimizeResult
 
 _OUTPUTS: dict = {}
@@ -52,7 +52,7 @@ def prepare_start(x0: Any, batched: bool) -> tuple[Any, Any]:
     **Returns** ``x0`` as a pytree of arrays, and one start (the first, if ``batched``).
     """
     _checks.finite_tree("x0", x0)
-    x0 = jax.tree.map(jnp.asarray, x0)
+    x0 = jax.tree.map(lambda leaf: leaf if isinstance(leaf, jax.Array) else jnp.asarray(leaf), x0)
     for leaf in jax.tree.leaves(x0):
         if not jnp.issubdtype(leaf.dtype, jnp.floating):
             raise TypeError(f"x0 must hold floating-point arrays, got dtype {leaf.dtype}")
@@ -107,7 +107,7 @@ def minimize(
     """
     steps = _checks.integer_at_least("steps", steps, 1)
     record_every = _checks.integer_at_least("record_every", record_every, 1)
-    gtol_value = -1.0 if gtol is None else _checks.positive("gtol", gtol)
+    gtol_value = None if gtol is None else _checks.positive("gtol", gtol)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation, got {optimizer!r}")
     x0, first = prepare_start(x0, batched)
@@ -128,15 +128,11 @@ def _run(fun, optimizer, steps, record_every, batched, x0, args, gtol):
 
 
 def _first_order_stepper(fun, optimizer) -> Stepper:
-    value_and_grad = jax.value_and_grad(fun)
-
-    def step(x, f, g, state):
+    def update(x, g, state):
         updates, state = optimizer.update(g, state, x)
-        x = optax.apply_updates(x, updates)
-        f, g = value_and_grad(x)
-        return x, f, g, state, counts(1, 1), False
+        return optax.apply_updates(x, updates), state
 
-    return Stepper(value_and_grad_init(fun, optimizer.init), step)
+    return gradient_stepper(fun, optimizer.init, update)
 
 
 def _run_one(fun, optimizer, steps, record_every, x0, *, gtol):

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from .. import _checks
 from ._base import LearningRate, rate_at, scaled, zero_count
 from .rmsprop import root_with_eps
+
+
+def power(beta: float, t: jax.Array, leaf: jax.Array) -> jax.Array:
+    """βᵗ in ``leaf``'s dtype, as exp(t ln β): one vectorised exponential where ``t`` holds a
+    count per run (many runs under ``vmap``), about ten times cheaper on a CPU than ``pow``."""
+    base = scaled(beta, leaf)
+    return jnp.exp(t.astype(base.dtype) * jnp.log(base))
 
 
 class AdamState(NamedTuple):
@@ -69,8 +77,8 @@ def adam(
         )
 
         def step(m, s):
-            m_hat = m / (1 - scaled(beta1, m) ** t)
-            s_hat = s / (1 - scaled(beta2, s) ** t)
+            m_hat = m / (1 - power(beta1, t, m))
+            s_hat = s / (1 - power(beta2, t, s))
             return -scaled(eta, m) * m_hat / root_with_eps(s_hat, eps, eps_in_sqrt)
 
         updates = jax.tree.map(step, first, second)
