@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxmin import optim
-from jaxmin._identity import fingerprint
+from jaxmin._identity import content_key, fingerprint
 
 rates = st.floats(1e-6, 1.0, allow_nan=False)
 
@@ -59,3 +59,32 @@ def test_keys_and_recursive_functions():
         return 0 if n == 0 else countdown(n - 1)
 
     assert fingerprint(countdown) == fingerprint(countdown)
+
+
+def test_remembered_keys_follow_every_change_of_what_a_function_is_built_from():
+    """content_key remembers an object's fingerprint while its parts are the same objects: a
+    rebound closure variable, a replaced list item, a new attribute or an array changed in
+    place (never remembered) all give the fresh fingerprint."""
+    scale = 2.0
+    weights = np.ones(3)
+    settings_ = {"rates": [0.1, 0.2]}
+
+    def loss(x):
+        return scale * np.sum(weights * x) + settings_["rates"][0]
+
+    def check():
+        key = content_key(loss)
+        assert key == fingerprint(loss)
+        return key
+
+    first = check()
+    assert check() == first
+    scale = 3.0  # noqa: F841  (read by loss through its closure)
+    rebound = check()
+    assert rebound != first
+    weights[0] = 5.0  # in place: arrays are never remembered
+    assert check() != rebound
+    settings_["rates"][0] = 0.3
+    assert check() not in (first, rebound)
+    opt = optim.adam(1e-3)
+    assert content_key(opt) == content_key(opt) == fingerprint(opt)

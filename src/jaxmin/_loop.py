@@ -92,6 +92,9 @@ def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
     return sum(terms[1:], terms[0])
 
 
+STARTS = "starts"
+"""The name of the batch axis of many starts (``jax.vmap(..., axis_name=STARTS)``)."""
+
 CHUNK_MAX = 256
 """The most steps in one chunk of a value-free stepper's loop."""
 
@@ -103,7 +106,13 @@ def chunk_length(record_every: int) -> int:
 
 
 def run_loop(
-    stepper: Stepper, x0: Any, *, steps: int, record_every: int, gtol: jax.Array | None
+    stepper: Stepper,
+    x0: Any,
+    *,
+    steps: int,
+    record_every: int,
+    gtol: jax.Array | None,
+    axis_name: str | None = None,
 ) -> MinimizeResult:
     """Iterate ``stepper`` from ``x0`` in one ``lax.while_loop`` (call inside ``jit``).
 
@@ -117,10 +126,32 @@ def run_loop(
     replayed step by step. This catches every divergence of the iterate (a non-finite θ or ∇f
     stays non-finite under the update) but not a loss that is non-finite at some step inside a
     chunk while θ and ∇f stay finite and f is finite again at the chunk's end.
+
+    Called under ``jax.vmap(..., axis_name=axis_name)`` for many starts, the loop is one loop
+    for the batch: it runs while any start runs (a ``psum`` over the axis), a start that has
+    stopped keeps its iterate, counts, status and path (selected per start), and the solver's
+    own state is never selected, so that what it shares across starts (Adam's step count) stays
+    one value instead of one per start; a chunk in which any start stops is replayed by all.
+    Without ``axis_name`` a ``vmap`` of the loop is batched by JAX (every carried value
+    selected per start on every iteration).
     """
     watch_gradient = gtol is not None
     gtol = jnp.asarray(-1.0 if gtol is None else gtol)
     n_records = steps // record_every + 1
+    batched = axis_name is not None
+
+    def anywhere(flag):
+        """Whether ``flag`` holds for any start of the batch (for this run, unbatched)."""
+        if not batched:
+            return flag
+        return jax.lax.psum(flag.astype(jnp.int32), axis_name) > 0
+
+    def keep(running, new, old):
+        """``new`` for a running start, ``old`` for a stopped one (a single run has stopped
+        the loop instead)."""
+        if not batched:
+            return new
+        return jax.tree.map(lambda n, o: jnp.where(running, n, o), new, old)
 
     def buffer(leaf):
         return jnp.zeros((n_records, *jnp.shape(leaf)), jnp.result_type(leaf))
@@ -129,7 +160,12 @@ def run_loop(
         path = jax.tree.map(lambda p, leaf: p.at[slot].set(leaf), path, x)
         return path, path_fun.at[slot].set(f)
 
-    def record(path, path_fun, step, x, f):
+    def record(path, path_fun, step, x, f, running=True):
+        if batched:  # a stopped start, or a step between records, writes out of bounds: nothing
+            due = running & (step % record_every == 0)
+            slot = jnp.where(due, step // record_every, n_records)
+            path = jax.tree.map(lambda p, leaf: p.at[slot].set(leaf, mode="drop"), path, x)
+            return path, path_fun.at[slot].set(f, mode="drop")
         if record_every == 1:
             return write(path, path_fun, step, x, f)
         return jax.lax.cond(
@@ -151,25 +187,34 @@ def run_loop(
             ),
         ).astype(jnp.int32)
 
+    # The carry is (run, aux, path, path_fun) with run = (step, previous, current, counts,
+    # status). It keeps the previous iterate beside the current one, so that a step that turns
+    # non-finite can be undone once after the loop instead of selecting on every step.
     def careful_step(carry):
-        step, _, (x, f, g, aux, sq), n_evals, _, path, path_fun = carry
-        new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, aux)
+        run, aux, path, path_fun = carry
+        step, _, (x, f, g, sq), n_evals, status = run
+        running = status == _RUNNING
+        new_x, new_f, new_g, aux, cost, stalled = stepper.step(x, f, g, aux)
         new_sq = squared_norm_if_finite(new_g, new_x)
-        path, path_fun = record(path, path_fun, step + 1, new_x, new_f)
-        status = status_of(step + 1, new_f, new_sq, stalled)
-        current = (new_x, new_f, new_g, new_aux, new_sq)
-        return step + 1, (x, f, sq), current, n_evals + cost, status, path, path_fun
+        path, path_fun = record(path, path_fun, step + 1, new_x, new_f, running)
+        new_status = status_of(step + 1, new_f, new_sq, stalled)
+        current = (new_x, new_f, new_g, new_sq)
+        new_run = (step + 1, (x, f, sq), current, n_evals + cost, new_status)
+        return keep(running, new_run, run), aux, path, path_fun
 
     def step_by_step(carry, until, active=True):
         def cond(carry):
-            return active & (carry[4] == _RUNNING) & (carry[0] < until)
+            step, status = carry[0][0], carry[0][4]
+            return anywhere(active & (status == _RUNNING) & (step < until))
 
         return jax.lax.while_loop(cond, careful_step, carry)
 
     chunk = 1 if stepper.update is None else chunk_length(record_every)
 
     def chunk_of_steps(carry):
-        step, _, (x, f, g, aux, _), n_evals, _, path, path_fun = carry
+        run, aux, path, path_fun = carry
+        step, _, (x, f, g, _), n_evals, status = run
+        running = status == _RUNNING
 
         def gradient_stops(g, stop):
             # ‖∇f‖ ≤ gtol or non-finite; θ itself is checked at the chunk's end (a non-finite
@@ -186,55 +231,66 @@ def run_loop(
             return x, aux, gradient_stops(g, stop)
 
         # Steps 1 … c − 1 of the chunk (∇f at the chunk's start is known), then step c as ever.
-        x, aux = stepper.update(x, g, aux)
-        x, aux, stop = jax.lax.fori_loop(0, chunk - 2, advance, (x, aux, jnp.asarray(False)))
+        x, new_aux = stepper.update(x, g, aux)
+        x, new_aux, stop = jax.lax.fori_loop(
+            0, chunk - 2, advance, (x, new_aux, jnp.asarray(False))
+        )
         g = stepper.gradient(x)
         stop = gradient_stops(g, stop)
-        new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, aux)
+        new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, new_aux)
         new_sq = squared_norm_if_finite(new_g, new_x)
-        status = status_of(step + chunk, new_f, new_sq, stalled)
-        replay = stop | (status == Status.DIVERGED)
+        new_status = status_of(step + chunk, new_f, new_sq, stalled)
+        # The last, shorter chunk of a budget that chunks do not divide goes step by step too.
+        replay = running & (stop | (new_status == Status.DIVERGED) | (step + chunk > steps))
 
         def accept():
-            recorded = record(path, path_fun, step + chunk, new_x, new_f)
-            current = (new_x, new_f, new_g, new_aux, new_sq)
+            recorded = record(path, path_fun, step + chunk, new_x, new_f, running)
+            current = (new_x, new_f, new_g, new_sq)
             end = (new_x, new_f, new_sq)
-            return step + chunk, end, current, n_evals + chunk * cost, status, *recorded
+            new_run = (step + chunk, end, current, n_evals + chunk * cost, new_status)
+            return keep(running, new_run, run), new_aux, *recorded
 
-        # Under vmap both branches run: the replay's loop then runs for the starts that need it.
-        return jax.lax.cond(replay, lambda: step_by_step(carry, step + chunk, replay), accept)
+        # Batched with an axis, every start replays (one loop); under a plain vmap both
+        # branches run, and the replay's loop runs for the starts that need it.
+        def again():
+            until = jnp.minimum(step + chunk, steps)
+            return step_by_step(carry, until, True if batched else replay)
+
+        return jax.lax.cond(anywhere(replay), again, accept)
 
     f0, g0, aux0, counts0 = stepper.init(x0)
     sq0 = squared_norm_if_finite(g0, x0)
     path, path_fun = record(jax.tree.map(buffer, x0), buffer(f0), 0, x0, f0)
     zero = jnp.asarray(0, jnp.int32)
-    # The carry keeps the previous iterate beside the current one, so that a step that turns
-    # non-finite can be undone once after the loop instead of selecting on every step.
-    previous = (x0, f0, sq0)
-    current = (x0, f0, g0, aux0, sq0)
-    status0 = status_of(0, f0, sq0, False)
-    carry = (zero, previous, current, counts0, status0, path, path_fun)
+    run = (zero, (x0, f0, sq0), (x0, f0, g0, sq0), counts0, status_of(0, f0, sq0, False))
+    carry = (run, aux0, path, path_fun)
     if chunk > 1:
-        carry = jax.lax.while_loop(
-            lambda carry: (carry[4] == _RUNNING) & (carry[0] + chunk <= steps),
-            chunk_of_steps,
-            carry,
-        )
-    loops, previous, current, n_evals, status, path, path_fun = step_by_step(carry, steps)
+        carry = jax.lax.while_loop(lambda c: anywhere(c[0][4] == _RUNNING), chunk_of_steps, carry)
+    else:
+        carry = step_by_step(carry, steps)
+    (loops, previous, current, n_evals, status), _, path, path_fun = carry
     undo = (status == Status.DIVERGED) & (loops > 0)
     x, f, sq = jax.tree.map(
-        lambda old, new: jnp.where(undo, old, new), previous, (current[0], current[1], current[4])
+        lambda old, new: jnp.where(undo, old, new), previous, (current[0], current[1], current[3])
     )
     nit = loops - undo.astype(jnp.int32)
     path_step = jnp.arange(n_records, dtype=jnp.int32) * record_every
-    # The slots after the end repeat the final iterate: written one by one, so that a run that
-    # uses its whole budget pays nothing here (a select over the buffer would read it all).
-    path, path_fun = jax.lax.fori_loop(
-        nit // record_every + 1,
-        n_records,
-        lambda slot, paths: write(*paths, slot, x, f),
-        (path, path_fun),
-    )
+    if batched:  # the slots after each start's end repeat its final iterate: one select
+        after = path_step > nit
+
+        def fill(p, final):
+            return jnp.where(after.reshape(-1, *[1] * jnp.ndim(final)), final, p)
+
+        path, path_fun = jax.tree.map(fill, path, x), fill(path_fun, f)
+    else:
+        # Written one by one, so that a run that uses its whole budget pays nothing here (a
+        # select over the buffer would read it all).
+        path, path_fun = jax.lax.fori_loop(
+            nit // record_every + 1,
+            n_records,
+            lambda slot, paths: write(*paths, slot, x, f),
+            (path, path_fun),
+        )
     return MinimizeResult(
         x=x,
         fun=f,

@@ -12,7 +12,7 @@ import optax
 
 from . import _checks
 from ._identity import ByContent, fingerprint
-from ._loop import Stepper, gradient_stepper, run_loop
+from ._loop import STARTS, Stepper, gradient_stepper, run_loop
 from .result import MinimizeResult
 
 _OUTPUTS: dict = {}
@@ -82,6 +82,20 @@ def minimize(
     with status ``diverged`` and returns the last finite iterate; running out of ``steps`` gives
     ``max_steps``. The run is one ``lax.while_loop``; under ``vmap`` it ends when every start has.
 
+    With ``record_every > 1`` the steps run in chunks (up to 256 steps, a divisor of
+    ``record_every``) that compute ∇E and the update only: ‖∇E‖ ≤ ``gtol`` is checked every step
+    when ``gtol`` is set, and E, ∇E and θ at the chunk's end; a chunk in which the run stops is
+    replayed step by step. Statuses, ``nit`` and the counts are then those of the step-by-step
+    run (``nfev`` counts the rule's one E-and-∇E evaluation per step, though the compiler drops
+    E where nothing reads it), and the numbers equal it to round-off (the compiler fuses a
+    chunk's steps differently). The one thing a chunk can miss is a loss that turns non-finite
+    and finite again inside it while θ and ∇E stay finite; ``record_every=1`` checks every step.
+    With ``gtol=None`` and ``record_every=steps`` a run costs what a bare ``lax.fori_loop`` of
+    the rule costs (``benchmarks/bench_minimize.py``). ``batched=True`` runs all starts in one
+    loop that ends when the last start stops: a stopped start keeps its result, and the rule's
+    state is not selected per start, so ``batched=True`` costs what a ``vmap`` of the bare loop
+    costs (``benchmarks/bench_multistart.py``).
+
     ``minimize`` composes with the user's ``jax.jit``, ``jax.vmap`` and ``jax.grad``-free
     transformations: settings are checked eagerly, values only where they are known (a traced
     non-finite start ends with status ``diverged``). Programs are cached by the content of
@@ -124,7 +138,9 @@ def _run(fun, optimizer, steps, record_every, batched, x0, args, gtol):
     run_one = functools.partial(
         _run_one, objective, optimizer.value, steps, record_every, gtol=gtol
     )
-    return jax.vmap(run_one)(x0) if batched else run_one(x0)
+    if batched:
+        return jax.vmap(functools.partial(run_one, axis_name=STARTS), axis_name=STARTS)(x0)
+    return run_one(x0)
 
 
 def _first_order_stepper(fun, optimizer) -> Stepper:
@@ -135,6 +151,8 @@ def _first_order_stepper(fun, optimizer) -> Stepper:
     return gradient_stepper(fun, optimizer.init, update)
 
 
-def _run_one(fun, optimizer, steps, record_every, x0, *, gtol):
+def _run_one(fun, optimizer, steps, record_every, x0, *, gtol, axis_name=None):
     stepper = _first_order_stepper(fun, optimizer)
-    return run_loop(stepper, x0, steps=steps, record_every=record_every, gtol=gtol)
+    return run_loop(
+        stepper, x0, steps=steps, record_every=record_every, gtol=gtol, axis_name=axis_name
+    )

@@ -13,7 +13,7 @@ from jax.flatten_util import ravel_pytree
 
 from .. import _checks
 from .._identity import ByContent
-from .._loop import run_loop
+from .._loop import STARTS, run_loop
 from ..minimize import check_objective, prepare_start
 from ..result import MinimizeResult
 from ._residuals import check_residuals, covariance_factor, whitened
@@ -153,15 +153,18 @@ def newton(
 def _run(fun, settings, steps, record_every, batched, x0, args, gtol, factor):
     run_one = functools.partial(_run_one, fun.value, settings, steps, record_every, gtol=gtol)
     if batched:
-        return jax.vmap(run_one, in_axes=(0, None, None))(x0, args, factor)
+        run_many = functools.partial(run_one, axis_name=STARTS)
+        return jax.vmap(run_many, in_axes=(0, None, None), axis_name=STARTS)(x0, args, factor)
     return run_one(x0, args, factor)
 
 
-def _run_one(fun, settings, steps, record_every, x0, args, factor, *, gtol):
+def _run_one(fun, settings, steps, record_every, x0, args, factor, *, gtol, axis_name=None):
     flat0, unravel = ravel_pytree(x0)
     flat_fun = lambda v: fun(unravel(v), *args)  # noqa: E731
     stepper = _stepper(flat_fun, settings, factor)
-    result = run_loop(stepper, flat0, steps=steps, record_every=record_every, gtol=gtol)
+    result = run_loop(
+        stepper, flat0, steps=steps, record_every=record_every, gtol=gtol, axis_name=axis_name
+    )
     return result._replace(x=unravel(result.x), path=jax.vmap(unravel)(result.path))
 
 

@@ -4,6 +4,7 @@ restarts, checkpoints, and many runs at once."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -186,14 +187,10 @@ def minimize(
     def start(restart: int, used: int) -> tuple[tuple, CMAState, int]:
         """Operands, initial state and history length of ``restart`` after ``used`` evals."""
         lam = popsize * 2**restart
-        operands = (
-            jax.random.fold_in(key, restart),
-            jnp.asarray(limit - used),
-            jnp.asarray(budget(lam)),
-            args,
-        )
+        run_key, state = _started(key, restart, vector, sigma0, popsize=lam)
+        operands = (run_key, limit - used, budget(lam), args)
         length = max(1, min(budget(lam), (limit - used) // lam))
-        return operands, init(vector, sigma0, popsize=lam), length
+        return operands, state, length
 
     if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap
         if restarts or checkpoint is not None:
@@ -286,6 +283,13 @@ def minimize(
         history=EvolutionHistory(mean=finished.history.get("mean"), **merged),
         popsizes=tuple(popsize * 2**r for r in range(len(statuses))),
     )
+
+
+@functools.partial(jax.jit, static_argnames=("popsize",))
+def _started(key: jax.Array, restart: int, x0: jax.Array, sigma0: float, *, popsize: int):
+    """Restart ``restart``'s key and initial state, in one compiled call (made eagerly, the
+    state's two dozen arrays cost about a millisecond of dispatch)."""
+    return jax.random.fold_in(key, restart), init(x0, sigma0, popsize=popsize)
 
 
 _LEFT_OUT = ("chunk_steps", "checkpoint", "progress", "steps", "max_evals", "restarts")
