@@ -361,33 +361,36 @@ class _Captured(Exception):
     """Raised by the stand-in of a module's ``_run`` once it has recorded its arguments."""
 
 
-def capture_run(module: ModuleType, call: Callable[[], Any]) -> tuple[Any, tuple, dict]:
-    """The jitted ``module._run`` and the arguments that ``call()`` passes to it.
+def capture_run(
+    module: ModuleType, call: Callable[[], Any], name: str = "_run"
+) -> tuple[Any, tuple, dict]:
+    """The jitted ``module.<name>`` (``_run`` by default) and the arguments that ``call()``
+    passes to it (its first call).
 
     ``_run`` is replaced for the duration of one call by a stand-in that records its arguments
     and stops the call; the original is restored at once. The loop can then be compiled (timed)
     and called with exactly what the public function gives it (jax reuses that executable for
     the public call), without the benchmark depending on ``_run``'s private signature.
 
-    **Returns** ``(module._run, args, kwargs)``; raises RuntimeError if ``call()`` never
-    reached ``_run``.
+    **Returns** ``(module.<name>, args, kwargs)``; raises RuntimeError if ``call()`` never
+    reached it.
     """
-    original = module._run
+    original = getattr(module, name)
     captured: dict[str, Any] = {}
 
     def stand_in(*args: Any, **kwargs: Any) -> Any:
         captured["args"], captured["kwargs"] = args, kwargs
         raise _Captured
 
-    module._run = stand_in
+    setattr(module, name, stand_in)
     try:
         call()
     except _Captured:
         pass
     finally:
-        module._run = original
+        setattr(module, name, original)
     if "args" not in captured:
-        raise RuntimeError(f"the call did not reach {module.__name__}._run")
+        raise RuntimeError(f"the call did not reach {module.__name__}.{name}")
     return original, captured["args"], captured["kwargs"]
 
 

@@ -30,7 +30,7 @@ from ._strategy import (
     eigh_one_at_a_time,
     init,
     several_cpu_devices,
-    tell,
+    told,
 )
 from ._termination import RUNNING, Tolerances, termination
 
@@ -42,8 +42,7 @@ def _finite_state(state: CMAState) -> jax.Array:
     return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
-def _generation_record(state, fitness, record_mean):
-    ranked = jnp.sort(jnp.where(jnp.isnan(fitness), jnp.inf, fitness))
+def _generation_record(state, ranked, record_mean):
     record = {
         "nfev": state.nfev,
         "best": ranked[0],
@@ -72,12 +71,12 @@ class _Generation:
         generation_key = jax.random.fold_in(key, state.generation)
         candidates, asked = ask(generation_key, state)
         fitness = evaluate(self.fun.value, candidates, args)
-        new, _ = tell(generation_key, candidates, fitness, asked)
+        new, ranked = told(candidates, fitness, asked)
         ok = _finite_state(new) & jnp.any(jnp.isfinite(fitness))
         new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, asked._replace(nfev=new.nfev))
         status = termination(new, self.tol, max_evals, max_generations)
         status = jnp.where(ok, status, jnp.int32(Status.DIVERGED))
-        return new, status, _generation_record(new, fitness, self.record_mean)
+        return new, status, _generation_record(new, ranked, self.record_mean)
 
 
 def minimize(

@@ -239,6 +239,13 @@ def tell(
     itself is deterministic.
     """
     del key
+    new, f_sorted = told(candidates, fitness, state)
+    return new, generation_info(new.generation, f_sorted[0], new.best_f, new.nfev)
+
+
+def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CMAState, jax.Array]:
+    """:func:`tell`'s update, returning the generation's f sorted ascending (NaN as +inf)
+    instead of its figures (a driver's record needs no second sort)."""
     p = state.params
     n = state.mean.shape[0]
     dtype = state.mean.dtype
@@ -304,7 +311,7 @@ def tell(
         history_count=history_count,
         flat_generations=flat_generations,
     )
-    return new, generation_info(new.generation, f_sorted[0], new.best_f, new.nfev)
+    return new, f_sorted
 
 
 def axis_ratio(state: CMAState) -> jax.Array:
