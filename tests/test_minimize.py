@@ -166,19 +166,25 @@ def test_chunked_loop_stops_counts_and_records_as_the_step_by_step_loop(
     starts = jnp.asarray(rng.standard_normal((2, n)))
     opt = optim.momentum(rate * 2 / (eig.max() * 1.9), 0.5)
     settings_ = dict(steps=240, gtol=gtol, args=(a, jnp.asarray(c)))
-    chunked = minimize(
+    batched = minimize(
         quadratic_with_data, starts, opt, record_every=record_every, batched=True, **settings_
     )
+    users_vmap = jax.vmap(  # no named axis: JAX batches the loop, the replay runs where due
+        lambda x0: minimize(quadratic_with_data, x0, opt, record_every=record_every, **settings_)
+    )(starts)
     for i in range(2):
         stepwise = minimize(quadratic_with_data, starts[i], opt, record_every=1, **settings_)
-        for field in ("nit", "nfev", "ngev", "status"):
-            np.testing.assert_array_equal(getattr(chunked, field)[i], getattr(stepwise, field))
-        # The compiler fuses a chunk's steps differently: equal to round-off, not bit for bit.
-        for field in ("x", "fun", "grad_norm"):
-            np.testing.assert_allclose(getattr(chunked, field)[i], getattr(stepwise, field), 1e-12)
-        steps = chunked.path_step[i]
-        np.testing.assert_allclose(chunked.path[i], stepwise.path[steps], 1e-12, 1e-15)
-        np.testing.assert_allclose(chunked.path_fun[i], stepwise.path_fun[steps], 1e-12, 1e-15)
+        for chunked in (batched, users_vmap):
+            for field in ("nit", "nfev", "ngev", "status"):
+                np.testing.assert_array_equal(getattr(chunked, field)[i], getattr(stepwise, field))
+            # The compiler fuses a chunk's steps differently: equal to round-off, not bit for bit.
+            for field in ("x", "fun", "grad_norm"):
+                np.testing.assert_allclose(
+                    getattr(chunked, field)[i], getattr(stepwise, field), 1e-12
+                )
+            steps = chunked.path_step[i]
+            np.testing.assert_allclose(chunked.path[i], stepwise.path[steps], 1e-12, 1e-15)
+            np.testing.assert_allclose(chunked.path_fun[i], stepwise.path_fun[steps], 1e-12, 1e-15)
 
 
 def test_mixed_shape_pytree_parameters():

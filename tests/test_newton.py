@@ -185,9 +185,13 @@ def test_pytree_parameters_and_batched_starts_match_single_flat_runs(method):
     assert batched.x["b"].shape == (3, 3, 1) and batched.path["a"].shape == (3, 201, 1)
     for i, start in enumerate(starts):
         single = newton(fun, jnp.asarray(start), method=method, steps=200)
-        assert int(single.nit) == int(batched.nit[i])
+        for field in ("nit", "nfev", "ngev", "nhev", "status"):
+            assert int(getattr(single, field)) == int(getattr(batched, field)[i])
         got = np.concatenate([batched.x["a"][i], batched.x["b"][i].ravel()])
         np.testing.assert_allclose(got, single.x, rtol=0, atol=1e-12)
+        # the batch is one loop: a start that stopped keeps its path, filled with its end
+        np.testing.assert_allclose(batched.path["a"][i][:, 0], single.path[:, 0], atol=1e-12)
+        np.testing.assert_allclose(batched.path_fun[i], single.path_fun, rtol=1e-8, atol=1e-20)
 
 
 def exponential_decay_data(seed, n=40):
