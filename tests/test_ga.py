@@ -72,8 +72,8 @@ def test_tournament_entrants_are_a_uniform_subset_of_distinct_individuals(n, k):
     (a χ² test over all C(n, k) subsets where there are few of them)."""
     from jaxmin.evolution.ga._selection import distinct_indices
 
-    keys = jax.random.split(jax.random.key(0), 20_000)
-    drawn = np.asarray(jax.vmap(lambda key: distinct_indices(key, n, k))(keys))
+    u = jax.random.uniform(jax.random.key(0), (20_000, k))
+    drawn = np.asarray(jax.vmap(lambda row: distinct_indices(row, n))(u))
     assert drawn.min() >= 0 and drawn.max() < n
     assert all(len(set(row)) == k for row in drawn)
     if math.comb(n, k) <= 50:
@@ -265,3 +265,19 @@ def test_population_methods_take_data_as_args_without_new_programs():
         assert len(POPULATION_TRACES) == traced
         np.testing.assert_allclose(first.x, [1.0, -2.0, 0.5], atol=0.05)
         np.testing.assert_allclose(second.x, [-1.0, 0.0, 2.0], atol=0.05)
+
+
+def test_normals_and_integers_drawn_from_uniforms_have_their_distributions():
+    """The GA draws a generation's randomness as one block of uniforms: the normals
+    √2 erf⁻¹(2u − 1) and the integers ⌊u · m⌋ it derives must be N(0, 1) and uniform."""
+    from jaxmin.evolution.ga._operators import integers, normals
+
+    u = jax.random.uniform(jax.random.key(3), (200_000,))
+    z = np.asarray(normals(u))
+    assert np.all(np.isfinite(z)) and np.isfinite(normals(jnp.zeros(1))).all()
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    assert abs(np.mean(np.abs(z) > 1.959964) - 0.05) < 0.003
+    counts = np.bincount(np.asarray(integers(u, 7)), minlength=7)
+    assert counts.size == 7
+    expected = u.shape[0] / 7
+    assert np.sum((counts - expected) ** 2 / expected) < 6 + 5 * math.sqrt(12)

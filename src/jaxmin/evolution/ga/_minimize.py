@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,8 +30,13 @@ from ...result import Status
 from .. import _driver
 from .._population import batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
-from ._operators import additive_mutation, multiplicative_mutation, single_point_crossover
-from ._selection import ranked, tournament, truncation
+from ._operators import (
+    additive_mutation_from,
+    multiplicative_mutation_from,
+    single_point_crossover_from,
+    uniforms,
+)
+from ._selection import ranked, tournament_from, truncation_from
 
 MUTATIONS = ("multiplicative", "additive", "both")
 SELECTIONS = ("tournament", "truncation")
@@ -99,25 +105,41 @@ def _record(population, fitness, nfev, config):
 
 def breed(key, population, fitness, g, rate, scale, config):
     """One generation's breeding: the e fittest (elites, with their f) and λ − e children by
-    selection, single-point crossover and mutation (steps 1–4 of the module docstring)."""
+    selection, single-point crossover and mutation (steps 1–4 of the module docstring), all
+    drawn from one block of uniforms (one call of the random generator)."""
     lam, n = population.shape
     e = config.elitism
-    k_select, k_cross, k_mult, k_add = jax.random.split(key, 4)
+    count = lam - e
+    size = min(config.tournament_size, lam) if config.selection == "tournament" else 1
+    shapes = {"select": (2 * count, size), "cross": (2, count, 1)}
+    if config.mutation in ("multiplicative", "both"):
+        shapes["multiplicative"] = (2, count, n)
+    if config.mutation in ("additive", "both"):
+        shapes["additive"] = (2, count, n)
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    block = uniforms(key, (sum(sizes),), population.dtype)
+    u = {
+        name: part.reshape(shape)
+        for (name, shape), part in zip(
+            shapes.items(), jnp.split(block, np.cumsum(sizes)[:-1]), strict=True
+        )
+    }
     order = jnp.argsort(ranked(fitness), stable=True)
     elite, elite_f = population[order[:e]], fitness[order[:e]]
     if config.selection == "tournament":
-        parents = tournament(k_select, fitness, 2 * (lam - e), config.tournament_size)
+        parents = tournament_from(u["select"], fitness)
     else:
-        parents = truncation(k_select, fitness, 2 * (lam - e), config.truncation_fraction)
-    parents = population[parents].reshape(2, lam - e, n)
-    children = single_point_crossover(k_cross, parents[0], parents[1], config.crossover_probability)
+        parents = truncation_from(u["select"][:, 0], fitness, config.truncation_fraction)
+    parents = population[parents].reshape(2, count, n)
+    p_cross = config.crossover_probability
+    children = single_point_crossover_from(u["cross"], parents[0], parents[1], p_cross)
     g_rate = config.rate_schedule.value(g) if config.rate_schedule else rate
     g_scale = config.scale_schedule.value(g) if config.scale_schedule else scale
     p = config.mutation_probability
-    if config.mutation in ("multiplicative", "both"):
-        children = multiplicative_mutation(k_mult, children, g_rate, p)
-    if config.mutation in ("additive", "both"):
-        children = additive_mutation(k_add, children, g_scale, p)
+    if "multiplicative" in u:
+        children = multiplicative_mutation_from(u["multiplicative"], children, g_rate, p)
+    if "additive" in u:
+        children = additive_mutation_from(u["additive"], children, g_scale, p)
     return elite, elite_f, children
 
 

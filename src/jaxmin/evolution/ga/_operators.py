@@ -1,12 +1,36 @@
 """Variation operators of the genetic algorithm: mutation and single-point crossover.
 
 A population is an array of shape (λ, n): row k is individual k's parameter vector (its "DNA").
+Each operator draws all its randomness as one block of uniforms U[0, 1) from its key (one
+call of the generator, which on a CPU is a loop of its own); the ``*_from`` forms take the
+block, so that :func:`jaxmin.ga.minimize` draws a whole generation's in one call.
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+
+
+def normals(u: jax.Array) -> jax.Array:
+    """Standard normals z = √2 erf⁻¹(2u − 1) from uniforms u ∈ [0, 1) (u = 0 taken just
+    inside the interval)."""
+    v = jnp.maximum(2 * u - 1, jnp.nextafter(jnp.asarray(-1, u.dtype), jnp.asarray(0, u.dtype)))
+    return math.sqrt(2) * jax.lax.erf_inv(v)
+
+
+def integers(u: jax.Array, high: jax.Array | int) -> jax.Array:
+    """Integers uniform on {0, …, high − 1} from uniforms u ∈ [0, 1): ⌊u · high⌋."""
+    high = jnp.asarray(high)
+    return jnp.minimum(jnp.floor(u * high).astype(jnp.int32), high - 1)
+
+
+def uniforms(key: jax.Array, shape: tuple[int, ...], dtype: jax.typing.DTypeLike) -> jax.Array:
+    """Uniforms U[0, 1) of ``dtype`` (a float dtype; integers draw in the default float)."""
+    dtype = dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
+    return jax.random.uniform(key, shape, dtype)
 
 
 def multiplicative_mutation(
@@ -18,10 +42,14 @@ def multiplicative_mutation(
     (shape (n,)). The change is relative to θ itself, so a parameter that is exactly 0 can never
     move — use :func:`additive_mutation` (or both) when parameters may start at or cross zero.
     """
-    key_eta, key_mask = jax.random.split(key)
-    eta = rate * jax.random.normal(key_eta, population.shape, population.dtype)
-    mutate = jax.random.bernoulli(key_mask, probability, population.shape)
-    return jnp.where(mutate, population * (1 + eta), population)
+    u = uniforms(key, (2, *population.shape), population.dtype)
+    return multiplicative_mutation_from(u, population, rate, probability)
+
+
+def multiplicative_mutation_from(u, population, rate, probability=1.0) -> jax.Array:
+    """:func:`multiplicative_mutation` with its uniforms ``u`` of shape (2, λ, n) given."""
+    eta = rate * normals(u[0])
+    return jnp.where(u[1] < probability, population * (1 + eta), population)
 
 
 def additive_mutation(
@@ -31,10 +59,13 @@ def additive_mutation(
 
     ``scale`` s is a scalar or one scale per parameter (shape (n,)).
     """
-    key_xi, key_mask = jax.random.split(key)
-    xi = scale * jax.random.normal(key_xi, population.shape, population.dtype)
-    mutate = jax.random.bernoulli(key_mask, probability, population.shape)
-    return jnp.where(mutate, population + xi, population)
+    u = uniforms(key, (2, *population.shape), population.dtype)
+    return additive_mutation_from(u, population, scale, probability)
+
+
+def additive_mutation_from(u, population, scale, probability=1.0) -> jax.Array:
+    """:func:`additive_mutation` with its uniforms ``u`` of shape (2, λ, n) given."""
+    return jnp.where(u[1] < probability, population + scale * normals(u[0]), population)
 
 
 def single_point_crossover(
@@ -45,11 +76,15 @@ def single_point_crossover(
     For each pair the cut c is uniform on {1, …, n−1} (both parents always contribute); with
     probability 1 − ``probability`` (and always for n = 1) the child is a copy of parent a.
     """
-    count, n = parents_a.shape
+    u = uniforms(key, (2, parents_a.shape[0], 1), parents_a.dtype)
+    return single_point_crossover_from(u, parents_a, parents_b, probability)
+
+
+def single_point_crossover_from(u, parents_a, parents_b, probability=1.0) -> jax.Array:
+    """:func:`single_point_crossover` with its uniforms ``u`` of shape (2, count, 1) given."""
+    n = parents_a.shape[1]
     if n == 1:
         return parents_a
-    key_cut, key_do = jax.random.split(key)
-    cut = jax.random.randint(key_cut, (count, 1), 1, n)
-    do = jax.random.bernoulli(key_do, probability, (count, 1))
-    from_b = do & (jnp.arange(n) >= cut)
+    cut = 1 + integers(u[0], n - 1)
+    from_b = (u[1] < probability) & (jnp.arange(n) >= cut)
     return jnp.where(from_b, parents_b, parents_a)

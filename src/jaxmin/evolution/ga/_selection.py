@@ -1,13 +1,16 @@
 """Parent selection of the genetic algorithm: truncation and tournament.
 
 Both take the population's f values (lower is fitter; NaN counts as +inf) and return the indices
-of ``count`` parents.
+of ``count`` parents; their ``*_from`` forms take the uniforms U[0, 1) they draw (see
+:mod:`._operators`).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+from ._operators import integers, uniforms
 
 
 def ranked(fitness: jax.Array) -> jax.Array:
@@ -17,16 +20,23 @@ def ranked(fitness: jax.Array) -> jax.Array:
 
 def truncation(key: jax.Array, fitness: jax.Array, count: int, fraction: float) -> jax.Array:
     """Parents drawn uniformly (with replacement) from the best ⌈fraction · λ⌉ individuals."""
+    return truncation_from(uniforms(key, (count,), fitness.dtype), fitness, fraction)
+
+
+def truncation_from(u: jax.Array, fitness: jax.Array, fraction: float) -> jax.Array:
+    """:func:`truncation` with its uniforms ``u`` of shape (count,) given."""
     keep = max(1, int(-(-fraction * fitness.shape[0] // 1)))
     best = jnp.argsort(ranked(fitness), stable=True)[:keep]
-    return best[jax.random.randint(key, (count,), 0, keep)]
+    return best[integers(u, keep)]
 
 
-def distinct_indices(key: jax.Array, n: int, k: int) -> jax.Array:
-    """k distinct indices of range(n), a uniformly random k-subset, by Floyd's algorithm: for
-    j = n − k, …, n − 1 draw t uniform in [0, j] and take t, or j if t was taken already. O(k²)
-    work and no sort (``jax.random.choice(replace=False)`` sorts n keys)."""
-    draws = jax.random.randint(key, (k,), 0, jnp.arange(n - k + 1, n + 1))
+def distinct_indices(u: jax.Array, n: int) -> jax.Array:
+    """k = len(u) distinct indices of range(n), a uniformly random k-subset, by Floyd's
+    algorithm: for j = n − k, …, n − 1 draw t uniform in [0, j] (from u) and take t, or j if t
+    was taken already. O(k²) work and no sort (``jax.random.choice(replace=False)`` sorts n
+    keys)."""
+    k = u.shape[0]
+    draws = integers(u, jnp.arange(n - k + 1, n + 1))
     chosen = jnp.full(k, -1, draws.dtype)
     for i in range(k):
         j = n - k + i
@@ -36,11 +46,16 @@ def distinct_indices(key: jax.Array, n: int, k: int) -> jax.Array:
 
 def tournament(key: jax.Array, fitness: jax.Array, count: int, size: int) -> jax.Array:
     """Each parent is the fittest of ``size`` distinct individuals drawn uniformly at random."""
-    f = ranked(fitness)
-    size = min(size, f.shape[0])
+    size = min(size, fitness.shape[0])
+    return tournament_from(uniforms(key, (count, size), fitness.dtype), fitness)
 
-    def one(k):
-        entrants = distinct_indices(k, f.shape[0], size)
+
+def tournament_from(u: jax.Array, fitness: jax.Array) -> jax.Array:
+    """:func:`tournament` with its uniforms ``u`` of shape (count, size) given (size ≤ λ)."""
+    f = ranked(fitness)
+
+    def one(row):
+        entrants = distinct_indices(row, f.shape[0])
         return entrants[jnp.argmin(f[entrants])]
 
-    return jax.vmap(one)(jax.random.split(key, count))
+    return jax.vmap(one)(u)
