@@ -34,13 +34,24 @@ from ..result import Status
 RUNNING = -1
 
 
-@functools.partial(jax.jit, static_argnames=("generation", "length"))
+@functools.partial(jax.jit, static_argnames=("generation", "length", "axis_name"))
 def run_chunk(
-    generation: Callable, operands: Any, carry: Any, status: jax.Array, length: int
+    generation: Callable,
+    operands: Any,
+    carry: Any,
+    status: jax.Array,
+    length: int,
+    axis_name: str | None = None,
 ) -> tuple[Any, jax.Array, dict, jax.Array]:
     """Up to ``length`` generations from ``carry`` while ``status`` is −1; returns (carry,
     status, records of shape (length, …) — NaN after the last generation run —, generations
-    run)."""
+    run).
+
+    Under ``jax.vmap(..., axis_name=axis_name)`` (many runs, :func:`batch_axis`) the loop is
+    one loop for the batch, running while any run runs (a ``psum`` over the axis): a run that
+    has stopped keeps its state, status and count, and its records are not written (a write out
+    of bounds, dropped) — where a plain ``vmap`` of the loop would select the whole record
+    buffer of every run on every generation."""
     template = jax.eval_shape(generation, operands, carry)[2]
     buffer = jax.tree.map(
         lambda leaf: jnp.full((length, *leaf.shape), jnp.nan, recorded_dtype(leaf.dtype)),
@@ -48,13 +59,23 @@ def run_chunk(
     )
 
     def body(state):
-        carry, _, i, buffer = state
-        carry, status, record = generation(operands, carry)
-        buffer = jax.tree.map(lambda h, r: h.at[i].set(r.astype(h.dtype)), buffer, record)
-        return carry, jnp.asarray(status, jnp.int32), i + 1, buffer
+        carry, status, i, buffer = state
+        new_carry, new_status, record = generation(operands, carry)
+        new_status = jnp.asarray(new_status, jnp.int32)
+        if axis_name is None:
+            buffer = jax.tree.map(lambda h, r: h.at[i].set(r.astype(h.dtype)), buffer, record)
+            return new_carry, new_status, i + 1, buffer
+        running = status == RUNNING
+        slot = jnp.where(running, i, length)
+        buffer = jax.tree.map(
+            lambda h, r: h.at[slot].set(r.astype(h.dtype), mode="drop"), buffer, record
+        )
+        new_carry = jax.tree.map(lambda a, b: jnp.where(running, a, b), new_carry, carry)
+        return new_carry, jnp.where(running, new_status, status), i + running, buffer
 
     def running(state):
-        return (state[1] == RUNNING) & (state[2] < length)
+        flag = (state[1] == RUNNING) & (state[2] < length)
+        return flag if axis_name is None else jax.lax.psum(flag.astype(jnp.int32), axis_name) > 0
 
     state = (carry, jnp.asarray(status, jnp.int32), jnp.asarray(0), buffer)
     carry, status, count, buffer = jax.lax.while_loop(running, body, state)

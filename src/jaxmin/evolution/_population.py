@@ -7,6 +7,7 @@ copies of the first candidate, whose values are dropped), so each device evaluat
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 from collections.abc import Callable
@@ -121,4 +122,22 @@ def batched_runs(run: Callable[[Any, jax.Array], Any], x0: Any, key: jax.Array) 
         popsizes.append(result.popsizes)
         return result._replace(popsizes=None)
 
-    return jax.vmap(one)(x0, key)._replace(popsizes=popsizes[0])
+    token = _BATCH_AXIS.set(RUNS)
+    try:
+        return jax.vmap(one, axis_name=RUNS)(x0, key)._replace(popsizes=popsizes[0])
+    finally:
+        _BATCH_AXIS.reset(token)
+
+
+RUNS = "runs"
+"""The name of the batch axis of :func:`batched_runs`."""
+
+_BATCH_AXIS: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "jaxmin_population_batch_axis", default=None
+)
+
+
+def batch_axis() -> str | None:
+    """The ``vmap`` axis name of the runs being traced by :func:`batched_runs` (one loop for the
+    batch, see :func:`jaxmin.evolution._driver.run_chunk`), or None outside it."""
+    return _BATCH_AXIS.get()

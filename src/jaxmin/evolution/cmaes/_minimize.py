@@ -19,7 +19,7 @@ from ..._identity import ByContent
 from ..._progress import ProgressBar
 from ...result import Status
 from .. import _driver
-from .._population import batched_runs, evaluate, flatten_start
+from .._population import batch_axis, batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
 from ._parameters import default_steps
 from ._strategy import (
@@ -198,7 +198,9 @@ def minimize(
                 "restarts=0 and no checkpoint"
             )
         operands, state, length = start(0, 0)
-        state, status, history, _ = _driver.run_chunk(generation, operands, state, RUNNING, length)
+        state, status, history, _ = _driver.run_chunk(
+            generation, operands, state, RUNNING, length, batch_axis()
+        )
         history = dict(history)
         history["nfev"] = history["nfev"].astype(jnp.int32)
         history["restart"] = jnp.zeros_like(history["nfev"])

@@ -28,7 +28,7 @@ from ..._identity import ByContent
 from ..._progress import ProgressBar
 from ...result import Status
 from .. import _driver
-from .._population import batched_runs, evaluate, flatten_start
+from .._population import batch_axis, batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
 from ._operators import (
     additive_mutation_from,
@@ -339,7 +339,9 @@ def minimize(
             raise ValueError(
                 "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
             )
-        carry, status, history, _ = _driver.run_chunk(generation, operands, carry, status, steps)
+        carry, status, history, _ = _driver.run_chunk(
+            generation, operands, carry, status, steps, batch_axis()
+        )
         history = {  # the first population's record, then one row per generation (NaN after)
             name: jnp.concatenate([jnp.asarray(first[name], value.dtype)[None], value])
             for name, value in history.items()
