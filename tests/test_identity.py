@@ -2,12 +2,13 @@
 shows."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxmin import optim
+from jaxmin import minimize, optim
 from jaxmin._identity import content_key, fingerprint
 
 rates = st.floats(1e-6, 1.0, allow_nan=False)
@@ -88,3 +89,28 @@ def test_remembered_keys_follow_every_change_of_what_a_function_is_built_from():
     assert check() not in (first, rebound)
     opt = optim.adam(1e-3)
     assert content_key(opt) == content_key(opt) == fingerprint(opt)
+
+
+def test_bound_methods_differ_by_their_instance_and_minimize_keeps_them_apart():
+    """A bound method is its function and its instance: two instances with other data must
+    not share a fingerprint (nor a compiled program, which would silently solve the first)."""
+
+    class Quadratic:
+        def __init__(self, centre):
+            self.centre = centre
+
+        def loss(self, x):
+            return jnp.sum((x - self.centre) ** 2)
+
+    one, three = Quadratic(1.0), Quadratic(3.0)
+    assert fingerprint(one.loss) != fingerprint(three.loss)
+    assert fingerprint(one.loss) == fingerprint(Quadratic(1.0).loss)
+    assert content_key(three.loss) == fingerprint(three.loss)
+    x0 = jnp.zeros(2)
+    for model in (one, three):
+        result = minimize(model.loss, x0, optim.gd(0.25), steps=200, gtol=1e-10)
+        np.testing.assert_allclose(result.x, model.centre, atol=1e-9)
+    swapped = Quadratic(1.0)
+    key = content_key(swapped)
+    swapped.__class__ = type("Other", (Quadratic,), {})
+    assert content_key(swapped) != key

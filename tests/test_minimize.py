@@ -151,13 +151,15 @@ def quadratic_with_data(x, a, c):
     rate=st.sampled_from([0.3, 0.9, 1.2, 40.0]),
     record_every=st.sampled_from([3, 8, 40]),
     gtol=st.sampled_from([None, 1e-6]),
+    steps=st.sampled_from([37, 240]),
 )
 def test_chunked_loop_stops_counts_and_records_as_the_step_by_step_loop(
-    n, seed, rate, record_every, gtol
+    n, seed, rate, record_every, gtol, steps
 ):
     """With record_every > 1 first-order runs go in chunks whose f is skipped until the chunk's
     end (replayed step by step when anything happened inside); record_every = 1 checks every
-    step. The larger rates diverge (the largest overflows within the budget)."""
+    step. The larger rates diverge (the largest overflows within the longer budget); 37 steps
+    end with a chunk shorter than the others (or are shorter than one), run step by step."""
     _, c, lipschitz = spd_quadratic(n, seed)
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((n, n)))
@@ -165,7 +167,7 @@ def test_chunked_loop_stops_counts_and_records_as_the_step_by_step_loop(
     a = jnp.asarray(q @ np.diag(eig) @ q.T)
     starts = jnp.asarray(rng.standard_normal((2, n)))
     opt = optim.momentum(rate * 2 / (eig.max() * 1.9), 0.5)
-    settings_ = dict(steps=240, gtol=gtol, args=(a, jnp.asarray(c)))
+    settings_ = dict(steps=steps, gtol=gtol, args=(a, jnp.asarray(c)))
     batched = minimize(
         quadratic_with_data, starts, opt, record_every=record_every, batched=True, **settings_
     )
@@ -180,7 +182,7 @@ def test_chunked_loop_stops_counts_and_records_as_the_step_by_step_loop(
             # The compiler fuses a chunk's steps differently: equal to round-off, not bit for bit.
             for field in ("x", "fun", "grad_norm"):
                 np.testing.assert_allclose(
-                    getattr(chunked, field)[i], getattr(stepwise, field), 1e-12
+                    getattr(chunked, field)[i], getattr(stepwise, field), 1e-12, 1e-15
                 )
             steps = chunked.path_step[i]
             np.testing.assert_allclose(chunked.path[i], stepwise.path[steps], 1e-12, 1e-15)
@@ -353,3 +355,21 @@ def test_batched_start_needs_a_common_leading_axis():
             steps=5,
             batched=True,
         )
+
+
+def test_a_gradient_norm_that_overflows_inside_a_chunk_stops_the_run_as_step_by_step():
+    """float32: ∇f = a cos x with a = 2e19 is finite, but ‖∇f‖² overflows where |cos x| > 0.92
+    — at a step inside the first chunk of 4 and not at its end; with gtol set every step of a
+    chunk checks it."""
+
+    def wavy(x, a):
+        return a * jnp.sin(x[0])
+
+    x0 = jnp.array([1.2], jnp.float32)
+    settings_ = dict(steps=8, args=(jnp.float32(2e19),), gtol=1e-8)
+    stepwise = minimize(wavy, x0, optim.gd(5e-20), record_every=1, **settings_)
+    chunked = minimize(wavy, x0, optim.gd(5e-20), record_every=4, **settings_)
+    assert stepwise.status_name == "diverged"
+    for field in ("status", "nit", "nfev"):
+        assert int(getattr(chunked, field)) == int(getattr(stepwise, field))
+    np.testing.assert_allclose(chunked.x, stepwise.x, rtol=1e-6)

@@ -2,9 +2,10 @@
 
 ``fingerprint(obj)`` is a SHA-256 digest of ``obj``'s content: arrays by dtype, shape and bytes;
 numbers, strings and containers by value; a function by its code (bytecode, constants, names),
-its defaults and the values it closes over (globals by name only), so ``adam(1e-2)`` and
-``adam(0.5)`` differ while two closures of the same code over equal values agree; other objects
-by their type and attributes. Checkpoints use it to refuse resuming another run.
+its defaults and the values it closes over (globals by name only), a bound method by its function
+and its instance, so ``adam(1e-2)`` and ``adam(0.5)`` differ while two closures of the same code
+over equal values agree; other objects by their type and attributes. Checkpoints use it to
+refuse resuming another run.
 """
 
 from __future__ import annotations
@@ -76,11 +77,13 @@ def _parts(obj: Any, parts: list, seen: set[int]) -> bool:
         items = [*obj, *obj.values()]
     elif isinstance(obj, functools.partial):
         items = (obj.func, obj.args, obj.keywords)
+    elif isinstance(obj, types.MethodType):
+        items = (obj.__func__, obj.__self__)
     elif isinstance(obj, types.FunctionType):
         cells = [_cell(cell) for cell in obj.__closure__ or ()]
         items = (obj.__code__, obj.__defaults__, obj.__kwdefaults__, *cells)
     elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
-        items = (vars(obj),)
+        items = (type(obj), vars(obj))
     else:
         return False
     return all(_parts(item, parts, seen) for item in items)
@@ -116,6 +119,10 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
         digest.update(b"partial;")
         for part in (obj.func, obj.args, obj.keywords):
             _feed(digest, part, seen)
+    elif isinstance(obj, types.MethodType):  # a bound method: its function and its instance
+        digest.update(b"method;")
+        _feed(digest, obj.__func__, seen)
+        _feed(digest, obj.__self__, seen)
     elif isinstance(obj, types.FunctionType):
         digest.update(f"function:{obj.__module__}.{obj.__qualname__};".encode())
         _feed_code(digest, obj.__code__, seen)

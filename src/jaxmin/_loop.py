@@ -101,7 +101,8 @@ CHUNK_MAX = 256
 
 def chunk_length(record_every: int) -> int:
     """Steps per chunk: the largest divisor of ``record_every`` up to :data:`CHUNK_MAX`, so that
-    every recorded step ends a chunk (1, the step-by-step loop, when ``record_every`` is 1)."""
+    every recorded step ends a chunk (1, the step-by-step loop, when ``record_every`` is 1 or
+    has no divisor from 2 to :data:`CHUNK_MAX`, a prime above it)."""
     return max(d for d in range(1, min(CHUNK_MAX, record_every) + 1) if record_every % d == 0)
 
 
@@ -123,9 +124,11 @@ def run_loop(
     A value-free stepper (:func:`gradient_stepper`) runs in chunks of :func:`chunk_length`
     steps: inside a chunk ∇f is checked every step when ``gtol`` is set (‖∇f‖ ≤ gtol, or
     non-finite), and f, ∇f and θ at the chunk's end; a chunk with anything to stop for is
-    replayed step by step. This catches every divergence of the iterate (a non-finite θ or ∇f
-    stays non-finite under the update) but not a loss that is non-finite at some step inside a
-    chunk while θ and ∇f stay finite and f is finite again at the chunk's end.
+    replayed step by step. This catches every divergence that reaches the iterate (a non-finite
+    θ stays non-finite under the update) but not a loss that is non-finite at some step inside
+    a chunk while θ stays finite — nor, with ``gtol`` None, a ∇f non-finite (or with a squared
+    norm beyond the dtype's range) inside a chunk that leaves θ finite — when f, ∇f and θ are
+    finite again at the chunk's end.
 
     Called under ``jax.vmap(..., axis_name=axis_name)`` for many starts, the loop is one loop
     for the batch: it runs while any start runs (a ``psum`` over the axis), a start that has
@@ -222,7 +225,7 @@ def run_loop(
             if not watch_gradient:
                 return stop
             sq_norm = sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(g))
-            return stop | ~(sq_norm > gtol * jnp.abs(gtol))
+            return stop | ~((sq_norm > gtol * jnp.abs(gtol)) & (sq_norm < jnp.inf))
 
         def advance(_, state):
             x, aux, stop = state
@@ -240,8 +243,7 @@ def run_loop(
         new_x, new_f, new_g, new_aux, cost, stalled = stepper.step(x, f, g, new_aux)
         new_sq = squared_norm_if_finite(new_g, new_x)
         new_status = status_of(step + chunk, new_f, new_sq, stalled)
-        # The last, shorter chunk of a budget that chunks do not divide goes step by step too.
-        replay = running & (stop | (new_status == Status.DIVERGED) | (step + chunk > steps))
+        replay = running & (stop | (new_status == Status.DIVERGED))
 
         def accept():
             recorded = record(path, path_fun, step + chunk, new_x, new_f, running)
@@ -253,10 +255,19 @@ def run_loop(
         # Batched with an axis, every start replays (one loop); under a plain vmap both
         # branches run, and the replay's loop runs for the starts that need it.
         def again():
-            until = jnp.minimum(step + chunk, steps)
-            return step_by_step(carry, until, True if batched else replay)
+            return step_by_step(carry, step + chunk, True if batched else replay)
 
         return jax.lax.cond(anywhere(replay), again, accept)
+
+    def chunk_or_rest(carry):
+        # The last, shorter chunk of a budget that chunks do not divide goes step by step.
+        step, status = carry[0][0], carry[0][4]
+        rest = (status == _RUNNING) & (step + chunk > steps)
+        return jax.lax.cond(
+            anywhere(rest),
+            lambda: step_by_step(carry, steps, True if batched else rest),
+            lambda: chunk_of_steps(carry),
+        )
 
     f0, g0, aux0, counts0 = stepper.init(x0)
     sq0 = squared_norm_if_finite(g0, x0)
@@ -265,7 +276,7 @@ def run_loop(
     run = (zero, (x0, f0, sq0), (x0, f0, g0, sq0), counts0, status_of(0, f0, sq0, False))
     carry = (run, aux0, path, path_fun)
     if chunk > 1:
-        carry = jax.lax.while_loop(lambda c: anywhere(c[0][4] == _RUNNING), chunk_of_steps, carry)
+        carry = jax.lax.while_loop(lambda c: anywhere(c[0][4] == _RUNNING), chunk_or_rest, carry)
     else:
         carry = step_by_step(carry, steps)
     (loops, previous, current, n_evals, status), _, path, path_fun = carry

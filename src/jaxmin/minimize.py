@@ -88,8 +88,10 @@ def minimize(
     replayed step by step. Statuses, ``nit`` and the counts are then those of the step-by-step
     run (``nfev`` counts the rule's one E-and-∇E evaluation per step, though the compiler drops
     E where nothing reads it), and the numbers equal it to round-off (the compiler fuses a
-    chunk's steps differently). The one thing a chunk can miss is a loss that turns non-finite
-    and finite again inside it while θ and ∇E stay finite; ``record_every=1`` checks every step.
+    chunk's steps differently). What a chunk can miss is a loss that turns non-finite and finite
+    again inside it while θ stays finite, and, with ``gtol=None``, a ∇E non-finite (or with a
+    squared norm beyond the dtype's range) at a step inside it that leaves θ finite (a rule such
+    as ``optax.zero_nans``, or a tiny learning rate); ``record_every=1`` checks every step.
     With ``gtol=None`` and ``record_every=steps`` a run costs what a bare ``lax.fori_loop`` of
     the rule costs (``benchmarks/bench_minimize.py``). ``batched=True`` runs all starts in one
     loop that ends when the last start stops: a stopped start keeps its result, and the rule's
