@@ -28,13 +28,9 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from ..evolution import cmaes
-from ..evolution.ga._operators import (
-    additive_mutation,
-    multiplicative_mutation,
-    single_point_crossover,
-)
-from ..evolution.ga._selection import ranked, tournament
+from ..evolution import cmaes, ga
+from ..evolution.ga._minimize import breed
+from ..evolution.ga._selection import ranked
 from ..optim import RULES
 
 METHODS = ("adam", "gd", "momentum", "nesterov", "rmsprop", "cmaes", "ga")
@@ -121,20 +117,29 @@ class GeneticAlgorithm(NamedTuple):
         _, unravel = ravel_pytree(params)
         evaluate = _population_objective(objective, unravel)
         lam, e = self.popsize, self.elitism
-        n = state.population.shape[1]
         train, val = state.train, state.val
         monitored = (train[state.current], val[state.current])
 
-        k_select, k_cross, k_mult, k_add = jax.random.split(jax.random.fold_in(state.key, epoch), 4)
+        # jaxmin.ga's generation: tournaments, single-point crossover, both mutations
+        config = ga.settings(
+            lam,
+            elitism=e,
+            mutation="both",
+            mutation_rate=self.rate,
+            mutation_scale=self.scale,
+            crossover_probability=1.0,
+            tournament_size=self.tournament_size,
+        )
+        dtype = state.population.dtype
+        rate, scale = jnp.asarray(self.rate, dtype), jnp.asarray(self.scale, dtype)
+        key = jax.random.fold_in(state.key, epoch)
+        elite, elite_train, children = breed(
+            key, state.population, train, epoch, rate, scale, config
+        )
         order = jnp.argsort(ranked(train), stable=True)
-        parents = tournament(k_select, train, 2 * (lam - e), self.tournament_size)
-        parents = state.population[parents].reshape(2, lam - e, n)
-        children = single_point_crossover(k_cross, parents[0], parents[1])
-        children = multiplicative_mutation(k_mult, children, self.rate)
-        children = additive_mutation(k_add, children, self.scale)
         child_train, child_val = evaluate(children)
-        population = jnp.concatenate([state.population[order[:e]], children])
-        train = jnp.concatenate([train[order[:e]], child_train])
+        population = jnp.concatenate([elite, children])
+        train = jnp.concatenate([elite_train, child_train])
         val = jnp.concatenate([val[order[:e]], child_val])
         best = jnp.argmin(ranked(train)).astype(jnp.int32)
         return (
