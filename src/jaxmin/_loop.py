@@ -26,12 +26,14 @@ _RUNNING = -1
 
 
 class Stepper(NamedTuple):
-    """One iterative solver, as two pure functions.
+    """One iterative solver, as two pure functions (and two more for a value-free one).
 
     - ``init(x) -> (f, g, aux, counts)``: f and ∇f at the start, the solver's own state ``aux``
       (optimiser state, damping, …) and the evaluations it cost, ``counts = (nfev, ngev, nhev)``.
     - ``step(x, f, g, aux) -> (x, f, g, aux, counts, stalled)``: one iteration, f and ∇f at the
       new iterate, the evaluations it cost, and whether the solver can make no further progress.
+    - ``gradient`` and ``update``: where the step never reads f and never stalls (a first-order
+      rule, :func:`gradient_stepper`), its two halves, which :func:`run_loop` runs in chunks.
     """
 
     init: Callable[[Any], tuple]
