@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from . import _checks
@@ -32,11 +33,17 @@ def abstract_output(fun: Callable | ByContent, x0: Any, args: tuple = ()) -> Any
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of fun's extra arguments, got {args!r}")
     content = fingerprint(fun) if content is None else content
-    shapes = jax.tree.map(lambda leaf: (jnp.shape(leaf), jnp.result_type(leaf)), (x0, args))
-    key = (content, jax.tree.structure((x0, args)), tuple(jax.tree.leaves(shapes)))
+    leaves, structure = jax.tree.flatten((x0, args))
+    key = (content, structure, tuple(map(_shape_and_dtype, leaves)))
     if key not in _OUTPUTS:
         _OUTPUTS[key] = jax.eval_shape(lambda x, a: fun(x, *a), x0, args)
     return _OUTPUTS[key]
+
+
+def _shape_and_dtype(leaf: Any) -> tuple:
+    if isinstance(leaf, jax.Array | np.ndarray):  # the common case, without a dtype lookup
+        return leaf.shape, leaf.dtype
+    return jnp.shape(leaf), jnp.result_type(leaf)
 
 
 def check_objective(fun: Callable | ByContent, x0: Any, args: tuple = ()) -> None:
