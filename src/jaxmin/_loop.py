@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from . import _batch
 from .result import MinimizeResult, Status
 
 _RUNNING = -1
@@ -94,9 +95,6 @@ def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
     return sum(terms[1:], terms[0])
 
 
-STARTS = "starts"
-"""The name of the batch axis of many starts (``jax.vmap(..., axis_name=STARTS)``)."""
-
 CHUNK_MAX = 256
 """The most steps in one chunk of a value-free stepper's loop."""
 
@@ -146,17 +144,11 @@ def run_loop(
     batched = axis_name is not None
 
     def anywhere(flag):
-        """Whether ``flag`` holds for any start of the batch (for this run, unbatched)."""
-        if not batched:
-            return flag
-        return jax.lax.psum(flag.astype(jnp.int32), axis_name) > 0
+        return _batch.anywhere(flag, axis_name)
 
     def keep(running, new, old):
-        """``new`` for a running start, ``old`` for a stopped one (a single run has stopped
-        the loop instead)."""
-        if not batched:
-            return new
-        return jax.tree.map(lambda n, o: jnp.where(running, n, o), new, old)
+        # a single run has stopped the loop instead
+        return _batch.keep(running, new, old) if batched else new
 
     def buffer(leaf):
         return jnp.zeros((n_records, *jnp.shape(leaf)), jnp.result_type(leaf))
@@ -166,11 +158,11 @@ def run_loop(
         return path, path_fun.at[slot].set(f)
 
     def record(path, path_fun, step, x, f, running=True):
-        if batched:  # a stopped start, or a step between records, writes out of bounds: nothing
+        if batched:  # a stopped start, or a step between records, writes nothing
             due = running & (step % record_every == 0)
-            slot = jnp.where(due, step // record_every, n_records)
-            path = jax.tree.map(lambda p, leaf: p.at[slot].set(leaf, mode="drop"), path, x)
-            return path, path_fun.at[slot].set(f, mode="drop")
+            slot = step // record_every
+            path = jax.tree.map(lambda p, leaf: _batch.write_if(p, slot, leaf, due), path, x)
+            return path, _batch.write_if(path_fun, slot, f, due)
         if record_every == 1:
             return write(path, path_fun, step, x, f)
         return jax.lax.cond(

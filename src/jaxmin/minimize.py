@@ -12,8 +12,9 @@ import numpy as np
 import optax
 
 from . import _checks
+from ._batch import AXIS
 from ._identity import ByContent, fingerprint
-from ._loop import STARTS, Stepper, gradient_stepper, run_loop
+from ._loop import Stepper, gradient_stepper, run_loop
 from .result import MinimizeResult
 
 _OUTPUTS: dict = {}
@@ -148,7 +149,7 @@ def _run(fun, optimizer, steps, record_every, batched, x0, args, gtol):
         _run_one, objective, optimizer.value, steps, record_every, gtol=gtol
     )
     if batched:
-        return jax.vmap(functools.partial(run_one, axis_name=STARTS), axis_name=STARTS)(x0)
+        return jax.vmap(functools.partial(run_one, axis_name=AXIS), axis_name=AXIS)(x0)
     return run_one(x0)
 
 

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _batch
 from .. import checkpoint as checkpoints
 from .._identity import ByContent, fingerprint
 from .._progress import ProgressBar
@@ -66,16 +67,12 @@ def run_chunk(
             buffer = jax.tree.map(lambda h, r: h.at[i].set(r.astype(h.dtype)), buffer, record)
             return new_carry, new_status, i + 1, buffer
         running = status == RUNNING
-        slot = jnp.where(running, i, length)
-        buffer = jax.tree.map(
-            lambda h, r: h.at[slot].set(r.astype(h.dtype), mode="drop"), buffer, record
-        )
-        new_carry = jax.tree.map(lambda a, b: jnp.where(running, a, b), new_carry, carry)
-        return new_carry, jnp.where(running, new_status, status), i + running, buffer
+        buffer = jax.tree.map(lambda h, r: _batch.write_if(h, i, r, running), buffer, record)
+        new_carry, new_status = _batch.keep(running, (new_carry, new_status), (carry, status))
+        return new_carry, new_status, i + running, buffer
 
     def running(state):
-        flag = (state[1] == RUNNING) & (state[2] < length)
-        return flag if axis_name is None else jax.lax.psum(flag.astype(jnp.int32), axis_name) > 0
+        return _batch.anywhere((state[1] == RUNNING) & (state[2] < length), axis_name)
 
     state = (carry, jnp.asarray(status, jnp.int32), jnp.asarray(0), buffer)
     carry, status, count, buffer = jax.lax.while_loop(running, body, state)

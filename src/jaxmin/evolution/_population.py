@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .. import _checks
+from .. import _batch, _checks
 from .._identity import ByContent
 from ..minimize import check_objective
 
@@ -122,15 +122,12 @@ def batched_runs(run: Callable[[Any, jax.Array], Any], x0: Any, key: jax.Array) 
         popsizes.append(result.popsizes)
         return result._replace(popsizes=None)
 
-    token = _BATCH_AXIS.set(RUNS)
+    token = _BATCH_AXIS.set(_batch.AXIS)
     try:
-        return jax.vmap(one, axis_name=RUNS)(x0, key)._replace(popsizes=popsizes[0])
+        return jax.vmap(one, axis_name=_batch.AXIS)(x0, key)._replace(popsizes=popsizes[0])
     finally:
         _BATCH_AXIS.reset(token)
 
-
-RUNS = "runs"
-"""The name of the batch axis of :func:`batched_runs`."""
 
 _BATCH_AXIS: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "jaxmin_population_batch_axis", default=None

@@ -12,8 +12,9 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from .. import _checks
+from .._batch import AXIS
 from .._identity import ByContent
-from .._loop import STARTS, run_loop
+from .._loop import run_loop
 from ..minimize import check_objective, prepare_start
 from ..result import MinimizeResult
 from ._residuals import check_residuals, covariance_factor, whitened
@@ -153,8 +154,8 @@ def newton(
 def _run(fun, settings, steps, record_every, batched, x0, args, gtol, factor):
     run_one = functools.partial(_run_one, fun.value, settings, steps, record_every, gtol=gtol)
     if batched:
-        run_many = functools.partial(run_one, axis_name=STARTS)
-        return jax.vmap(run_many, in_axes=(0, None, None), axis_name=STARTS)(x0, args, factor)
+        run_many = functools.partial(run_one, axis_name=AXIS)
+        return jax.vmap(run_many, in_axes=(0, None, None), axis_name=AXIS)(x0, args, factor)
     return run_one(x0, args, factor)
 
 
