@@ -7,8 +7,8 @@ with the same ones.
 
 - **Same seed, same scan.** Before each batch the sampler is seeded from the seed and the
   number of trials finished so far, so a scan's trials depend on its history only. A worker
-  that asks while others have trials running mixes its process into the seed, so that workers
-  do not repeat each other (two started at the same instant may share their first batch).
+  that finds others' trials running once its own are asked mixes its process into the seed,
+  so that workers do not repeat each other.
 - **Resume.** Trials left unfinished by a process that was interrupted (or killed: its
   heartbeat goes stale after ``grace_s`` seconds) are marked failed and asked again, with the
   same settings, before any new trial: an interrupted-and-resumed scan finishes the same trials
@@ -295,17 +295,15 @@ def run(
                     break
                 time.sleep(heartbeat_s)  # the rest is running elsewhere: wait for it, or for
                 continue  # its worker to go stale
-            # the grid sampler's order of points is the seed's alone; the others are seeded
-            # by the history, and by this process where others are running trials (a scan
-            # shared by workers is not reproducible anyway, and they must not repeat each other)
-            mixed = [seed, done + len(running)] + ([os.getpid(), time.time_ns()] if running else [])
-            history = int(np.random.SeedSequence(mixed).generate_state(1)[0])
-            study.sampler = make_sampler(sampler, seed if sampler == "grid" else history, space)
+            if sampler == "grid":  # its order of points is the seed's alone
+                study.sampler = make_sampler(sampler, seed, space)
             asked: list = []
             try:
                 for _ in range(todo):
                     asked.append(study.ask())
                     study._storage.record_heartbeat(asked[-1]._trial_id)
+                if sampler != "grid":
+                    study.sampler = make_sampler(sampler, _batch_seed(study, seed, asked), space)
                 settings_of = [spaces.suggest(trial, space) for trial in asked]
                 with _heartbeat(study, asked, heartbeat_s):
                     for indices, outcomes in problem.groups(settings_of):
@@ -321,6 +319,25 @@ def run(
     finally:
         bar.close()
     return study
+
+
+def _batch_seed(study, seed: int, asked: list) -> int:
+    """The sampler's seed for a batch whose trials are asked (and so stored as running) but not
+    yet sampled: the scan's seed and the number of other trials finished or running, mixed
+    with this process where other trials are running.
+
+    A lone worker's batches thus depend on the scan's history only. Of two workers asking at
+    once, the later to look sees the other's trials (running, or finished and counted), so
+    their seeds differ and they do not repeat each other (a shared scan is not reproducible
+    anyway)."""
+    optuna = optuna_module()
+    mine = {trial._trial_id for trial in asked}
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    others = [trial for trial in running if trial._trial_id not in mine]
+    mixed = [seed, len(_finished(study)) + len(others)]
+    if others:
+        mixed += [os.getpid(), time.time_ns()]
+    return int(np.random.SeedSequence(mixed).generate_state(1)[0])
 
 
 def _fail(study, trial) -> bool:
