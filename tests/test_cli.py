@@ -5,8 +5,10 @@ import shutil
 import subprocess
 
 import numpy as np
+import pytest
 
 from jaxmin import cli, landscape, nn, optim
+from jaxmin.evolution import _driver
 
 
 def test_console_script_help():
@@ -148,6 +150,42 @@ def test_ga_command_and_population_paths_in_landscape(tmp_path):
     assert list(result) == ["adam", "cmaes", "ga"]
     assert result["cmaes"]["status"] == "ftarget"
     assert result["cmaes"]["distance_to_nearest_minimum"] < 1e-3
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cmaes", "--function", "rastrigin", "--dim", "3", "--restarts", "2", "--max-evals", "900"],
+        ["ga", "--function", "rastrigin", "--dim", "3", "--popsize", "12", "--generations", "40"],
+    ],
+    ids=["cmaes", "ga"],
+)
+def test_a_killed_population_run_resumes_to_the_same_results(argv, tmp_path, monkeypatch, capsys):
+    argv = [*argv, "--checkpoint-every", "6"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert cli.main([*argv, "--out", str(whole)]) == 0
+    real, calls = _driver.run_chunk, []
+
+    def killed_in_the_third_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_driver, "run_chunk", killed_in_the_third_chunk)
+    assert cli.main([*argv, "--out", str(cut)]) == 130
+    monkeypatch.setattr(_driver, "run_chunk", real)
+    [checkpoint] = cut.iterdir()  # nothing else is written yet
+    assert checkpoint.name.endswith("_checkpoint.npz")
+    capsys.readouterr()
+    assert cli.main([*argv, "--out", str(cut)]) == 2  # a new run would lose it: refused
+    assert "--resume" in capsys.readouterr().err
+    assert cli.main([*argv, "--seed", "1", "--out", str(cut), "--resume"]) == 2
+    assert "checkpoint" in capsys.readouterr().err  # another run's checkpoint is refused
+    assert cli.main([*argv, "--out", str(cut), "--resume"]) == 0
+    [name] = [p.name for p in whole.glob("*.json")]
+    assert json.loads((cut / name).read_text()) == json.loads((whole / name).read_text())
+    assert not checkpoint.exists()  # finished and written: removed
 
 
 def test_a_rule_added_to_optim_rules_is_all_the_landscape_needs(tmp_path, monkeypatch):

@@ -67,6 +67,9 @@ CATALOGUE = [
     ([*CMAES, "--x0", "1e30"], "outside the box of sphere"),
     ([*CMAES, "--x0", "nan"], "--x0: expected a finite number"),
     ([*CMAES, "--seed", "-1"], "--seed: expected an integer >= 0"),
+    ([*CMAES, "--checkpoint-every", "0"], "--checkpoint-every: expected an integer >= 1"),
+    ([*CMAES, "--resume"], "--resume: no checkpoint sphere2_cmaes_checkpoint.npz"),
+    ([*GA, "--resume"], "--resume: no checkpoint sphere2_ga_checkpoint.npz"),
     # ga
     ([*GA, "--decay", "-1"], "--decay: expected a number in (0, 1]"),
     ([*GA, "--decay", "0"], "--decay: expected a number in (0, 1]"),
@@ -124,6 +127,7 @@ EXISTING = [
     (["overfitting", "--epochs", "10"], "overfitting_summary.json"),
     ([*CMAES, "--max-evals", "10"], "sphere2_cmaes.json"),
     ([*GA, "--generations", "2"], "sphere2_ga_convergence.png"),
+    ([*GA, "--generations", "2"], "sphere2_ga_checkpoint.npz"),
     (["fit", "--replicas", "2", "--epochs", "2"], "report.json"),
     (["hyperopt", "--trials", "1", "--epochs", "2"], "study.db"),
 ]

@@ -143,12 +143,26 @@ def _population_start(args: argparse.Namespace, objective: objectives.Objective)
         _inside_box("--x0", x0, objective)
     else:
         x0 = np.random.default_rng(args.seed).uniform(objective.lower, objective.upper)
-    prepare_out(
-        Path(args.out),
-        [f"{_stem(objective, args.command)}{end}" for end in ("_convergence.png", ".json")],
-        force=args.force,
-    )
+    out, stem = Path(args.out), _stem(objective, args.command)
+    checkpoint = out / f"{stem}{CHECKPOINT_END}"
+    if args.resume:
+        if not checkpoint.exists():
+            raise ValueError(f"--resume: no checkpoint {checkpoint.name} in {str(out)!r}")
+        return x0
+    outputs = [f"{stem}{end}" for end in ("_convergence.png", ".json", CHECKPOINT_END)]
+    hint = " or --resume to continue an interrupted run"
+    for name in prepare_out(out, outputs, force=args.force, hint=hint):
+        (out / name).unlink()  # --force: above all, a new run must not resume the old one
     return x0
+
+
+CHECKPOINT_END = "_checkpoint.npz"
+"""How the name of a population run's checkpoint in ``--out`` ends (removed once it has
+finished and its results are written)."""
+
+
+def _checkpoint(args: argparse.Namespace, objective: objectives.Objective) -> Path:
+    return Path(args.out) / f"{_stem(objective, args.command)}{CHECKPOINT_END}"
 
 
 def _stem(objective: objectives.Objective, method: str) -> str:
@@ -188,6 +202,7 @@ def _report_population(
         plot.plot_convergence(result, out / f"{stem}_convergence.png", f_star=f_star, title=title),
         _write_json(summary, out / f"{stem}.json"),
     ]
+    _checkpoint(args, objective).unlink(missing_ok=True)
     print(
         f"{method} on {objective.name} (n={objective.dim}): f={float(result.fun):.6g} after "
         f"{int(result.nfev)} evaluations, {int(result.nit)} generations, {result.status_name}"
@@ -217,6 +232,8 @@ def cmd_cmaes(args: argparse.Namespace) -> int:
         max_evals=args.max_evals,
         ftarget=args.ftarget,
         restarts=args.restarts,
+        chunk_steps=args.checkpoint_every,
+        checkpoint=_checkpoint(args, objective),
         progress=sys.stderr.isatty(),
     )
     return _report_population(args, objective, x0, result, "cmaes", settings)
@@ -229,7 +246,8 @@ def cmd_ga(args: argparse.Namespace) -> int:
     x0 = _population_start(args, objective)
     width = float(np.max(objective.upper - objective.lower))
     scale = args.scale if args.scale is not None else 0.05 * width
-    decay = args.decay
+    rate, decay = args.rate, args.decay  # the schedules close over numbers only: their
+    # fingerprint (a checkpoint's identity) must not see the other options
     settings = {
         "popsize": args.popsize,
         "generations": args.generations,
@@ -250,11 +268,13 @@ def cmd_ga(args: argparse.Namespace) -> int:
         steps=args.generations,
         init_scale=0.25 * width,
         mutation=args.mutation,
-        mutation_rate=lambda g: args.rate * decay**g,
+        mutation_rate=lambda g: rate * decay**g,
         mutation_scale=lambda g: scale * decay**g,
         selection=args.selection,
         elitism=args.elitism,
         ftarget=args.ftarget,
+        chunk_steps=args.checkpoint_every,
+        checkpoint=_checkpoint(args, objective),
         progress=sys.stderr.isatty(),
     )
     return _report_population(args, objective, x0, result, "ga", settings)
@@ -495,6 +515,17 @@ def _population_arguments(p: argparse.ArgumentParser, functions: list[str], out:
         "in the box)",
     )
     p.add_argument("--ftarget", type=number(), default=1e-8, help="stop at f <= ftarget")
+    p.add_argument(
+        "--checkpoint-every",
+        type=integer(1),
+        default=1000,
+        help="generations between checkpoints in --out (the results do not depend on it)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its checkpoint in --out (same options)",
+    )
     _out_arguments(p, out)
 
 
