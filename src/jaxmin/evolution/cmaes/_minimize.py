@@ -214,14 +214,16 @@ def minimize(
             popsizes=(popsize,),
         )
 
-    identity = _driver.identity(
-        settings,
-        left_out=_LEFT_OUT,
-        fingerprinted=("args",),
-        fun=fun_flat,
-        start=vector,
-        key=key,
-    )
+    identity = None  # fingerprints, for a checkpoint only
+    if checkpoint is not None:
+        identity = _driver.identity(
+            settings,
+            left_out=_LEFT_OUT,
+            fingerprinted=("args",),
+            fun=fun_flat,
+            start=vector,
+            key=key,
+        )
     finished = _Finished.empty(vector, record_mean)
     first = 0 if checkpoint is None else _driver.stored_field(checkpoint, "restart") or 0
     if first > restarts:
@@ -237,7 +239,7 @@ def minimize(
             break
         operands, state, length = start(restart, finished.used)
         status, history = RUNNING, None
-        meta = identity | {"restart": restart}
+        meta = None if checkpoint is None else identity | {"restart": restart}
         if checkpoint is not None and restart == first and Path(checkpoint).exists():
             empty = _driver.empty_history(generation, operands, state)
             state, status, history, saved = _driver.load(

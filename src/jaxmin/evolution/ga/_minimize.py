@@ -349,14 +349,16 @@ def minimize(
         xp = jnp
     else:
         history = _driver.as_history(first)  # the first population's record
-        identity = _driver.identity(
-            settings,
-            left_out=_LEFT_OUT,
-            fingerprinted=_FINGERPRINTED,
-            fun=fun_flat,
-            start=vector,
-            key=key,
-        )
+        identity = None  # fingerprints, for a checkpoint only
+        if checkpoint is not None:
+            identity = _driver.identity(
+                settings,
+                left_out=_LEFT_OUT,
+                fingerprinted=_FINGERPRINTED,
+                fun=fun_flat,
+                start=vector,
+                key=key,
+            )
         if checkpoint is not None and Path(checkpoint).exists():
             carry, status, history = _driver.load(checkpoint, identity, carry, history)
             done = int(carry[2])
