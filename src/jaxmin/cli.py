@@ -16,6 +16,7 @@ import numpy as np
 
 from . import cli_fit, cli_hyperopt, landscape, objectives, optim, overfitting, plot
 from ._cli_args import Parser, integer, number, numbers, one_line, prepare_out
+from .compile_cache import use_compile_cache
 from .devices import use_cpu_cores
 from .evolution import cmaes, ga
 from .find_minima import find_minima
@@ -537,8 +538,10 @@ def _out_arguments(p: argparse.ArgumentParser, out: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxmin`` command: every error is one line on stderr, exit code 2
     (returned, also for argparse's errors; ``--help`` returns 0)."""
-    if argv is None and sys.argv[1:2] in (["fit"], ["hyperopt"]):
-        use_cpu_cores()  # the replicas on every core (the command's own process, before JAX starts)
+    if argv is None:  # the command's own process, before JAX starts
+        if sys.argv[1:2] in (["fit"], ["hyperopt"]):
+            use_cpu_cores()  # the replicas on every core
+        use_compile_cache()  # a second run reads its programs instead of compiling them
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:

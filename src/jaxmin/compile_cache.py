@@ -1,0 +1,74 @@
+"""Compiled programs kept on disk between runs of the ``jaxmin`` command.
+
+XLA compiles each program of a run before it runs it, and on a CPU that often takes longer than
+the run: ``jaxmin cmaes`` with six IPOP restarts compiles six programs (one per population
+size, ~2 s each) for a tenth of a second of generations. The command therefore keeps what it
+compiled in JAX's persistent compilation cache, so that running it again — the same options, or
+others that need the same programs — reads the programs instead of compiling them. The numbers
+are the same either way (the cache holds the very programs XLA compiled).
+
+The folder is ``$JAXMIN_CACHE_DIR`` if set (``off`` turns the cache off), otherwise
+``$XDG_CACHE_HOME/jaxmin/xla`` (``~/.cache/jaxmin/xla``); a ``JAX_COMPILATION_CACHE_DIR`` of the
+user's own is left as it is. It may be deleted at any time; when it holds more than
+:data:`MAX_BYTES`, the programs least recently written are removed first.
+
+In Python, call :func:`use_compile_cache` (or set JAX's own ``jax_compilation_cache_dir``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+MAX_BYTES = 1 << 30
+"""The most the cache folder keeps (1 GiB), trimmed when :func:`use_compile_cache` starts."""
+
+MIN_COMPILE_SECONDS = 0.1
+"""Programs that compile faster than this are not written (reading one costs milliseconds)."""
+
+
+def cache_folder() -> Path | None:
+    """Where the command keeps compiled programs, or None if ``JAXMIN_CACHE_DIR=off``."""
+    given = os.environ.get("JAXMIN_CACHE_DIR")
+    if given is not None:
+        return None if given.strip().lower() in ("", "off", "0", "no") else Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jaxmin" / "xla"
+
+
+def use_compile_cache() -> Path | None:
+    """Keep this process's compiled programs in :func:`cache_folder` (before the first
+    compilation); returns the folder, or None where the cache is off or the user's own
+    ``JAX_COMPILATION_CACHE_DIR`` (or ``jax_compilation_cache_dir``) is in use."""
+    if jax.config.jax_compilation_cache_dir:  # JAX reads JAX_COMPILATION_CACHE_DIR itself
+        return None
+    folder = cache_folder()
+    if folder is None:
+        return None
+    trim(folder, MAX_BYTES)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    return folder
+
+
+def trim(folder: Path, max_bytes: int) -> None:
+    """Remove the files of ``folder`` written longest ago until it holds at most ``max_bytes``
+    (a file another process removes meanwhile is skipped)."""
+    if not folder.is_dir():
+        return
+    entries = []
+    for path in folder.iterdir():
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries, key=lambda entry: entry[0]):
+        if total <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
