@@ -502,9 +502,16 @@ def write_results(
 # --- command line ------------------------------------------------------------------------------
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The common command line: ``--quick`` and ``--repeats N`` (None: the script's default)."""
+def parse_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """The common command line: ``--quick`` and ``--repeats N`` (None: the script's default),
+    and what ``extra`` adds to the parser (a script's own options)."""
     parser = argparse.ArgumentParser(description=description)
+    if extra is not None:
+        extra(parser)
     parser.add_argument(
         "--quick",
         action="store_true",

@@ -52,7 +52,7 @@ def test_a_second_run_of_the_command_reads_its_programs(tmp_path):
     assert {path.name: path.stat().st_mtime_ns for path in cache.iterdir()} == written  # read
 
 
-def test_the_users_own_jax_cache_and_off_are_respected(tmp_path):
+def test_the_users_own_jax_cache_off_and_an_unwritable_folder_mean_no_cache(tmp_path):
     script = "from jaxmin.compile_cache import use_compile_cache; print(use_compile_cache())"
     env = dict(os.environ, JAXMIN_CACHE_DIR=str(tmp_path / "mine"))
     env["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "theirs")
@@ -60,6 +60,10 @@ def test_the_users_own_jax_cache_and_off_are_respected(tmp_path):
     assert done.stdout.strip() == "None"
     env = dict(os.environ, JAXMIN_CACHE_DIR="off")
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "None"
+    (tmp_path / "file").write_text("not a folder")
+    env["JAXMIN_CACHE_DIR"] = str(tmp_path / "file" / "cache")  # cannot be made: no cache
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "None"
     env["JAXMIN_CACHE_DIR"] = str(tmp_path / "mine")

@@ -144,8 +144,8 @@ def _population_start(args: argparse.Namespace, objective: objectives.Objective)
         _inside_box("--x0", x0, objective)
     else:
         x0 = np.random.default_rng(args.seed).uniform(objective.lower, objective.upper)
-    out, stem = Path(args.out), _stem(objective, args.command)
-    checkpoint = out / f"{stem}{CHECKPOINT_END}"
+    checkpoint = _checkpoint(args, objective)
+    out, stem = checkpoint.parent, _stem(objective, args.command)
     if args.resume:
         if not checkpoint.exists():
             raise ValueError(f"--resume: no checkpoint {checkpoint.name} in {str(out)!r}")

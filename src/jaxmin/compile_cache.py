@@ -34,18 +34,30 @@ def cache_folder() -> Path | None:
     given = os.environ.get("JAXMIN_CACHE_DIR")
     if given is not None:
         return None if given.strip().lower() in ("", "off", "0", "no") else Path(given)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = Path.home() / ".cache"
+        except RuntimeError:  # no home folder to be found: no cache
+            return None
     return Path(base) / "jaxmin" / "xla"
 
 
 def use_compile_cache() -> Path | None:
     """Keep this process's compiled programs in :func:`cache_folder` (before the first
-    compilation); returns the folder, or None where the cache is off or the user's own
-    ``JAX_COMPILATION_CACHE_DIR`` (or ``jax_compilation_cache_dir``) is in use."""
+    compilation); returns the folder, or None where the cache is off, the folder cannot be
+    written, or the user's own ``JAX_COMPILATION_CACHE_DIR`` (``jax_compilation_cache_dir``)
+    is in use."""
     if jax.config.jax_compilation_cache_dir:  # JAX reads JAX_COMPILATION_CACHE_DIR itself
         return None
     folder = cache_folder()
     if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a folder that cannot be made: no cache (rather than a warning per program)
+    if not os.access(folder, os.W_OK | os.X_OK):
         return None
     trim(folder, MAX_BYTES)
     jax.config.update("jax_compilation_cache_dir", str(folder))
@@ -55,20 +67,23 @@ def use_compile_cache() -> Path | None:
 
 def trim(folder: Path, max_bytes: int) -> None:
     """Remove the files of ``folder`` written longest ago until it holds at most ``max_bytes``
-    (a file another process removes meanwhile is skipped)."""
+    (a file that cannot be read or removed — another process's doing — is skipped)."""
     if not folder.is_dir():
         return
     entries = []
     for path in folder.iterdir():
         try:
-            stat = path.stat()
+            if path.is_file():
+                stat = path.stat()
+                entries.append((stat.st_mtime, stat.st_size, path))
         except OSError:
             continue
-        if path.is_file():
-            entries.append((stat.st_mtime, stat.st_size, path))
     total = sum(size for _, size, _ in entries)
     for _, size, path in sorted(entries, key=lambda entry: entry[0]):
         if total <= max_bytes:
             break
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            continue
         total -= size
