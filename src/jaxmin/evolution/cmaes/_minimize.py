@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ... import _checks
+from ... import _checks, _random
 from ... import checkpoint as checkpoints
 from ..._identity import ByContent
 from ..._progress import ProgressBar
@@ -68,7 +68,7 @@ class _Generation:
 
     def __call__(self, operands: tuple, state: CMAState) -> tuple[CMAState, jax.Array, dict]:
         key, max_evals, max_generations, args = operands
-        generation_key = jax.random.fold_in(key, state.generation)
+        generation_key = _random.fold_in(key, state.generation)
         candidates, asked = ask(generation_key, state)
         fitness = evaluate(self.fun.value, candidates, args)
         new, ranked = told(candidates, fitness, asked)

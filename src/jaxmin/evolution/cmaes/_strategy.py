@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ... import _checks
+from ... import _checks, _random
 from .._population import generation_info
 from ._parameters import StrategyParameters, default_popsize, strategy_parameters
 
@@ -161,7 +161,7 @@ def ask(key: jax.Array, state: CMAState) -> tuple[jax.Array, CMAState]:
     """Sample λ candidates x_k = m + σ B (D ⊙ z_k), z_k ~ N(0, I): ``(candidates (λ, n),
     state)`` (the state is unchanged; the shape evosax users know)."""
     n = state.mean.shape[0]
-    z = jax.random.normal(key, (popsize_of(state), n), state.mean.dtype)
+    z = _random.normal(key, (popsize_of(state), n), state.mean.dtype)
     return state.mean + state.sigma * ((z * state.D) @ state.B.T), state
 
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ... import _random
 from .. import _population
 from ._minimize import Rate, _Config, breed, make_config
 from ._selection import ranked
@@ -74,7 +75,7 @@ def init(key: jax.Array, x0: jax.Array, config: _Config, init_scale: float = 1.0
     if x0.ndim != 1 or not jnp.issubdtype(x0.dtype, jnp.floating):
         raise ValueError(f"x0 must be a 1-D float vector, got shape {x0.shape} {x0.dtype}")
     lam = config.popsize
-    population = x0 + init_scale * jax.random.normal(key, (lam, x0.shape[0]), x0.dtype)
+    population = x0 + init_scale * _random.normal(key, (lam, x0.shape[0]), x0.dtype)
     inf = jnp.asarray(jnp.inf, x0.dtype)
     return GAState(
         population=population.at[0].set(x0),

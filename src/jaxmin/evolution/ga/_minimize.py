@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ... import _checks
+from ... import _checks, _random
 from ..._identity import ByContent
 from ..._progress import ProgressBar
 from ...result import Status
@@ -210,7 +210,7 @@ class _Generation:
         population, fitness, g, nfev = carry
         config, lam = self.config, self.config.popsize
         elite, elite_f, children = breed(
-            jax.random.fold_in(key, g), population, fitness, g, rate, scale, config
+            _random.fold_in(key, g), population, fitness, g, rate, scale, config
         )
         children_f = evaluate(self.fun.value, children, args)
         population = jnp.concatenate([elite, children])
@@ -234,7 +234,7 @@ def _reached(fitness: jax.Array, config: _Config) -> jax.Array:
 def _start(fun, x0, key, init_scale, config: _Config, args):
     """The first population (x0 and λ − 1 draws around it), its f, record and status."""
     n, lam = x0.shape[0], config.popsize
-    population = x0 + init_scale * jax.random.normal(key, (lam, n), x0.dtype)
+    population = x0 + init_scale * _random.normal(key, (lam, n), x0.dtype)
     population = population.at[0].set(x0)
     fitness = evaluate(fun.value, population, args)
     status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), _RUNNING)

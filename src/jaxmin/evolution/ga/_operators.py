@@ -13,6 +13,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from ... import _random
+
 
 def normals(u: jax.Array) -> jax.Array:
     """Standard normals z = √2 erf⁻¹(2u − 1) from uniforms u ∈ [0, 1) (u = 0 taken just
@@ -30,7 +32,7 @@ def integers(u: jax.Array, high: jax.Array | int) -> jax.Array:
 def uniforms(key: jax.Array, shape: tuple[int, ...], dtype: jax.typing.DTypeLike) -> jax.Array:
     """Uniforms U[0, 1) of ``dtype`` (a float dtype; integers draw in the default float)."""
     dtype = dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
-    return jax.random.uniform(key, shape, dtype)
+    return _random.uniform(key, shape, dtype)
 
 
 def multiplicative_mutation(

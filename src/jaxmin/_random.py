@@ -1,0 +1,111 @@
+"""JAX's own random numbers (the same bits as ``jax.random``), with the Threefry hash written
+out as straight-line array operations.
+
+On a CPU, XLA runs ``jax.random``'s Threefry-2x32 hash as a loop of five iterations, each a
+dozen small kernels (the loop carries copies of the key schedule): in a compiled generation of
+CMA-ES or the GA, whose arrays are small, that loop is a fifth of the generation's kernels and
+a third of the code XLA compiles for it. Here the 20 rounds are written out, so that the
+compiler fuses the hash, the counter and the conversion to floats into one kernel.
+
+Threefry-2x32 (Salmon et al., SC'11), 20 rounds: with the key (k₀, k₁), k₂ = k₀ ⊕ k₁ ⊕
+0x1BD11BDA, the counter (x₀, x₁) ← (x₀ + k₀, x₁ + k₁); each round x₀ ← x₀ + x₁,
+x₁ ← rotl(x₁, r) ⊕ x₀ with the rotations (13, 15, 26, 6) and (17, 29, 16, 24) in turn, four
+rounds at a time; after the s-th group of four, (x₀, x₁) ← (x₀ + k_{s mod 3},
+x₁ + k_{(s+1) mod 3} + s).
+
+The functions follow ``jax.random``'s bit layout (``jax_threefry_partitionable``, the default
+since JAX 0.5: element i of a draw hashes the counter (⌊i / 2³²⌋, i mod 2³²)) and its
+conversions, so they return exactly what ``jax.random.uniform``, ``normal`` and ``fold_in``
+return; for another key implementation, or the old layout, they call ``jax.random`` itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_PARITY = np.uint32(0x1BD11BDA)
+
+
+def threefry2x32(
+    k0: jax.Array, k1: jax.Array, x0: jax.Array, x1: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """The Threefry-2x32 hash of the counters (x₀, x₁) under the key (k₀, k₁), uint32 arrays
+    (see the module docstring): ``jax.random``'s hash, as straight-line operations."""
+    keys = (k0, k1, k0 ^ k1 ^ _PARITY)
+    x0, x1 = x0 + keys[0], x1 + keys[1]
+    for group in range(5):
+        for rotation in _ROTATIONS[group % 2]:
+            x0 = x0 + x1
+            x1 = ((x1 << np.uint32(rotation)) | (x1 >> np.uint32(32 - rotation))) ^ x0
+        x0 = x0 + keys[(group + 1) % 3]
+        x1 = x1 + keys[(group + 2) % 3] + np.uint32(group + 1)
+    return x0, x1
+
+
+def _ours(key: jax.Array) -> bool:
+    """Whether ``key`` is a Threefry key drawn with the partitionable layout."""
+    return (
+        jax.config.jax_threefry_partitionable
+        and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+        and jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0))
+    )
+
+
+def _counters(shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """The (high, low) 32-bit halves of the flat index of every element of ``shape``."""
+    size = math.prod(shape)
+    if size >= 2**32:
+        raise ValueError(f"a draw of more than 2**32 numbers, got shape {shape}")
+    low = jax.lax.iota(np.uint32, size).reshape(shape)
+    return jnp.zeros(shape, np.uint32), low
+
+
+def _bits(key: jax.Array, shape: tuple[int, ...], width: int) -> jax.Array:
+    """``width`` (32 or 64) random bits per element, as ``jax.random.bits``."""
+    k = jax.random.key_data(key)
+    high, low = threefry2x32(k[0], k[1], *_counters(shape))
+    if width == 32:
+        return high ^ low
+    return (high.astype(np.uint64) << np.uint64(32)) | low.astype(np.uint64)
+
+
+def uniform(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
+    """U[0, 1) of ``dtype`` (float32 or float64), equal to ``jax.random.uniform(key, shape,
+    dtype)``: the top mantissa bits of the draw under an exponent of 1, minus 1."""
+    dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
+    if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
+        return jax.random.uniform(key, shape, dtype)
+    info = jnp.finfo(dtype)
+    bits = _bits(key, shape, info.bits)
+    unsigned = bits.dtype
+    mantissa = bits >> np.array(info.bits - info.nmant, unsigned)
+    one = np.array(1.0, dtype).view(unsigned)
+    floats = jax.lax.bitcast_convert_type(mantissa | one, dtype) - np.array(1.0, dtype)
+    return jnp.maximum(np.array(0.0, dtype), floats)
+
+
+def normal(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
+    """N(0, 1) of ``dtype``, equal to ``jax.random.normal(key, shape, dtype)``:
+    √2 erf⁻¹(u) with u uniform on (−1, 1)."""
+    dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
+    if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
+        return jax.random.normal(key, shape, dtype)
+    low = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
+    u = jnp.maximum(low, uniform(key, shape, dtype) * (1 - low) + low)
+    return np.array(math.sqrt(2), dtype) * jax.lax.erf_inv(u)
+
+
+def fold_in(key: jax.Array, data: jax.Array | int) -> jax.Array:
+    """``jax.random.fold_in(key, data)`` for a 32-bit ``data``: the key hashed with the
+    counter (0, data)."""
+    if not _ours(key):
+        return jax.random.fold_in(key, data)
+    k = jax.random.key_data(key)
+    low = jnp.asarray(data).astype(np.uint32)
+    out = threefry2x32(k[0], k[1], jnp.zeros((), np.uint32), low)
+    return jax.random.wrap_key_data(jnp.stack(out), impl=jax.random.key_impl(key))
