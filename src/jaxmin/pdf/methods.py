@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from .. import _random
 from ..evolution import cmaes, ga
 from ..evolution.ga._minimize import breed
 from ..evolution.ga._selection import ranked
@@ -76,7 +77,7 @@ class CMAES(NamedTuple):
 
     def step(self, params, state: CMAESState, epoch, objective: Objective, value_and_grad, _):
         _, unravel = ravel_pytree(params)
-        epoch_key = jax.random.fold_in(state.key, epoch)
+        epoch_key = _random.fold_in(state.key, epoch)
         candidates, cma = cmaes.ask(epoch_key, state.cma)
         train, val = _population_objective(objective, unravel)(
             jnp.concatenate([cma.mean[None], candidates])
@@ -132,7 +133,7 @@ class GeneticAlgorithm(NamedTuple):
         )
         dtype = state.population.dtype
         rate, scale = jnp.asarray(self.rate, dtype), jnp.asarray(self.scale, dtype)
-        key = jax.random.fold_in(state.key, epoch)
+        key = _random.fold_in(state.key, epoch)
         elite, elite_train, children = breed(
             key, state.population, train, epoch, rate, scale, config
         )
