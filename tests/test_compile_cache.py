@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 
 from jaxmin import compile_cache
 
@@ -53,19 +54,23 @@ def test_a_second_run_of_the_command_reads_its_programs(tmp_path):
 
 
 def test_the_users_own_jax_cache_off_and_an_unwritable_folder_mean_no_cache(tmp_path):
-    script = "from jaxmin.compile_cache import use_compile_cache; print(use_compile_cache())"
-    env = dict(os.environ, JAXMIN_CACHE_DIR=str(tmp_path / "mine"))
-    env["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "theirs")
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.stdout.strip() == "None"
-    env = dict(os.environ, JAXMIN_CACHE_DIR="off")
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.stdout.strip() == "None"
     (tmp_path / "file").write_text("not a folder")
-    env["JAXMIN_CACHE_DIR"] = str(tmp_path / "file" / "cache")  # cannot be made: no cache
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.stdout.strip() == "None"
-    env["JAXMIN_CACHE_DIR"] = str(tmp_path / "mine")
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.stdout.strip() == str(tmp_path / "mine")
+    cases = {  # JAXMIN_CACHE_DIR, JAX_COMPILATION_CACHE_DIR -> the folder in use
+        "theirs": (str(tmp_path / "mine"), str(tmp_path / "theirs"), None),
+        "off": ("off", None, None),
+        "cannot be made": (str(tmp_path / "file" / "cache"), None, None),
+        "ours": (str(tmp_path / "mine"), None, str(tmp_path / "mine")),
+    }
+    script = textwrap.dedent(
+        f"""
+        import os, jax
+        from jaxmin.compile_cache import use_compile_cache
+        for ours, theirs, expected in {list(cases.values())!r}:
+            os.environ["JAXMIN_CACHE_DIR"] = ours
+            jax.config.update("jax_compilation_cache_dir", theirs)  # as JAX reads it
+            folder = use_compile_cache()
+            assert (None if folder is None else str(folder)) == expected, (ours, theirs, folder)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
