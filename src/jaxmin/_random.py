@@ -21,7 +21,9 @@ return; for another key implementation, or the old layout, they call ``jax.rando
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -80,6 +82,22 @@ def uniform(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
     dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
     if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
         return jax.random.uniform(key, shape, dtype)
+    return _uniform(key, tuple(shape), dtype)
+
+
+def normal(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
+    """N(0, 1) of ``dtype``, equal to ``jax.random.normal(key, shape, dtype)``:
+    √2 erf⁻¹(u) with u uniform on (−1, 1)."""
+    dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
+    if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
+        return jax.random.normal(key, shape, dtype)
+    return _normal(key, tuple(shape), dtype)
+
+
+# Compiled as one program when called outside a trace (as jax.random's own functions are: one
+# operation at a time, each of the hash's hundred would compile for itself), inlined inside one.
+@functools.partial(jax.jit, static_argnums=(1, 2), inline=True)
+def _uniform(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
     info = jnp.finfo(dtype)
     bits = _bits(key, shape, info.bits)
     unsigned = bits.dtype
@@ -89,14 +107,10 @@ def uniform(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
     return jnp.maximum(np.array(0.0, dtype), floats)
 
 
-def normal(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
-    """N(0, 1) of ``dtype``, equal to ``jax.random.normal(key, shape, dtype)``:
-    √2 erf⁻¹(u) with u uniform on (−1, 1)."""
-    dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
-    if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
-        return jax.random.normal(key, shape, dtype)
+@functools.partial(jax.jit, static_argnums=(1, 2), inline=True)
+def _normal(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
     low = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
-    u = jnp.maximum(low, uniform(key, shape, dtype) * (1 - low) + low)
+    u = jnp.maximum(low, _uniform(key, shape, dtype) * (1 - low) + low)
     return np.array(math.sqrt(2), dtype) * jax.lax.erf_inv(u)
 
 
@@ -105,6 +119,11 @@ def fold_in(key: jax.Array, data: jax.Array | int) -> jax.Array:
     counter (0, data)."""
     if not _ours(key):
         return jax.random.fold_in(key, data)
+    return _fold_in(key, data)
+
+
+@functools.partial(jax.jit, inline=True)
+def _fold_in(key: jax.Array, data: jax.Array) -> jax.Array:
     k = jax.random.key_data(key)
     low = jnp.asarray(data).astype(np.uint32)
     out = threefry2x32(k[0], k[1], jnp.zeros((), np.uint32), low)
