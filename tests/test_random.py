@@ -3,10 +3,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxmin import _random
+from jaxmin.evolution import cmaes, ga
 
 # a few shapes, each compiled once (the seeds vary freely)
 shapes = st.sampled_from([(), (0,), (7,), (2, 3, 5)])
@@ -50,3 +52,23 @@ def test_the_same_under_jit_and_vmap_and_for_other_keys():
     np.testing.assert_array_equal(ours, draw(jax.random.normal, jax.random.fold_in)(keys, steps))
     rbg = jax.random.key(0, impl="rbg")  # another generator: jax.random's own draws
     np.testing.assert_array_equal(_random.normal(rbg, (3,)), jax.random.normal(rbg, (3,)))
+    np.testing.assert_array_equal(
+        jax.random.key_data(_random.fold_in(rbg, 2)),
+        jax.random.key_data(jax.random.fold_in(rbg, 2)),
+    )
+    with pytest.raises(ValueError, match="single key"):  # an array of keys, as jax.random
+        _random.normal(keys, (3,))
+
+
+def test_minimize_with_another_default_generator():
+    """With rbg as JAX's default generator the draws are jax.random's own (a review found
+    the Threefry path taken for any key of the default kind, and fold_in crashing)."""
+    before = jax.config.jax_default_prng_impl
+    jax.config.update("jax_default_prng_impl", "rbg")
+    try:
+        key = jax.random.key(0)
+        result = cmaes.minimize(lambda x: jnp.sum(x**2), jnp.ones(3), 0.5, key=key, steps=5)
+        assert int(result.nit) == 5
+        assert ga.minimize(lambda x: jnp.sum(x**2), jnp.ones(3), key=key, popsize=8, steps=3)
+    finally:
+        jax.config.update("jax_default_prng_impl", before)

@@ -50,11 +50,13 @@ def threefry2x32(
 
 
 def _ours(key: jax.Array) -> bool:
-    """Whether ``key`` is a Threefry key drawn with the partitionable layout."""
+    """Whether ``key`` is one typed Threefry key drawn with the partitionable layout (anything
+    else — raw uint32 keys, other generators, arrays of keys — goes to ``jax.random``)."""
     return (
         jax.config.jax_threefry_partitionable
         and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-        and jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0))
+        and key.ndim == 0
+        and str(jax.random.key_impl(key)) == "threefry2x32"
     )
 
 
@@ -117,7 +119,7 @@ def _normal(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
 def fold_in(key: jax.Array, data: jax.Array | int) -> jax.Array:
     """``jax.random.fold_in(key, data)`` for a 32-bit ``data``: the key hashed with the
     counter (0, data)."""
-    if not _ours(key):
+    if not _ours(key) or np.ndim(data):
         return jax.random.fold_in(key, data)
     return _fold_in(key, data)
 
@@ -125,6 +127,6 @@ def fold_in(key: jax.Array, data: jax.Array | int) -> jax.Array:
 @functools.partial(jax.jit, inline=True)
 def _fold_in(key: jax.Array, data: jax.Array) -> jax.Array:
     k = jax.random.key_data(key)
-    low = jnp.asarray(data).astype(np.uint32)
+    low = jnp.asarray(data, dtype=np.uint32)
     out = threefry2x32(k[0], k[1], jnp.zeros((), np.uint32), low)
     return jax.random.wrap_key_data(jnp.stack(out), impl=jax.random.key_impl(key))
