@@ -144,7 +144,7 @@ def quadratic_with_data(x, a, c):
     return 0.5 * d @ a @ d
 
 
-@settings(max_examples=12)
+@settings(max_examples=9)
 @given(
     n=st.integers(1, 4),
     seed=st.integers(0, 10_000),

@@ -84,7 +84,7 @@ def networks(draw):
     return params, x, y, kwargs, masks
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, suppress_health_check=[HealthCheck.too_slow])
 # Drawing a case builds JAX arrays of new shapes (eager ops compile per shape): seconds apiece.
 @given(networks())
 def test_backprop_equals_jax_grad(case):
