@@ -1,11 +1,16 @@
 """Test configuration: float64 for tight comparisons with references, modest hypothesis budgets."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
 from hypothesis import settings
 
 jax.config.update("jax_enable_x64", True)
+# the console scripts the tests start keep no compiled programs in the user's ~/.cache
+# (tests of the cache name their own folder)
+os.environ.setdefault("JAXMIN_CACHE_DIR", "off")
 
 settings.register_profile("jaxmin", deadline=None, max_examples=20, derandomize=True)
 settings.load_profile("jaxmin")

@@ -70,6 +70,7 @@ CATALOGUE = [
     ([*CMAES, "--checkpoint-every", "0"], "--checkpoint-every: expected an integer >= 1"),
     ([*CMAES, "--resume"], "--resume: no checkpoint sphere2_cmaes_checkpoint.npz"),
     ([*GA, "--resume"], "--resume: no checkpoint sphere2_ga_checkpoint.npz"),
+    ([*GA, "--resume", "--force"], "--resume continues a run and --force starts a new one"),
     # ga
     ([*GA, "--decay", "-1"], "--decay: expected a number in (0, 1]"),
     ([*GA, "--decay", "0"], "--decay: expected a number in (0, 1]"),

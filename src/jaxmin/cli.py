@@ -147,14 +147,16 @@ def _population_start(args: argparse.Namespace, objective: objectives.Objective)
     checkpoint = _checkpoint(args, objective)
     out, stem = checkpoint.parent, _stem(objective, args.command)
     if args.resume:
+        if args.force:
+            raise ValueError("--resume continues a run and --force starts a new one: pass one")
         if not checkpoint.exists():
             raise ValueError(f"--resume: no checkpoint {checkpoint.name} in {str(out)!r}")
         return x0
     outputs = [f"{stem}{end}" for end in ("_convergence.png", ".json", CHECKPOINT_END)]
     hint = " or --resume to continue an interrupted run"
-    for name in prepare_out(out, outputs, force=args.force, hint=hint):
-        (out / name).unlink()  # --force: above all, a new run must not resume the old one
-    return x0
+    prepare_out(out, outputs, force=args.force, hint=hint)
+    checkpoint.unlink(missing_ok=True)  # --force: the new run must not resume the old one (the
+    return x0  # old results stay until the new ones replace them)
 
 
 CHECKPOINT_END = "_checkpoint.npz"
@@ -525,7 +527,8 @@ def _population_arguments(p: argparse.ArgumentParser, functions: list[str], out:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run from its checkpoint in --out (same options)",
+        help="continue an interrupted run from its checkpoint in --out (same function, start, "
+        "seed and settings; a larger budget extends it)",
     )
     _out_arguments(p, out)
 
@@ -538,14 +541,14 @@ def _out_arguments(p: argparse.ArgumentParser, out: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxmin`` command: every error is one line on stderr, exit code 2
     (returned, also for argparse's errors; ``--help`` returns 0)."""
-    if argv is None:  # the command's own process, before JAX starts
-        if sys.argv[1:2] in (["fit"], ["hyperopt"]):
-            use_cpu_cores()  # the replicas on every core
-        use_compile_cache()  # a second run reads its programs instead of compiling them
+    if argv is None and sys.argv[1:2] in (["fit"], ["hyperopt"]):
+        use_cpu_cores()  # the replicas on every core (the command's own process, before JAX starts)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
+    if argv is None:
+        use_compile_cache()  # a second run reads its programs instead of compiling them
     try:
         return args.run(args)
     except KeyboardInterrupt:

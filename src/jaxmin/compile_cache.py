@@ -8,16 +8,20 @@ others that need the same programs — reads the programs instead of compiling t
 are the same either way (the cache holds the very programs XLA compiled).
 
 The folder is ``$JAXMIN_CACHE_DIR`` if set (``off`` turns the cache off), otherwise
-``$XDG_CACHE_HOME/jaxmin/xla`` (``~/.cache/jaxmin/xla``); a ``JAX_COMPILATION_CACHE_DIR`` of the
-user's own is left as it is. It may be deleted at any time; when it holds more than
-:data:`MAX_BYTES`, the programs least recently written are removed first.
+``$XDG_CACHE_HOME/jaxmin/xla`` (``~/.cache/jaxmin/xla``), with one subfolder per CPU (machine
+type and feature flags: a home shared by different machines keeps their programs apart); a
+``JAX_COMPILATION_CACHE_DIR`` of the user's own is left as it is. It may be deleted at any
+time; when JAX's entries in it take more than :data:`MAX_BYTES`, those least recently written
+are removed first (nothing else in the folder is touched).
 
 In Python, call :func:`use_compile_cache` (or set JAX's own ``jax_compilation_cache_dir``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
 from pathlib import Path
 
 import jax
@@ -43,6 +47,18 @@ def cache_folder() -> Path | None:
     return Path(base) / "jaxmin" / "xla"
 
 
+def _this_cpu() -> str:
+    """The machine type and a digest of the CPU's feature flags: programs compiled for one CPU
+    are kept apart from another's (a home folder shared by a cluster's machines)."""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            flags = next((line for line in info if line.startswith("flags")), "")
+    except OSError:
+        flags = platform.processor()
+    return f"{platform.machine()}-{hashlib.sha256(flags.encode()).hexdigest()[:12]}"
+
+
 def use_compile_cache() -> Path | None:
     """Keep this process's compiled programs in :func:`cache_folder` (before the first
     compilation); returns the folder, or None where the cache is off, the folder cannot be
@@ -50,28 +66,32 @@ def use_compile_cache() -> Path | None:
     is in use."""
     if jax.config.jax_compilation_cache_dir:  # JAX reads JAX_COMPILATION_CACHE_DIR itself
         return None
-    folder = cache_folder()
-    if folder is None:
+    base = cache_folder()
+    if base is None:
         return None
+    folder = base.expanduser().resolve() / _this_cpu()
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+            return None
+        trim(folder, MAX_BYTES)
     except OSError:
-        return None  # a folder that cannot be made: no cache (rather than a warning per program)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return None
-    trim(folder, MAX_BYTES)
+        return None  # a folder that cannot be made or read: no cache (not a warning per program)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
     return folder
 
 
 def trim(folder: Path, max_bytes: int) -> None:
-    """Remove the files of ``folder`` written longest ago until it holds at most ``max_bytes``
-    (a file that cannot be read or removed — another process's doing — is skipped)."""
+    """Remove JAX's cache entries (``*-cache``, ``*-atime``; nothing else) of ``folder``
+    written longest ago until they take at most ``max_bytes`` (an entry that cannot be read or
+    removed — another process's doing — is skipped)."""
     if not folder.is_dir():
         return
     entries = []
     for path in folder.iterdir():
+        if not path.name.endswith(("-cache", "-atime")):
+            continue
         try:
             if path.is_file():
                 stat = path.stat()
