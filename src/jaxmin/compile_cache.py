@@ -50,7 +50,6 @@ def cache_folder() -> Path | None:
 def _this_cpu() -> str:
     """The machine type and a digest of the CPU's feature flags: programs compiled for one CPU
     are kept apart from another's (a home folder shared by a cluster's machines)."""
-    flags = ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             flags = next((line for line in info if line.startswith("flags")), "")
@@ -60,10 +59,10 @@ def _this_cpu() -> str:
 
 
 def use_compile_cache() -> Path | None:
-    """Keep this process's compiled programs in :func:`cache_folder` (before the first
-    compilation); returns the folder, or None where the cache is off, the folder cannot be
-    written, or the user's own ``JAX_COMPILATION_CACHE_DIR`` (``jax_compilation_cache_dir``)
-    is in use."""
+    """Keep this process's compiled programs in this CPU's subfolder of :func:`cache_folder`
+    (call before the first compilation); returns that folder, or None where the cache is off,
+    the folder cannot be made, read or written, or the user's own
+    ``JAX_COMPILATION_CACHE_DIR`` (``jax_compilation_cache_dir``) is in use."""
     if jax.config.jax_compilation_cache_dir:  # JAX reads JAX_COMPILATION_CACHE_DIR itself
         return None
     base = cache_folder()
