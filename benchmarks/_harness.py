@@ -471,14 +471,18 @@ def write_results(
     quick: bool = False,
     out_dir: Path = RESULTS_DIR,
 ) -> tuple[Path, Path]:
-    """Write ``<name>.json`` and ``<name>.md`` (``<name>_quick.*`` for --quick) and print the md.
+    """Write ``<name>.json`` and ``<name>.md`` and print the md. A run whose JAX backend is not
+    the CPU writes ``<name>_<backend>.*`` (``_gpu``), so GPU figures sit beside the CPU ones;
+    --quick adds ``_quick``.
 
     ``tables`` maps a table title to its rows (dicts with the same keys); ``columns`` optionally
     picks and orders the columns shown in markdown per table (the JSON keeps every key).
 
     **Returns** the paths of the JSON and markdown files.
     """
-    stem = f"{name}_quick" if quick else name
+    backend = jax.default_backend()
+    stem = name if backend == "cpu" else f"{name}_{backend}"
+    stem = f"{stem}_quick" if quick else stem
     out_dir.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
     payload = {
