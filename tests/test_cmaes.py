@@ -10,11 +10,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxmin import Status, objectives
-from jaxmin.evolution import cmaes
+from jaxmin.evolution import _driver, cmaes
 
 
 def sphere(x):
@@ -310,6 +310,47 @@ def test_ipop_restarts_find_the_global_minimum_of_rastrigin():
     assert max(popsizes) > 10  # restarts did happen, with doubled populations
 
 
+@given(seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=3)
+def test_padded_restarts_run_what_separate_programs_run(seed):
+    """IPOP in one program (every population sampled at the largest λ, the current λ counted)
+    runs the sequence of one program per λ: the same draws (the first rows of JAX's
+    partitionable Threefry), restarts, evaluations and f values."""
+    x0 = np.random.default_rng(seed).uniform(-4, 4, 4)
+    options = dict(key=jax.random.key(seed), restarts=2, max_evals=10_000, ftarget=1e-8)
+    separate = cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=False, **options)
+    padded = cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=True, **options)
+    assert padded.popsizes == separate.popsizes
+    assert int(padded.nfev) == int(separate.nfev) and int(padded.nit) == int(separate.nit)
+    assert padded.status_name == separate.status_name
+    np.testing.assert_array_equal(padded.history.restart, separate.history.restart)
+    np.testing.assert_array_equal(padded.history.nfev, separate.history.nfev)
+    np.testing.assert_allclose(padded.history.best, separate.history.best, rtol=1e-9)
+    np.testing.assert_allclose(padded.x, separate.x, rtol=1e-9, atol=1e-12)
+
+
+def test_padded_restarts_compile_one_program_for_every_population():
+    """Counted by jit's cache of the chunk program (a dimension and chunk no other test uses)."""
+    x0 = np.linspace(-3.0, 3.0, 7)
+    options = dict(key=jax.random.key(1), restarts=2, max_evals=20_000, chunk_steps=37)
+    compiled = _driver.run_chunk._cache_size()
+    separate = cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=False, **options)
+    assert len(separate.popsizes) == 3  # every restart ran
+    assert _driver.run_chunk._cache_size() - compiled == 3
+    compiled = _driver.run_chunk._cache_size()
+    padded = cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=True, **options)
+    assert padded.popsizes == separate.popsizes
+    assert _driver.run_chunk._cache_size() - compiled == 1
+
+
+def test_padded_restarts_bad_settings_are_refused():
+    key, x0 = jax.random.key(0), jnp.ones(3)
+    with pytest.raises(TypeError, match="padded_restarts must be True, False or None"):
+        cmaes.minimize(sphere, x0, 1.0, key=key, restarts=1, padded_restarts="yes")
+    with pytest.raises(ValueError, match="padded_restarts: the largest population"):
+        cmaes.minimize(sphere, x0, 1.0, key=key, restarts=30, padded_restarts=True)
+
+
 def test_bad_input_is_rejected_before_tracing():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="sigma0"):
@@ -334,7 +375,7 @@ SHARDED_RUN = textwrap.dedent(
     """
     import json, jax, jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
-    from jaxmin.evolution import cmaes
+    from jaxmin.evolution import _driver, cmaes
     from jaxmin.evolution._population import evaluate
     f = lambda x: jnp.sum((x - 0.5) ** 2)
     r = cmaes.minimize(f, jnp.full(5, 2.0), 1.0, key=jax.random.key(3), popsize=10,
@@ -390,14 +431,38 @@ def test_cmaes_inside_the_users_jit_and_vmap():
             n = int(one.nit)
             np.testing.assert_allclose(got.history.best[:n], one.history.best, rtol=1e-6)
             assert np.all(np.isnan(np.asarray(got.history.best[n:])))
-    with pytest.raises(ValueError, match="restarts and checkpoint need concrete inputs"):
+    with pytest.raises(ValueError, match="pass padded_restarts=True"):
         jax.jit(
             lambda x0: (
                 cmaes.minimize(
-                    sphere.fun, x0, 0.5, key=jax.random.key(0), max_evals=100, restarts=1
+                    sphere.fun, x0, 0.5, key=jax.random.key(0), restarts=1, padded_restarts=False
                 ).fun
             )
         )(starts[0])
+    with pytest.raises(ValueError, match="a checkpoint needs concrete inputs"):
+        jax.jit(
+            lambda x0: (
+                cmaes.minimize(
+                    sphere.fun, x0, 0.5, key=jax.random.key(0), max_evals=100, checkpoint="c.npz"
+                ).fun
+            )
+        )(starts[0])
+
+
+def test_ipop_restarts_inside_the_users_jit_run_padded():
+    """Restarts inside jit run as one padded program: the run of a concrete padded call, the
+    history NaN after its last generation, ``popsizes`` the whole schedule."""
+    x0 = jnp.array([2.0, -1.5, 1.0])
+    options = dict(key=jax.random.key(2), restarts=2, max_evals=6000, tolx=1e-2)
+    direct = cmaes.minimize(rastrigin, x0, 1.0, padded_restarts=True, **options)
+    assert len(direct.popsizes) > 1  # restarts happened
+    jitted = jax.jit(lambda x: cmaes.minimize(rastrigin, x, 1.0, **options))(x0)
+    assert jitted.popsizes == (7, 14, 28)
+    n = int(direct.nit)
+    assert int(jitted.nit) == n and int(jitted.nfev) == int(direct.nfev)
+    np.testing.assert_array_equal(jitted.history.restart[:n], direct.history.restart)
+    np.testing.assert_allclose(jitted.history.best[:n], direct.history.best, rtol=1e-9)
+    assert np.all(np.isnan(np.asarray(jitted.history.best[n:])))
 
 
 def test_batched_runs_on_several_cpu_devices_finish(tmp_path):

@@ -29,7 +29,12 @@ def run_ga(**kwargs):
     return ga.minimize(rastrigin, mutation="additive", **(settings | kwargs))
 
 
-RUNS = {"cmaes": run_cmaes, "ga": run_ga}
+def run_cmaes_padded(**kwargs):
+    """The same IPOP sequence in one program (every population sampled at the largest λ)."""
+    return run_cmaes(**({"padded_restarts": True} | kwargs))
+
+
+RUNS = {"cmaes": run_cmaes, "cmaes-padded": run_cmaes_padded, "ga": run_ga}
 
 
 def assert_same(a, b):
@@ -43,7 +48,7 @@ def assert_same(a, b):
 @pytest.mark.parametrize("method", RUNS)
 def test_the_numbers_do_not_depend_on_the_chunk_length(method):
     whole = RUNS[method]()
-    if method == "cmaes":
+    if method != "ga":
         assert len(whole.popsizes) > 1  # the restarts are exercised
     assert_same(RUNS[method](chunk_steps=1000), whole)  # one chunk per run
 
@@ -111,14 +116,17 @@ def test_a_checkpoint_of_another_objective_is_refused(tmp_path):
 def test_batched_runs_give_what_each_run_gives_alone(method):
     starts = jnp.array([[2.0, -1.5, 1.0], [0.5, 0.5, -2.0]])
     keys = jax.random.split(jax.random.key(7), 2)
-    single = {"restarts": 0} if method == "cmaes" else {}  # restarts need concrete inputs
+    single = {"restarts": 0} if method == "cmaes" else {}  # batched restarts run padded
     together = RUNS[method](x0=starts, key=keys, batched=True, **single)
-    assert together.popsizes == RUNS[method](**single).popsizes
+    schedule = (7, 14, 28) if method == "cmaes-padded" else RUNS[method](**single).popsizes
+    assert together.popsizes == schedule
     for i in range(2):
         alone = RUNS[method](x0=starts[i], key=keys[i], **single)
         n = len(alone.history.best)
         assert int(together.nit[i]) == int(alone.nit)
         assert int(together.status[i]) == int(alone.status)
+        assert int(together.nfev[i]) == int(alone.nfev)
+        np.testing.assert_array_equal(together.history.restart[i, :n], alone.history.restart)
         np.testing.assert_allclose(together.x[i], alone.x, rtol=1e-10)
         np.testing.assert_allclose(together.history.best[i, :n], alone.history.best, rtol=1e-10)
         assert np.all(np.isnan(np.asarray(together.history.best[i, n:])))

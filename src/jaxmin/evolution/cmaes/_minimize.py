@@ -21,6 +21,7 @@ from ...result import Status
 from .. import _driver
 from .._population import batch_axis, batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
+from . import _restarts
 from ._parameters import default_steps
 from ._strategy import (
     CMAState,
@@ -46,7 +47,7 @@ def _generation_record(state, ranked, record_mean):
     record = {
         "nfev": state.nfev,
         "best": ranked[0],
-        "median": ranked[ranked.shape[0] // 2],
+        "median": ranked[state.params.popsize // 2],
         "sigma": state.sigma,
         "axis_ratio": axis_ratio(state),
     }
@@ -90,6 +91,7 @@ def minimize(
     max_evals: int | None = None,
     ftarget: float | None = None,
     restarts: int = 0,
+    padded_restarts: bool | None = None,
     tolfun: float = 1e-11,
     tolfunhist: float = 1e-12,
     tolx: float = 1e-11,
@@ -112,7 +114,8 @@ def minimize(
     state non-finite, or whose f values are all non-finite, is not applied and the run stops with
     status ``diverged``. With ``restarts=k`` (IPOP-CMA-ES), a run that stopped for any reason
     other than ``ftarget`` or the budget is restarted from ``x0`` with twice the population, up to
-    k times; each population size is one compiled program.
+    k times; each population size is one compiled program, or all of them one program with
+    ``padded_restarts``.
 
     **Arguments**
 
@@ -129,7 +132,15 @@ def minimize(
     - ``max_evals``: an evaluation budget over all runs (≥ λ), or None; a generation is only
       started if it fits.
     - ``ftarget``: stop when the best f ≤ ftarget (status ``ftarget``); None for no target.
-    - ``restarts``: the number of IPOP restarts (≥ 0; concrete inputs only).
+    - ``restarts``: the number of IPOP restarts (≥ 0).
+    - ``padded_restarts``: run all restarts in one compiled program, each generation sampling
+      and evaluating the largest population λ₀ 2^k, of which the current restart counts and
+      uses its own λ (the others are ranked last with zero weight): one compilation instead of
+      k + 1, and restarts inside ``jit``/``vmap`` and with ``batched=True``, for the price of
+      λ₀ 2^k evaluations of f per generation. The same key draws the same candidates; the
+      numbers may differ from separate programs in the last bits, so runs drift apart over many
+      generations. None (default): padded inside ``jit``/``vmap`` and with ``batched=True``,
+      separate programs otherwise.
     - ``tolfun``, ``tolfunhist``, ``tolx``, ``tolconditioncov``, ``tolflatfitness``,
       ``tolfacupx``: pycma's stopping criteria and defaults (0 or None switches one off).
     - ``record_mean``: also record the mean of every generation (for plotting paths).
@@ -143,7 +154,9 @@ def minimize(
     - ``progress``: show a progress bar on stderr (evaluations).
 
     Inside the user's ``jit`` or ``vmap`` a run is one program: its history has one row per
-    generation of the budget, NaN after the last (so pass ``steps`` or ``max_evals`` there).
+    generation of the budget (over all restarts), NaN after the last (so pass ``steps`` or
+    ``max_evals`` there), and ``popsizes`` lists every population size of the restart schedule
+    (``history.restart`` says which ran).
 
     **Returns** an :class:`jaxmin.evolution.EvolutionResult` (with ``batched=True``, every array
     has a leading axis of runs).
@@ -191,12 +204,56 @@ def minimize(
         length = max(1, min(budget(lam), (limit - used) // lam))
         return operands, state, length
 
-    if _checks.traced((vector, jax.random.key_data(key))):  # inside the user's jit or vmap
-        if restarts or checkpoint is not None:
-            raise ValueError(
-                "restarts and checkpoint need concrete inputs: inside jit or vmap use "
-                "restarts=0 and no checkpoint"
-            )
+    traced = _checks.traced((vector, jax.random.key_data(key)))  # inside the user's jit or vmap
+    if padded_restarts is not None and not isinstance(padded_restarts, bool):
+        raise TypeError(f"padded_restarts must be True, False or None, got {padded_restarts!r}")
+    padded = restarts > 0 and (traced if padded_restarts is None else padded_restarts)
+    settings["padded_restarts"] = padded
+    if traced and checkpoint is not None:
+        raise ValueError("a checkpoint needs concrete inputs: inside jit or vmap pass none")
+    if traced and restarts and not padded:
+        raise ValueError(
+            "restarts inside jit or vmap run in one program: pass padded_restarts=True (or None)"
+        )
+    if padded and popsize * 2**restarts * n > _LARGEST_PADDED:
+        raise ValueError(
+            f"padded_restarts: the largest population ({popsize} * 2**{restarts} candidates of "
+            f"{n} coordinates) is too large to sample every generation; pass fewer restarts or "
+            "padded_restarts=False"
+        )
+    identity = None  # fingerprints, for a checkpoint only
+    if checkpoint is not None:
+        # one padded program's arrays are sized by the restarts: they enter its identity
+        left_out = tuple(name for name in _LEFT_OUT if not (padded and name == "restarts"))
+        identity = _driver.identity(
+            settings,
+            left_out=left_out,
+            fingerprinted=("args",),
+            fun=fun_flat,
+            start=vector,
+            key=key,
+        )
+    total = limit if max_evals is not None else budget(popsize) * popsize
+    bar = ProgressBar(total, "cmaes", enabled=progress and not traced)
+    if padded:
+        return _padded_run(
+            _restarts.Restarting(generation, restarts),
+            key,
+            vector,
+            sigma0,
+            popsize=popsize,
+            budget=budget,
+            limit=limit,
+            args=args,
+            traced=traced,
+            unravel=unravel,
+            chunk_steps=chunk_steps,
+            checkpoint=checkpoint,
+            identity=identity,
+            bar=bar,
+            max_evals=max_evals,
+        )
+    if traced:
         operands, state, length = start(0, 0)
         state, status, history, _ = _driver.run_chunk(
             generation, operands, state, RUNNING, length, batch_axis()
@@ -214,16 +271,6 @@ def minimize(
             popsizes=(popsize,),
         )
 
-    identity = None  # fingerprints, for a checkpoint only
-    if checkpoint is not None:
-        identity = _driver.identity(
-            settings,
-            left_out=_LEFT_OUT,
-            fingerprinted=("args",),
-            fun=fun_flat,
-            start=vector,
-            key=key,
-        )
     finished = _Finished.empty(vector, record_mean)
     first = 0 if checkpoint is None else _driver.stored_field(checkpoint, "restart") or 0
     if first > restarts:
@@ -231,8 +278,6 @@ def minimize(
             f"checkpoint {str(checkpoint)!r} has run restart {first}, more than "
             f"restarts={restarts}: pass restarts >= {first} to resume it"
         )
-    total = limit if max_evals is not None else budget(popsize) * popsize
-    bar = ProgressBar(total, "cmaes", enabled=progress)
     for restart in range(first, restarts + 1):
         lam = popsize * 2**restart
         if limit - finished.used < lam:
@@ -247,12 +292,16 @@ def minimize(
             )
             finished = _Finished.restore(saved)
             operands, _, length = start(restart, finished.used)
-            done, used = int(state.generation), finished.used + int(state.nfev)
-            spent = {"steps": (done, budget(lam))}
-            if max_evals is not None:
-                spent["max_evals"] = (used, limit)
-            more = done < budget(lam) and used + lam <= limit
-            status = _driver.extended(checkpoint, status, spent, more)
+            status = _resumed_status(
+                checkpoint,
+                status,
+                done=int(state.generation),
+                used=finished.used + int(state.nfev),
+                lam=lam,
+                steps=budget(lam),
+                limit=limit,
+                max_evals=max_evals,
+            )
 
         def save(state, status, history, meta=meta, finished=finished):
             _driver.save(checkpoint, meta, state, status, history, finished.stored())
@@ -288,12 +337,119 @@ def minimize(
     )
 
 
+def _padded_run(
+    sequence: _restarts.Restarting,
+    key: jax.Array,
+    vector: jax.Array,
+    sigma0: float,
+    *,
+    popsize: int,
+    budget: Callable[[int], int],
+    limit: int,
+    args: tuple,
+    traced: bool,
+    unravel: Callable,
+    chunk_steps: int,
+    checkpoint: str | Path | None,
+    identity: dict | None,
+    bar: ProgressBar,
+    max_evals: int | None,
+) -> EvolutionResult:
+    """IPOP restarts in one compiled program (:mod:`._restarts`): the whole sequence in the
+    user's trace, or in chunks with checkpoints and a progress bar."""
+    restarts = sequence.restarts
+    sizes = tuple(popsize * 2**r for r in range(restarts + 1))
+    params = _restarts.schedule(vector.shape[0], popsize, restarts, vector.dtype)
+    carry = _restarts.started(vector, sigma0, popsize, params)
+    steps = jnp.asarray([budget(lam) for lam in sizes], jnp.int32)
+    operands = (key, limit, steps, args, params, carry.run)
+    length = sum(max(1, min(budget(lam), limit // lam)) for lam in sizes)
+    if traced:
+        carry, status, history, _ = _driver.run_chunk(
+            sequence, operands, carry, RUNNING, length, batch_axis()
+        )
+        history = dict(history)
+        for name in ("nfev", "restart"):
+            history[name] = history[name].astype(jnp.int32)
+    else:
+        status, history = RUNNING, None
+        if checkpoint is not None and Path(checkpoint).exists():
+            empty = _driver.empty_history(sequence, operands, carry)
+            carry, status, history = _driver.load(checkpoint, identity, carry, empty)
+            lam = sizes[int(carry.restart)]
+            status = _resumed_status(
+                checkpoint,
+                status,
+                done=int(carry.run.generation),
+                used=int(carry.used + carry.run.nfev),
+                lam=lam,
+                steps=budget(lam),
+                limit=limit,
+                max_evals=max_evals,
+            )
+
+        def save(carry, status, history):
+            _driver.save(checkpoint, identity, carry, status, history)
+
+        carry, status, history = _driver.run_chunked(
+            sequence,
+            operands,
+            carry,
+            status,
+            length=length,
+            chunk=chunk_steps,
+            history=history,
+            save=None if checkpoint is None else save,
+            bar=bar,
+            done=lambda carry: int(carry.used + carry.run.nfev),
+        )
+        bar.close()
+        history = {name: np.asarray(value, np.float64) for name, value in history.items()}
+        for name in ("nfev", "restart"):
+            history[name] = history[name].astype(np.int64)
+        sizes = sizes[: int(carry.restart) + 1]
+        status = jnp.asarray(status)
+    return EvolutionResult(
+        x=unravel(carry.best_x),
+        fun=carry.best_f,
+        nfev=carry.used + carry.run.nfev,
+        nit=carry.nit,
+        status=status,
+        history=EvolutionHistory(mean=history.pop("mean", None), **history),
+        popsizes=sizes,
+    )
+
+
+def _resumed_status(
+    checkpoint: str | Path,
+    status: int,
+    *,
+    done: int,
+    used: int,
+    lam: int,
+    steps: int,
+    limit: int,
+    max_evals: int | None,
+) -> int:
+    """The status to resume a checkpoint's run with under today's budget
+    (:func:`_driver.extended`): its current restart (of λ ``lam``, budget ``steps``) has run
+    ``done`` generations, all restarts ``used`` evaluations out of ``limit`` (``max_evals``,
+    None where no evaluation budget was given)."""
+    spent = {"steps": (done, steps)}
+    if max_evals is not None:
+        spent["max_evals"] = (used, limit)
+    return _driver.extended(checkpoint, status, spent, done < steps and used + lam <= limit)
+
+
 @functools.partial(jax.jit, static_argnames=("popsize",))
 def _started(key: jax.Array, restart: int, x0: jax.Array, sigma0: float, *, popsize: int):
     """Restart ``restart``'s key and initial state, in one compiled call (made eagerly, the
     state's two dozen arrays cost about a millisecond of dispatch)."""
     return jax.random.fold_in(key, restart), init(x0, sigma0, popsize=popsize)
 
+
+_LARGEST_PADDED = 2**26
+"""The most numbers (λ₀ 2^k × n) a padded population may hold."""
 
 _LEFT_OUT = ("chunk_steps", "checkpoint", "progress", "steps", "max_evals", "restarts")
 """Settings left out of a checkpoint's identity (``args`` enters by its fingerprint): the chunk

@@ -56,6 +56,9 @@ class StrategyParameters(NamedTuple):
     """E‖N(0, I)‖ in n dimensions."""
     eigen_gap: float
     """Generations between eigendecompositions of C (values ≤ 1 mean every generation)."""
+    popsize: int
+    """λ, the candidates of a generation that count: ``weights`` may be padded with zeros
+    beyond it (IPOP restarts in one program, every population as large as the last)."""
 
 
 def expected_norm(n: int) -> float:
@@ -112,4 +115,5 @@ def strategy_parameters(n: int, popsize: int) -> StrategyParameters:
         cmu=cmu,
         chi_n=expected_norm(n),
         eigen_gap=eigen_gap,
+        popsize=popsize,
     )

@@ -77,13 +77,23 @@ class CMAState(NamedTuple):
     """The :class:`StrategyParameters`, as arrays of the state's dtype."""
 
 
-def _as_arrays(params: StrategyParameters, dtype: Any) -> StrategyParameters:
-    return StrategyParameters(*(jnp.asarray(value, dtype=dtype) for value in params))
+def as_arrays(params: StrategyParameters, dtype: Any) -> StrategyParameters:
+    """The parameters as arrays: floats in ``dtype``, the population size as int32."""
+    return StrategyParameters(
+        *(jnp.asarray(value, dtype=dtype) for value in params[:-1]),
+        popsize=jnp.asarray(params.popsize, jnp.int32),
+    )
 
 
 def history_length(n: int, popsize: int) -> int:
     """Length ⌊10 + 30n/λ⌋ of the best-of-generation history used by the tolfun criterion."""
     return int(math.floor(10 + 30 * n / popsize))
+
+
+def history_size(n: int, popsize: jax.Array) -> jax.Array:
+    """:func:`history_length` of a traced λ, in integers: 10 + ⌊30n/λ⌋ (the state's history
+    may be longer, padded for a smaller λ)."""
+    return 10 + (30 * n) // popsize
 
 
 def init(x0: Any, sigma0: float, *, popsize: int | None = None) -> CMAState:
@@ -106,7 +116,7 @@ def init(x0: Any, sigma0: float, *, popsize: int | None = None) -> CMAState:
     popsize = check_popsize(popsize, n)
     mean = jnp.asarray(x0)
     dtype = mean.dtype
-    params = _as_arrays(strategy_parameters(n, popsize), dtype)
+    params = as_arrays(strategy_parameters(n, popsize), dtype)
     zeros = jnp.zeros(n, dtype)
     return CMAState(
         mean=mean,
@@ -153,7 +163,8 @@ def check_popsize(popsize: int | None, n: int) -> int:
 
 
 def popsize_of(state: CMAState) -> int:
-    """λ of a state (static: the length of the weight vector)."""
+    """The number of candidates :func:`ask` samples (static: the length of the weight vector;
+    ``state.params.popsize``, the λ that counts, where the weights are padded)."""
     return state.params.weights.shape[0]
 
 
@@ -165,9 +176,11 @@ def ask(key: jax.Array, state: CMAState) -> tuple[jax.Array, CMAState]:
     return state.mean + state.sigma * ((z * state.D) @ state.B.T), state
 
 
-def _rank(fitness: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Stable ascending order of f with NaN ranked last (as +inf); returns (order, sorted f)."""
-    ranked = jnp.where(jnp.isnan(fitness), jnp.inf, fitness)
+def _rank(fitness: jax.Array, popsize: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Stable ascending order of f with NaN ranked last (as +inf), and after them the padded
+    candidates beyond ``popsize`` (as +inf, later in the order); returns (order, sorted f)."""
+    counted = jnp.arange(fitness.shape[0]) < popsize
+    ranked = jnp.where(jnp.isnan(fitness) | ~counted, jnp.inf, fitness)
     order = jnp.argsort(ranked, stable=True)
     return order, ranked[order]
 
@@ -249,7 +262,7 @@ def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CM
     p = state.params
     n = state.mean.shape[0]
     dtype = state.mean.dtype
-    order, f_sorted = _rank(fitness)
+    order, f_sorted = _rank(fitness, p.popsize)
     x_sorted = candidates[order]
     generation = state.generation + 1
 
@@ -261,8 +274,8 @@ def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CM
     f_max = jnp.max(jnp.where(finite, f_sorted, -jnp.inf))
     fun_range = jnp.where(jnp.any(finite), f_max - f_sorted[0], jnp.inf)
     best_history = jnp.roll(state.best_history, 1).at[0].set(f_sorted[0])
-    history_count = jnp.minimum(state.history_count + 1, state.best_history.shape[0])
-    flat = f_sorted[0] >= f_sorted[int(0.75 * popsize_of(state))]
+    history_count = jnp.minimum(state.history_count + 1, history_size(n, p.popsize))
+    flat = f_sorted[0] >= f_sorted[(3 * p.popsize) // 4]
     flat_generations = jnp.where(flat, state.flat_generations + 1, 0)
 
     # mean and evolution paths
@@ -303,7 +316,7 @@ def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CM
         p_c=p_c,
         generation=generation,
         eigen_generation=jnp.where(due, generation, state.eigen_generation),
-        nfev=state.nfev + popsize_of(state),
+        nfev=state.nfev + p.popsize,
         best_x=best_x,
         best_f=best_f,
         fun_range=fun_range,

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from ...result import Status
-from ._strategy import CMAState, popsize_of, standard_deviations
+from ._strategy import CMAState, standard_deviations
 
 RUNNING = -1
 
@@ -91,7 +91,7 @@ def termination(
         ),
         (
             Status.MAX_STEPS,
-            (state.nfev + popsize_of(state) > max_evals)
+            (state.nfev + state.params.popsize > max_evals)
             | (false if max_generations is None else state.generation >= max_generations),
         ),
     ]
