@@ -156,9 +156,13 @@ def test_ga_command_and_population_paths_in_landscape(tmp_path):
     "argv",
     [
         ["cmaes", "--function", "rastrigin", "--dim", "3", "--restarts", "2", "--max-evals", "900"],
+        [
+            *("cmaes", "--function", "rastrigin", "--dim", "3", "--restarts", "2"),
+            *("--max-evals", "900", "--padded-restarts"),
+        ],
         ["ga", "--function", "rastrigin", "--dim", "3", "--popsize", "12", "--generations", "40"],
     ],
-    ids=["cmaes", "ga"],
+    ids=["cmaes", "cmaes-padded", "ga"],
 )
 def test_a_killed_population_run_resumes_to_the_same_results(argv, tmp_path, monkeypatch, capsys):
     argv = [*argv, "--checkpoint-every", "6"]

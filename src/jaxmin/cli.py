@@ -225,6 +225,7 @@ def cmd_cmaes(args: argparse.Namespace) -> int:
         "max_evals": args.max_evals,
         "ftarget": args.ftarget,
         "restarts": args.restarts,
+        "padded_restarts": args.padded_restarts,
     }
     result = cmaes.minimize(
         objective.fun,
@@ -235,6 +236,7 @@ def cmd_cmaes(args: argparse.Namespace) -> int:
         max_evals=args.max_evals,
         ftarget=args.ftarget,
         restarts=args.restarts,
+        padded_restarts=args.padded_restarts,
         chunk_steps=args.checkpoint_every,
         checkpoint=_checkpoint(args, objective),
         progress=sys.stderr.isatty(),
@@ -475,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--popsize", type=integer(2), default=None, help="default: 4 + floor(3 ln n)")
     p.add_argument("--max-evals", type=integer(1), default=100_000)
     p.add_argument("--restarts", type=integer(0), default=0, help="IPOP restarts (doubling λ)")
+    p.add_argument(
+        "--padded-restarts",
+        action="store_true",
+        help="run every restart in one compiled program (each generation samples the largest "
+        "population): one compilation instead of one per λ, more evaluations per generation",
+    )
     p.set_defaults(run=cmd_cmaes)
 
     p = sub.add_parser(
