@@ -343,6 +343,18 @@ def test_padded_restarts_compile_one_program_for_every_population():
     assert _driver.run_chunk._cache_size() - compiled == 1
 
 
+def test_padded_restarts_stop_diverged_runs_as_separate_programs_do():
+    """f NaN everywhere: every restart diverges at once (no update applied), in both modes."""
+    options = dict(key=jax.random.key(0), restarts=2, max_evals=500)
+    nowhere = lambda x: jnp.sum(x) * jnp.nan  # noqa: E731
+    separate = cmaes.minimize(nowhere, jnp.ones(3), 1.0, padded_restarts=False, **options)
+    padded = cmaes.minimize(nowhere, jnp.ones(3), 1.0, padded_restarts=True, **options)
+    assert separate.status_name == padded.status_name == "diverged"
+    assert padded.popsizes == separate.popsizes == (7, 14, 28)
+    assert int(padded.nfev) == int(separate.nfev) == 7 + 14 + 28
+    np.testing.assert_array_equal(padded.history.restart, [0, 1, 2])
+
+
 def test_padded_restarts_bad_settings_are_refused():
     key, x0 = jax.random.key(0), jnp.ones(3)
     with pytest.raises(TypeError, match="padded_restarts must be True, False or None"):
@@ -463,6 +475,8 @@ def test_ipop_restarts_inside_the_users_jit_run_padded():
     np.testing.assert_array_equal(jitted.history.restart[:n], direct.history.restart)
     np.testing.assert_allclose(jitted.history.best[:n], direct.history.best, rtol=1e-9)
     assert np.all(np.isnan(np.asarray(jitted.history.best[n:])))
+    assert np.all(np.asarray(jitted.history.restart[n:]) == -1)
+    assert np.all(np.asarray(jitted.history.nfev[n:]) == -1)
 
 
 def test_batched_runs_on_several_cpu_devices_finish(tmp_path):

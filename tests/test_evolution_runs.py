@@ -96,6 +96,32 @@ def test_a_checkpoint_of_another_run_is_refused_saying_what_differs(
         RUNS[method](checkpoint=path, **change)
 
 
+@pytest.mark.parametrize("method", ["cmaes", "cmaes-padded"])
+def test_a_restart_the_budget_stopped_starts_when_a_resume_allows_it(method, tmp_path):
+    """The first run stops (tolx) with too few evaluations left for the next λ; resumed with
+    no evaluation budget, the sequence goes on as one run without that budget does."""
+    path = tmp_path / "run.npz"
+    whole = RUNS[method]()
+    first = whole.history.restart == 0
+    assert not first.all()  # the first run ended and a restart followed
+    cap = int(whole.history.nfev[first][-1]) + 7  # room for λ₀ = 7, not for λ₁ = 14
+    short = RUNS[method](checkpoint=path, max_evals=cap)
+    assert short.popsizes == (7,) and short.status_name == "tolx"
+    assert_same(RUNS[method](checkpoint=path), whole)
+
+
+def test_padded_and_separate_programs_refuse_each_others_checkpoints(tmp_path):
+    separate, padded = tmp_path / "separate.npz", tmp_path / "padded.npz"
+    run_cmaes(checkpoint=separate)
+    run_cmaes_padded(checkpoint=padded)
+    with pytest.raises(ValueError, match=r"belongs to a different run \(.*padded_restarts"):
+        run_cmaes_padded(checkpoint=separate)
+    with pytest.raises(ValueError, match=r"belongs to a different run \(.*padded_restarts"):
+        run_cmaes(checkpoint=padded)
+    with pytest.raises(ValueError, match=r"belongs to a different run \(.*restarts"):
+        run_cmaes_padded(checkpoint=padded, restarts=3)  # the padded arrays are sized by it
+
+
 def test_a_checkpoint_of_another_objective_is_refused(tmp_path):
     path = tmp_path / "run.npz"
     run_ga(checkpoint=path)

@@ -225,7 +225,7 @@ def cmd_cmaes(args: argparse.Namespace) -> int:
         "max_evals": args.max_evals,
         "ftarget": args.ftarget,
         "restarts": args.restarts,
-        "padded_restarts": args.padded_restarts,
+        "padded_restarts": args.padded_restarts and args.restarts > 0,
     }
     result = cmaes.minimize(
         objective.fun,

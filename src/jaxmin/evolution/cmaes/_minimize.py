@@ -73,7 +73,7 @@ class _Generation:
         candidates, asked = ask(generation_key, state)
         fitness = evaluate(self.fun.value, candidates, args)
         new, ranked = told(candidates, fitness, asked)
-        ok = _finite_state(new) & jnp.any(jnp.isfinite(fitness))
+        ok = _finite_state(new) & jnp.any(jnp.isfinite(ranked))  # the counted f values
         new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, asked._replace(nfev=new.nfev))
         status = termination(new, self.tol, max_evals, max_generations)
         status = jnp.where(ok, status, jnp.int32(Status.DIVERGED))
@@ -137,10 +137,12 @@ def minimize(
       and evaluating the largest population λ₀ 2^k, of which the current restart counts and
       uses its own λ (the others are ranked last with zero weight): one compilation instead of
       k + 1, and restarts inside ``jit``/``vmap`` and with ``batched=True``, for the price of
-      λ₀ 2^k evaluations of f per generation. The same key draws the same candidates; the
-      numbers may differ from separate programs in the last bits, so runs drift apart over many
-      generations. None (default): padded inside ``jit``/``vmap`` and with ``batched=True``,
-      separate programs otherwise.
+      λ₀ 2^k calls of f per generation (``nfev`` and ``max_evals`` count the candidates that
+      count). With JAX's default (partitionable Threefry) keys the same key draws the same
+      candidates as separate programs; sums over the padded rows may round differently in the
+      last bits, so runs can drift apart (float32: from the first generations). A padded
+      run's checkpoint resumes with the same ``restarts`` only. None (default): padded inside
+      ``jit``/``vmap`` and with ``batched=True``, separate programs otherwise.
     - ``tolfun``, ``tolfunhist``, ``tolx``, ``tolconditioncov``, ``tolflatfitness``,
       ``tolfacupx``: pycma's stopping criteria and defaults (0 or None switches one off).
     - ``record_mean``: also record the mean of every generation (for plotting paths).
@@ -154,9 +156,9 @@ def minimize(
     - ``progress``: show a progress bar on stderr (evaluations).
 
     Inside the user's ``jit`` or ``vmap`` a run is one program: its history has one row per
-    generation of the budget (over all restarts), NaN after the last (so pass ``steps`` or
-    ``max_evals`` there), and ``popsizes`` lists every population size of the restart schedule
-    (``history.restart`` says which ran).
+    generation of the budget (over all restarts), NaN after the last (−1 in the integer fields
+    ``nfev`` and ``restart``; so pass ``steps`` or ``max_evals`` there), and ``popsizes`` lists
+    every population size of the restart schedule (``history.restart`` says which ran).
 
     **Returns** an :class:`jaxmin.evolution.EvolutionResult` (with ``batched=True``, every array
     has a leading axis of runs).
@@ -208,18 +210,24 @@ def minimize(
     if padded_restarts is not None and not isinstance(padded_restarts, bool):
         raise TypeError(f"padded_restarts must be True, False or None, got {padded_restarts!r}")
     padded = restarts > 0 and (traced if padded_restarts is None else padded_restarts)
-    settings["padded_restarts"] = padded
+    del settings["padded_restarts"]
+    if padded:  # a setting of the run's identity only where it changes the run
+        settings["padded_restarts"] = True
     if traced and checkpoint is not None:
-        raise ValueError("a checkpoint needs concrete inputs: inside jit or vmap pass none")
+        raise ValueError(
+            "a checkpoint needs concrete inputs: inside jit, vmap or batched=True pass none"
+        )
     if traced and restarts and not padded:
         raise ValueError(
-            "restarts inside jit or vmap run in one program: pass padded_restarts=True (or None)"
+            "restarts inside jit, vmap or batched=True run in one program: pass "
+            "padded_restarts=True (or None)"
         )
     if padded and popsize * 2**restarts * n > _LARGEST_PADDED:
+        alternative = "" if traced else " or padded_restarts=False"
         raise ValueError(
             f"padded_restarts: the largest population ({popsize} * 2**{restarts} candidates of "
-            f"{n} coordinates) is too large to sample every generation; pass fewer restarts or "
-            "padded_restarts=False"
+            f"{n} coordinates) is too large to sample every generation; pass fewer "
+            f"restarts{alternative}"
         )
     identity = None  # fingerprints, for a checkpoint only
     if checkpoint is not None:
@@ -258,9 +266,8 @@ def minimize(
         state, status, history, _ = _driver.run_chunk(
             generation, operands, state, RUNNING, length, batch_axis()
         )
-        history = dict(history)
-        history["nfev"] = history["nfev"].astype(jnp.int32)
-        history["restart"] = jnp.zeros_like(history["nfev"])
+        ran = jnp.where(jnp.isnan(history["nfev"]), jnp.nan, 0.0)  # restart 0 where a row ran
+        history = _integer_fields(history | {"restart": ran})
         return EvolutionResult(
             x=unravel(state.best_x),
             fun=state.best_f,
@@ -361,16 +368,15 @@ def _padded_run(
     sizes = tuple(popsize * 2**r for r in range(restarts + 1))
     params = _restarts.schedule(vector.shape[0], popsize, restarts, vector.dtype)
     carry = _restarts.started(vector, sigma0, popsize, params)
+    start = carry.run
     steps = jnp.asarray([budget(lam) for lam in sizes], jnp.int32)
-    operands = (key, limit, steps, args, params, carry.run)
-    length = sum(max(1, min(budget(lam), limit // lam)) for lam in sizes)
+    operands = (key, limit, steps, args, params, start)
+    length = _restarts.most_generations(sizes, budget, limit)
     if traced:
         carry, status, history, _ = _driver.run_chunk(
             sequence, operands, carry, RUNNING, length, batch_axis()
         )
-        history = dict(history)
-        for name in ("nfev", "restart"):
-            history[name] = history[name].astype(jnp.int32)
+        history = _integer_fields(history)
     else:
         status, history = RUNNING, None
         if checkpoint is not None and Path(checkpoint).exists():
@@ -387,6 +393,9 @@ def _padded_run(
                 limit=limit,
                 max_evals=max_evals,
             )
+            # a restart that its budget stopped may start under a larger one
+            carry, status = sequence.next_restart(carry, jnp.int32(status), limit, params, start)
+            status = int(status)
 
         def save(carry, status, history):
             _driver.save(checkpoint, identity, carry, status, history)
@@ -418,6 +427,14 @@ def _padded_run(
         history=EvolutionHistory(mean=history.pop("mean", None), **history),
         popsizes=sizes,
     )
+
+
+def _integer_fields(history: dict) -> dict:
+    """A traced history's ``nfev`` and ``restart`` as int32, −1 where no generation ran."""
+    return history | {
+        name: jnp.where(jnp.isnan(history[name]), -1, history[name]).astype(jnp.int32)
+        for name in ("nfev", "restart")
+    }
 
 
 def _resumed_status(

@@ -56,9 +56,10 @@ class StrategyParameters(NamedTuple):
     """E‖N(0, I)‖ in n dimensions."""
     eigen_gap: float
     """Generations between eigendecompositions of C (values ≤ 1 mean every generation)."""
-    popsize: int
-    """λ, the candidates of a generation that count: ``weights`` may be padded with zeros
-    beyond it (IPOP restarts in one program, every population as large as the last)."""
+    popsize: int | None = None
+    """λ, the candidates of a generation that count (an integer): ``weights`` may be padded
+    with zeros beyond it (IPOP restarts in one program, every population as large as the
+    last); None: the length of ``weights``."""
 
 
 def expected_norm(n: int) -> float:

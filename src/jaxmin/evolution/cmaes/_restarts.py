@@ -20,6 +20,7 @@ f per generation, of which λ_r count.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -75,11 +76,11 @@ def started(x0: jax.Array, sigma0: Any, popsize: int, params: StrategyParameters
 class Restarting:
     """One generation of an IPOP sequence for :mod:`.._driver`: ``generation`` (one CMA-ES
     generation, ask–evaluate–tell–status) of the current restart, then, if it stopped for a
-    reason that restarts, the next restart's fresh state.
+    reason that restarts, the next restart's fresh state (:meth:`next_restart`).
 
     ``operands`` = (key, max_evals over all restarts, steps of each restart, args, the
-    :func:`schedule`, the :func:`fresh` start). Restart r's generation g samples with
-    ``fold_in(fold_in(key, r), g)``, as separate programs do."""
+    :func:`schedule`, restart 0's start ``started(...).run``). Restart r's generation g samples
+    with ``fold_in(fold_in(key, r), g)``, as separate programs do."""
 
     generation: Any
     restarts: int
@@ -92,12 +93,30 @@ class Restarting:
         )
         record = record | {"nfev": record["nfev"] + carry.used, "restart": carry.restart}
         better = run.best_f < carry.best_f
-        best_x = jnp.where(better, run.best_x, carry.best_x)
-        best_f = jnp.where(better, run.best_f, carry.best_f)
+        carry = carry._replace(
+            run=run,
+            best_x=jnp.where(better, run.best_x, carry.best_x),
+            best_f=jnp.where(better, run.best_f, carry.best_f),
+            nit=carry.nit + 1,
+        )
+        carry, status = self.next_restart(carry, status, max_evals, params, start)
+        return carry, status, record
 
+    def next_restart(
+        self,
+        carry: RestartState,
+        status: Any,
+        max_evals: Any,
+        params: StrategyParameters,
+        start: CMAState,
+    ) -> tuple[RestartState, Any]:
+        """(carry, status) with the next restart's fresh start and status −1 where the current
+        restart has stopped for any reason but ``ftarget`` or the budget and the next λ fits
+        the evaluations left; unchanged otherwise (also as plain arrays, after a checkpoint
+        is read under a larger budget)."""
         following = jnp.minimum(carry.restart + 1, self.restarts)
         following_params = jax.tree.map(lambda stacked: stacked[following], params)
-        used = carry.used + run.nfev
+        used = carry.used + carry.run.nfev
         again = (
             (status != RUNNING)
             & (status != int(Status.FTARGET))
@@ -106,21 +125,15 @@ class Restarting:
             & (max_evals - used >= following_params.popsize)
         )
         restarted = start._replace(params=following_params)
-        run = jax.tree.map(lambda a, b: jnp.where(again, a, b), restarted, run)
-        carry = RestartState(
-            run=run,
+        carry = carry._replace(
+            run=jax.tree.map(lambda a, b: jnp.where(again, a, b), restarted, carry.run),
             restart=jnp.where(again, following, carry.restart),
             used=jnp.where(again, used, carry.used),
-            best_x=best_x,
-            best_f=best_f,
-            nit=carry.nit + 1,
         )
-        return carry, jnp.where(again, RUNNING, status), record
+        return carry, jnp.where(again, RUNNING, status)
 
 
-def most_generations(n: int, popsize: int, restarts: int, steps: Any, max_evals: int) -> int:
-    """An upper bound on the generations of the whole sequence: Σ_r min(steps_r, ⌊E/λ_r⌋)."""
-    return sum(
-        max(1, min(steps(popsize * 2**r), max_evals // (popsize * 2**r)))
-        for r in range(restarts + 1)
-    )
+def most_generations(sizes: tuple[int, ...], steps: Callable[[int], int], max_evals: int) -> int:
+    """An upper bound on the generations of the whole sequence of population ``sizes``:
+    Σ_r min(steps(λ_r), ⌊max_evals/λ_r⌋), at least one each."""
+    return sum(max(1, min(steps(lam), max_evals // lam)) for lam in sizes)

@@ -78,10 +78,12 @@ class CMAState(NamedTuple):
 
 
 def as_arrays(params: StrategyParameters, dtype: Any) -> StrategyParameters:
-    """The parameters as arrays: floats in ``dtype``, the population size as int32."""
+    """The parameters as arrays: floats in ``dtype``, the population size as int32 (the
+    length of the weights where it is None)."""
+    popsize = len(params.weights) if params.popsize is None else params.popsize
     return StrategyParameters(
         *(jnp.asarray(value, dtype=dtype) for value in params[:-1]),
-        popsize=jnp.asarray(params.popsize, jnp.int32),
+        popsize=jnp.asarray(popsize, jnp.int32),
     )
 
 
