@@ -345,14 +345,14 @@ def test_padded_restarts_compile_one_program_for_every_population():
 
 def test_padded_restarts_stop_diverged_runs_as_separate_programs_do():
     """f NaN everywhere: every restart diverges at once (no update applied), in both modes."""
-    options = dict(key=jax.random.key(0), restarts=2, max_evals=500)
+    options = dict(key=jax.random.key(0), restarts=1, max_evals=500)
     nowhere = lambda x: jnp.sum(x) * jnp.nan  # noqa: E731
     separate = cmaes.minimize(nowhere, jnp.ones(3), 1.0, padded_restarts=False, **options)
     padded = cmaes.minimize(nowhere, jnp.ones(3), 1.0, padded_restarts=True, **options)
     assert separate.status_name == padded.status_name == "diverged"
-    assert padded.popsizes == separate.popsizes == (7, 14, 28)
-    assert int(padded.nfev) == int(separate.nfev) == 7 + 14 + 28
-    np.testing.assert_array_equal(padded.history.restart, [0, 1, 2])
+    assert padded.popsizes == separate.popsizes == (7, 14)
+    assert int(padded.nfev) == int(separate.nfev) == 7 + 14
+    np.testing.assert_array_equal(padded.history.restart, [0, 1])
 
 
 def test_padded_restarts_bad_settings_are_refused():
