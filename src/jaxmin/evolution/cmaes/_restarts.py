@@ -10,11 +10,11 @@ weights for λ_r, padded with zeros — give them no say:
 The first λ_r rows of the λ_R × n normal draws are the draws of a λ_r × n sample (JAX's
 partitionable Threefry counts the elements of a shape in row-major order), so restart r
 samples what it samples run alone; sums over the zero-weighted rows may round differently in
-the last bits. When a restart stops for any reason but ``ftarget`` or the budget (and another
-fits the evaluations left), the next starts in the same generation's step of the loop:
-the state is the fresh start with λ_{r+1}'s parameters. One program serves every restart, and
-restarts run inside ``jit``/``vmap`` and with ``batched=True``; the price is λ_R evaluations of
-f per generation, of which λ_r count.
+the last bits. When a restart stops for any reason but ``ftarget`` or the budget (and the next
+λ fits the evaluations left), the same step of the loop replaces its state with the fresh
+start and λ_{r+1}'s parameters. One program serves every restart, and restarts run inside
+``jit``/``vmap`` and with ``batched=True``; the price is λ_R calls of f per generation, of
+which λ_r count.
 """
 
 from __future__ import annotations
