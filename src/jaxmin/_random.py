@@ -81,19 +81,22 @@ def _bits(key: jax.Array, shape: tuple[int, ...], width: int) -> jax.Array:
 def uniform(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
     """U[0, 1) of ``dtype`` (float32 or float64), equal to ``jax.random.uniform(key, shape,
     dtype)``: the top mantissa bits of the draw under an exponent of 1, minus 1."""
-    dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
-    if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
-        return jax.random.uniform(key, shape, dtype)
-    return _uniform(key, tuple(shape), dtype)
+    return _draw(_uniform, jax.random.uniform, key, shape, dtype)
 
 
 def normal(key: jax.Array, shape: tuple[int, ...], dtype=float) -> jax.Array:
     """N(0, 1) of ``dtype``, equal to ``jax.random.normal(key, shape, dtype)``:
     √2 erf⁻¹(u) with u uniform on (−1, 1)."""
+    return _draw(_normal, jax.random.normal, key, shape, dtype)
+
+
+def _draw(ours: Any, theirs: Any, key: jax.Array, shape: tuple[int, ...], dtype: Any) -> Any:
+    """``ours(key, shape, dtype)`` for a key and dtype it serves, else ``theirs`` (jax.random's
+    function of the same draw)."""
     dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
     if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
-        return jax.random.normal(key, shape, dtype)
-    return _normal(key, tuple(shape), dtype)
+        return theirs(key, shape, dtype)
+    return ours(key, tuple(shape), dtype)
 
 
 # Compiled as one program when called outside a trace (as jax.random's own functions are: one

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import math
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -87,14 +86,10 @@ def as_arrays(params: StrategyParameters, dtype: Any) -> StrategyParameters:
     )
 
 
-def history_length(n: int, popsize: int) -> int:
-    """Length ⌊10 + 30n/λ⌋ of the best-of-generation history used by the tolfun criterion."""
-    return int(math.floor(10 + 30 * n / popsize))
-
-
-def history_size(n: int, popsize: jax.Array) -> jax.Array:
-    """:func:`history_length` of a traced λ, in integers: 10 + ⌊30n/λ⌋ (the state's history
-    may be longer, padded for a smaller λ)."""
+def history_length(n: int, popsize: Any) -> Any:
+    """Length ⌊10 + 30n/λ⌋ = 10 + ⌊30n/λ⌋ of the best-of-generation history used by the
+    tolfun criterion, in integers (λ an int, or a traced λ: the state's history may be longer,
+    padded for a smaller λ)."""
     return 10 + (30 * n) // popsize
 
 
@@ -276,7 +271,7 @@ def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CM
     f_max = jnp.max(jnp.where(finite, f_sorted, -jnp.inf))
     fun_range = jnp.where(jnp.any(finite), f_max - f_sorted[0], jnp.inf)
     best_history = jnp.roll(state.best_history, 1).at[0].set(f_sorted[0])
-    history_count = jnp.minimum(state.history_count + 1, history_size(n, p.popsize))
+    history_count = jnp.minimum(state.history_count + 1, history_length(n, p.popsize))
     flat = f_sorted[0] >= f_sorted[(3 * p.popsize) // 4]
     flat_generations = jnp.where(flat, state.flat_generations + 1, 0)
 
