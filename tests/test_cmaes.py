@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from jaxmin import Status, objectives
 from jaxmin.evolution import _driver, cmaes
+from jaxmin.evolution.cmaes import _strategy
 
 
 def sphere(x):
@@ -165,6 +166,30 @@ def covariance_run(x0, A, key):
         return state, (asym, jnp.linalg.eigvalsh(state.C)[0], state.D[0])
 
     return jax.lax.scan(step, cmaes.init(x0, 1.0), jnp.arange(150))
+
+
+_VALUE = st.sampled_from([-1.0, 0.0, 0.5, 2.0, np.inf, -np.inf, np.nan]) | st.floats(-3, 3)
+_RANK = jax.jit(_strategy._rank)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([2, 10, _strategy.PAIRWISE_RANKING, _strategy.PAIRWISE_RANKING + 1]).flatmap(
+        lambda size: st.lists(_VALUE, min_size=size, max_size=size)
+    ),
+    st.integers(1, _strategy.PAIRWISE_RANKING + 1),
+)
+def test_ranking_is_a_stable_sort_with_nan_and_padding_last(values, popsize):
+    """Pairwise ranking (small λ) and the sort (large λ) give NumPy's stable order of f with
+    NaN and the padded candidates beyond popsize as +inf, ties broken by index (subnormal
+    numbers compare as zero, as in XLA's own sort on a CPU)."""
+    fitness = np.asarray(values)
+    flushed = np.where(np.abs(fitness) < np.finfo(fitness.dtype).tiny, 0.0, fitness)
+    ranked = np.where(np.isnan(fitness) | (np.arange(len(values)) >= popsize), np.inf, fitness)
+    order, f_sorted = _RANK(jnp.asarray(fitness), jnp.asarray(popsize))
+    expected = np.argsort(np.where(np.isinf(ranked), ranked, flushed), kind="stable")
+    np.testing.assert_array_equal(np.asarray(order), expected)
+    np.testing.assert_array_equal(np.asarray(f_sorted), ranked[expected])
 
 
 @given(st.integers(2, 8), st.integers(0, 2**31 - 1), st.floats(1.0, 8.0))
@@ -388,6 +413,7 @@ SHARDED_RUN = textwrap.dedent(
     import json, jax, jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
     from jaxmin.evolution import _driver, cmaes
+from jaxmin.evolution.cmaes import _strategy
     from jaxmin.evolution._population import evaluate
     f = lambda x: jnp.sum((x - 0.5) ** 2)
     r = cmaes.minimize(f, jnp.full(5, 2.0), 1.0, key=jax.random.key(3), popsize=10,

@@ -12,8 +12,9 @@ One generation g, with mean m, step size σ and covariance C = B diag(D²) Bᵀ:
           with w°_i = w_i for w_i ≥ 0 and w°_i = w_i n/‖C^{-1/2} y_i‖² for the negative
           weights of active CMA (the ‖·‖ taken with the last eigendecomposition, as pycma)
 - step    σ ← σ exp(clip((c_σ/d_σ)(‖p_σ‖/E‖N(0, I)‖ − 1), −1, 1))
-- lazily, every ``eigen_gap`` generations: C ← (C + Cᵀ)/2 = B diag(D²) Bᵀ (eigh, ascending),
-  eigenvalues guarded from below by ε·max(D²) so that C stays positive definite.
+- lazily, every ``eigen_gap`` generations: C = B diag(D²) Bᵀ (eigh, ascending; C is kept
+  symmetric by C ← (C + Cᵀ)/2 after each update), eigenvalues guarded from below by ε·max(D²)
+  so that C stays positive definite.
 
 The state also carries what the stopping criteria need (best point, fitness history, flat
 generations); ``ask`` never changes the state, so an ask/evaluate/tell loop is a pure function of
@@ -175,11 +176,29 @@ def ask(key: jax.Array, state: CMAState) -> tuple[jax.Array, CMAState]:
 
 def _rank(fitness: jax.Array, popsize: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Stable ascending order of f with NaN ranked last (as +inf), and after them the padded
-    candidates beyond ``popsize`` (as +inf, later in the order); returns (order, sorted f)."""
+    candidates beyond ``popsize`` (as +inf, later in the order); returns (order, sorted f).
+
+    Up to :data:`PAIRWISE_RANKING` candidates the order comes from pairwise comparisons, the
+    position of candidate i being #{j: f_j < f_i} + #{j < i: f_j = f_i} — the same order as a
+    stable sort, in a few fused element-wise kernels instead of XLA's sort (a few times faster
+    for a small population on a CPU)."""
     counted = jnp.arange(fitness.shape[0]) < popsize
     ranked = jnp.where(jnp.isnan(fitness) | ~counted, jnp.inf, fitness)
-    order = jnp.argsort(ranked, stable=True)
+    if fitness.shape[0] > PAIRWISE_RANKING:
+        order = jnp.argsort(ranked, stable=True)
+        return order, ranked[order]
+    index = jnp.arange(fitness.shape[0])
+    before = (ranked[None, :] < ranked[:, None]) | (
+        (ranked[None, :] == ranked[:, None]) & (index[None, :] < index[:, None])
+    )
+    position = jnp.sum(before, axis=1)
+    order = jnp.sum(jnp.where(position[None, :] == index[:, None], index[None, :], 0), axis=1)
     return order, ranked[order]
+
+
+PAIRWISE_RANKING = 64
+"""The largest population that :func:`_rank` orders by pairwise comparisons (λ² of them; XLA's
+sort is as fast from about 100 candidates on)."""
 
 
 _ONE_AT_A_TIME = contextvars.ContextVar("jaxmin_cmaes_eigh_one_at_a_time", default=False)
@@ -227,13 +246,13 @@ def several_cpu_devices() -> bool:
 
 
 def _eigendecompose(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """C ← (C + Cᵀ)/2 = B diag(D²) Bᵀ with eigenvalues ≥ ε·max eigenvalue (C rebuilt if raised)."""
-    C = 0.5 * (C + C.T)
+    """C = B diag(D²) Bᵀ (C symmetric) with eigenvalues ≥ ε·max eigenvalue; C is rebuilt from
+    the raised eigenvalues only where one was raised (an O(n³) product skipped otherwise)."""
     eigenvalues, B = eigh(C)
     floor = jnp.finfo(C.dtype).eps * jnp.maximum(eigenvalues[-1], jnp.finfo(C.dtype).tiny)
     raised = jnp.any(eigenvalues < floor)
     eigenvalues = jnp.maximum(eigenvalues, floor)
-    C = jnp.where(raised, (B * eigenvalues) @ B.T, C)
+    C = jax.lax.cond(raised, lambda: (B * eigenvalues) @ B.T, lambda: C)
     return C, B, jnp.sqrt(eigenvalues)
 
 
