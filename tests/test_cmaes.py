@@ -1,6 +1,7 @@
 """CMA-ES: pycma's parameters, invariances, positive definiteness, stopping, restarts, sharding."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxmin import Status, objectives
-from jaxmin.evolution import _driver, cmaes
+from jaxmin.evolution import cmaes
 from jaxmin.evolution.cmaes import _strategy
 
 
@@ -354,18 +355,30 @@ def test_padded_restarts_run_what_separate_programs_run(seed):
     np.testing.assert_allclose(padded.x, separate.x, rtol=1e-9, atol=1e-12)
 
 
-def test_padded_restarts_compile_one_program_for_every_population():
-    """Counted by jit's cache of the chunk program (a dimension and chunk no other test uses)."""
+def chunk_compilations(caplog, run) -> int:
+    """How many times XLA compiles the driver's chunk program while ``run()`` runs (jax's
+    compile log; a first chunk from host arrays and the next from device arrays share one)."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
+        run()
+    return sum("Compiling jit(run_chunk)" in record.getMessage() for record in caplog.records)
+
+
+def test_padded_restarts_compile_one_program_for_every_population(caplog):
+    """Counted by jax's compile log (a dimension and chunk no other test uses)."""
     x0 = np.linspace(-3.0, 3.0, 7)
     options = dict(key=jax.random.key(1), restarts=2, max_evals=20_000, chunk_steps=37)
-    compiled = _driver.run_chunk._cache_size()
-    separate = cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=False, **options)
-    assert len(separate.popsizes) == 3  # every restart ran
-    assert _driver.run_chunk._cache_size() - compiled == 3
-    compiled = _driver.run_chunk._cache_size()
-    padded = cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=True, **options)
-    assert padded.popsizes == separate.popsizes
-    assert _driver.run_chunk._cache_size() - compiled == 1
+    results = {}
+
+    def run(padded):
+        return lambda: results.setdefault(
+            padded, cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=padded, **options)
+        )
+
+    assert chunk_compilations(caplog, run(False)) == 3
+    assert len(results[False].popsizes) == 3  # every restart ran
+    assert chunk_compilations(caplog, run(True)) == 1
+    assert results[True].popsizes == results[False].popsizes
 
 
 def test_padded_restarts_stop_diverged_runs_as_separate_programs_do():
@@ -413,7 +426,6 @@ SHARDED_RUN = textwrap.dedent(
     import json, jax, jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
     from jaxmin.evolution import _driver, cmaes
-from jaxmin.evolution.cmaes import _strategy
     from jaxmin.evolution._population import evaluate
     f = lambda x: jnp.sum((x - 0.5) ** 2)
     r = cmaes.minimize(f, jnp.full(5, 2.0), 1.0, key=jax.random.key(3), popsize=10,

@@ -112,7 +112,7 @@ def run_chunked(
         )
         if save is not None:
             save(carry, status, history)
-        if bar is not None:
+        if bar is not None and bar.enabled:
             bar.update(done(carry), f"best f {np.nanmin(history['best']):.4g}")
     return carry, status, history
 

@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ... import _random
 from ...result import Status
 from ._parameters import StrategyParameters, strategy_parameters
 from ._strategy import CMAState, as_arrays, init
@@ -87,9 +86,8 @@ class Restarting:
 
     def __call__(self, operands: tuple, carry: RestartState) -> tuple[RestartState, Any, dict]:
         key, max_evals, steps, args, params, start = operands
-        run_key = _random.fold_in(key, carry.restart)
         run, status, record = self.generation(
-            (run_key, max_evals - carry.used, steps[carry.restart], args), carry.run
+            (key, carry.restart, max_evals - carry.used, steps[carry.restart], args), carry.run
         )
         record = record | {"nfev": record["nfev"] + carry.used, "restart": carry.restart}
         better = run.best_f < carry.best_f
