@@ -665,9 +665,10 @@ NOTES = [
     "ratios within about ±10 %.",
     "Split of our generation (diagnostics table): eigh(C) = jnp.linalg.eigh of an n×n SPD "
     "matrix, per call, inside a jitted fori_loop; our C is eigendecomposed every k = "
-    "max(1, ⌈1/(10 n (c₁ + c_μ))⌉) generations (lazy, as pycma), so 'eigh ms/gen (amortised)' "
-    "= eigh / k; vmap(f) = evaluating λ candidates, per call, measured the same way. The rest of "
-    "'ours loop' is sampling, ranking, the rank-μ update of C and the loop's bookkeeping.",
+    "max(1, ⌈0.5/(n (c₁ + c_μ))⌉) generations (lazy, at purecma's interval), so "
+    "'eigh ms/gen (amortised)' = eigh / k; vmap(f) = evaluating λ candidates, per call, "
+    "measured the same way. The rest of 'ours loop' is sampling, ranking, the rank-μ update "
+    "of C and the loop's bookkeeping.",
     "Final f values are a sanity check only (different random streams, same G).",
     "'other CPU load' = the share of the machine's CPU time that other processes used while a "
     "row was measured (/proc/stat busy time minus this process's own CPU time); a row with "

@@ -78,6 +78,8 @@ def test_strategy_parameters_equal_pycma(n, popsize):
         "wlast": p.weights[-1],
         "wsum": p.weights.sum(),
     }
+    # the eigendecomposition interval is purecma's, five times pycma's class's
+    ref = ref | {"eigen_gap": ref["eigen_gap"] * 5}
     for name, value in ref.items():
         assert ours[name] == pytest.approx(value, rel=1e-12), name
     assert np.all(np.diff(p.weights) <= 0)
