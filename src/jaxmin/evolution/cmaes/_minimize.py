@@ -203,7 +203,7 @@ def minimize(
     def start(restart: int, used: int) -> tuple[tuple, CMAState, int]:
         """Operands, initial state and history length of ``restart`` after ``used`` evals."""
         lam = popsize * 2**restart
-        state = _initial(vector, sigma0, lam)
+        state = _initial(vector, sigma0, lam, traced=traced)
         operands = (key, np.int32(restart), limit - used, budget(lam), args)
         length = max(1, min(budget(lam), (limit - used) // lam))
         return operands, state, length
@@ -472,11 +472,11 @@ def _resumed_status(
     return _driver.extended(checkpoint, status, spent, done < steps and used + lam <= limit)
 
 
-def _initial(x0: jax.Array, sigma0: Any, popsize: int) -> CMAState:
-    """``init(x0, sigma0, popsize=popsize)``; for concrete values, host arrays from a template
-    per (n, λ, dtype) with x0 and σ₀ put in (the same numbers, without the dispatch of two
-    dozen arrays: about 0.1–0.2 ms per run)."""
-    if _checks.traced((x0, sigma0)):
+def _initial(x0: jax.Array, sigma0: Any, popsize: int, *, traced: bool) -> CMAState:
+    """``init(x0, sigma0, popsize=popsize)``; for a concrete run (not ``traced``: inside the
+    user's jit or vmap), host arrays from a template per (n, λ, dtype) with x0 and σ₀ put in
+    (the same numbers, without the dispatch of two dozen arrays: about 0.1–0.2 ms per run)."""
+    if traced or _checks.traced((x0, sigma0)):
         return init(x0, sigma0, popsize=popsize)
     n, dtype = x0.shape[0], np.dtype(x0.dtype)
     template = (_template if n <= _TEMPLATES_UP_TO else _template.__wrapped__)(n, popsize, dtype)

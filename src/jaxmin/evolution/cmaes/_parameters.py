@@ -79,7 +79,7 @@ def _raw_weights(popsize: int) -> np.ndarray:
 LAZY_GAP = 0.5
 """The factor of the interval between eigendecompositions, LAZY_GAP/(n (c₁ + c_μ))
 generations: 0.5 as Hansen's purecma.py (``lazy_gap_evals``), five times pycma's class (0.1).
-Measured (benchmarks/bench_eigen.py): 2.0–2.6× less time per generation at n = 40–400 than
+Measured (benchmarks/bench_eigen.py): 2.1–2.3× less time per generation at n = 40–400 than
 with 0.1, evaluations to target on the rotated ellipsoid within 3 % (n = 10, 40; 11 seeds)."""
 
 
