@@ -233,7 +233,8 @@ POPULATION_TRACES = []
 
 def test_population_methods_take_data_as_args_without_new_programs():
     """cmaes.minimize and ga.minimize: data through args (traced), programs keyed by the
-    content of fun: new data or a fresh closure of the same code compiles nothing."""
+    content of fun: new data or a fresh closure of the same code compiles nothing, and a jit over
+    the data alone runs the same run."""
 
     def make():
         def shifted(x, centre):
@@ -242,15 +243,13 @@ def test_population_methods_take_data_as_args_without_new_programs():
 
         return shifted
 
-    x0 = jnp.zeros(3)
+    x0, key = jnp.zeros(3), jax.random.key(0)  # concrete inside the jit below
     for run in (
-        lambda f, c: cmaes.minimize(
-            f, x0, 0.5, key=jax.random.key(0), max_evals=3000, ftarget=1e-12, args=(c,)
-        ),
+        lambda f, c: cmaes.minimize(f, x0, 0.5, key=key, max_evals=3000, ftarget=1e-12, args=(c,)),
         lambda f, c: ga.minimize(
             f,
             x0,
-            key=jax.random.key(0),
+            key=key,
             popsize=20,
             steps=200,
             args=(c,),
@@ -265,6 +264,10 @@ def test_population_methods_take_data_as_args_without_new_programs():
         assert len(POPULATION_TRACES) == traced
         np.testing.assert_allclose(first.x, [1.0, -2.0, 0.5], atol=0.05)
         np.testing.assert_allclose(second.x, [-1.0, 0.0, 2.0], atol=0.05)
+        # jit over the data alone (x0 and key concrete): the run is traced, the same run
+        jitted = jax.jit(lambda c, run=run: run(make(), c))(jnp.array([-1.0, 0.0, 2.0]))
+        assert int(jitted.nfev) == int(second.nfev) and int(jitted.nit) == int(second.nit)
+        np.testing.assert_allclose(jitted.x, second.x, rtol=1e-6, atol=1e-9)
 
 
 def test_normals_and_integers_drawn_from_uniforms_have_their_distributions():

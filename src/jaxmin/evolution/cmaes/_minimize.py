@@ -208,7 +208,7 @@ def minimize(
         length = max(1, min(budget(lam), (limit - used) // lam))
         return operands, state, length
 
-    traced = _checks.traced((vector, key))  # inside the user's jit or vmap
+    traced = _checks.traced((vector, key, args))  # inside the user's jit or vmap
     if padded_restarts is not None and not isinstance(padded_restarts, bool):
         raise TypeError(f"padded_restarts must be True, False or None, got {padded_restarts!r}")
     padded = restarts > 0 and (traced if padded_restarts is None else padded_restarts)

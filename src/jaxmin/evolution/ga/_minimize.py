@@ -334,7 +334,7 @@ def minimize(
     )
     generation = _Generation(fun_flat, config)
     operands = (key_run, jnp.asarray(rate, dtype), jnp.asarray(scale, dtype), steps, args)
-    if _checks.traced((vector, key)):  # inside the user's jit or vmap:
+    if _checks.traced((vector, key, args)):  # inside the user's jit or vmap:
         if checkpoint is not None:
             raise ValueError(
                 "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
