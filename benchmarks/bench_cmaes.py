@@ -616,7 +616,8 @@ NOTES = [
     "float64 throughout (jax_enable_x64 on); pycma always computes in float64.",
     "Part A: x0 = np.random.default_rng(s).uniform(-3, 3, n), σ₀ = 0.5, default λ = 4 + ⌊3 ln "
     "n⌋, ftarget = 1e-8, max_evals = 10⁶, every other stopping criterion at its default (ours "
-    "and pycma share pycma's defaults). Ours: cmaes.minimize(..., key=jax.random.key(s)); "
+    "has pycma's defaults but purecma's eigendecomposition interval). Ours: "
+    "cmaes.minimize(..., key=jax.random.key(s)); "
     "pycma: CMAEvolutionStrategy(x0, 0.5, {verbose: -9, ftarget: 1e-8, seed: s + 1, "
     "maxfevals: 10⁶}).optimize(f) and es.countevals. Evaluation counts of runs that stopped "
     "elsewhere (Rosenbrock's local minimum: tolfun) are included in the medians; 'success' is "

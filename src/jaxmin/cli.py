@@ -468,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "cmaes",
         help="CMA-ES on a test function; convergence figure and JSON summary",
-        description="Minimise a test function with CMA-ES (pycma's defaults, compiled, "
+        description="Minimise a test function with CMA-ES (pycma's defaults but purecma's "
+        "eigendecomposition interval, compiled, "
         "population evaluated with vmap); write the convergence figure (best f, σ, axis ratio "
         "per generation) and a JSON summary with the history.",
     )

@@ -1,4 +1,5 @@
-"""CMA-ES (Hansen's tutorial, pycma's defaults): pure ``init``/``ask``/``tell`` and ``minimize``."""
+"""CMA-ES (Hansen's tutorial, pycma's defaults but purecma's eigendecomposition interval): pure
+``init``/``ask``/``tell`` and ``minimize``."""
 
 from ._minimize import minimize
 from ._parameters import (

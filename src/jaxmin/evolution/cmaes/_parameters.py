@@ -1,4 +1,5 @@
-"""CMA-ES strategy parameters: pycma's defaults, computed once in Python from n and λ.
+"""CMA-ES strategy parameters: pycma's defaults (but purecma's eigendecomposition interval),
+computed once in Python from n and λ.
 
 Hansen, "The CMA Evolution Strategy: A Tutorial" (arXiv:1604.00772), Table 1, with the variants
 pycma (4.x) uses by default and which decide its evaluation counts:
@@ -84,7 +85,8 @@ with 0.1, evaluations to target on the rotated ellipsoid within 3 % (n = 10, 40;
 
 
 def strategy_parameters(n: int, popsize: int) -> StrategyParameters:
-    """pycma's default strategy parameters for dimension ``n`` and population size ``popsize``.
+    """pycma's default strategy parameters for dimension ``n`` and population size ``popsize``,
+    with the eigendecomposition's interval of Hansen's purecma.py (:data:`LAZY_GAP`).
 
     **Arguments**
 
