@@ -1,5 +1,7 @@
 """The shared driver of CMA-ES and the GA: chunks, checkpoints, budgets, many runs at once."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -120,6 +122,21 @@ def test_padded_and_separate_programs_refuse_each_others_checkpoints(tmp_path):
         run_cmaes(checkpoint=padded)
     with pytest.raises(ValueError, match=r"belongs to a different run \(.*restarts"):
         run_cmaes_padded(checkpoint=padded, restarts=3)  # the padded arrays are sized by it
+
+
+def test_a_cmaes_checkpoint_of_another_eigendecomposition_interval_is_refused(tmp_path):
+    """A checkpoint written before the interval became purecma's (no ``lazy_gap`` in its
+    identity) would resume a run of mixed intervals: it is refused."""
+    path = tmp_path / "run.npz"
+    run_cmaes(checkpoint=path, steps=8, restarts=0)
+    with np.load(path) as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays["meta"]))
+    assert meta.pop("lazy_gap") == 0.5
+    arrays["meta"] = np.asarray(json.dumps(meta, sort_keys=True))
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"different run \(lazy_gap differ: lazy_gap: <absent>"):
+        run_cmaes(checkpoint=path, steps=8, restarts=0)
 
 
 def test_a_checkpoint_of_another_objective_is_refused(tmp_path):

@@ -22,7 +22,7 @@ from .. import _driver
 from .._population import batch_axis, batched_runs, evaluate, flatten_start
 from .._result import EvolutionHistory, EvolutionResult
 from . import _restarts
-from ._parameters import default_steps
+from ._parameters import LAZY_GAP, default_steps
 from ._strategy import (
     CMAState,
     ask,
@@ -243,6 +243,9 @@ def minimize(
             start=vector,
             key=key,
         )
+        # the state carries the eigendecomposition's interval: a checkpoint written under
+        # another one (pycma's, before jaxmin took purecma's) would resume a mixed run
+        identity["lazy_gap"] = LAZY_GAP
     total = limit if max_evals is not None else budget(popsize) * popsize
     bar = ProgressBar(total, "cmaes", enabled=progress and not traced)
     if padded:
