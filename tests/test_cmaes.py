@@ -479,6 +479,8 @@ def test_cmaes_inside_the_users_jit_and_vmap():
         for got in (jax.tree.map(lambda a, i=i: a[i], vmapped),) + ((jitted,) if i == 0 else ()):
             assert int(got.nfev) == int(one.nfev) and int(got.status) == int(one.status)
             assert int(got.nit) == int(one.nit)
+            for field in ("nfev", "nit", "status"):  # int32 traced or not
+                assert getattr(got, field).dtype == getattr(one, field).dtype == jnp.int32
             np.testing.assert_allclose(got.x, one.x, rtol=1e-6, atol=1e-9)
             n = int(one.nit)
             np.testing.assert_allclose(got.history.best[:n], one.history.best, rtol=1e-6)

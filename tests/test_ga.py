@@ -226,6 +226,8 @@ def test_ga_inside_the_users_jit_and_vmap():
             np.testing.assert_allclose(got.x, one.x, rtol=1e-12)
             assert int(got.nfev) == int(one.nfev) and int(got.nit) == int(one.nit)
             np.testing.assert_allclose(got.history.best, one.history.best, rtol=1e-12)
+            for field in ("nfev", "nit", "status"):  # int32 traced or not
+                assert getattr(got, field).dtype == getattr(one, field).dtype == jnp.int32
 
 
 POPULATION_TRACES = []

@@ -238,7 +238,7 @@ def _start(fun, x0, key, init_scale, config: _Config, args):
     population = population.at[0].set(x0)
     fitness = evaluate(fun.value, population, args)
     status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), _RUNNING)
-    carry = (population, fitness, jnp.asarray(0), jnp.asarray(lam))
+    carry = (population, fitness, jnp.int32(0), jnp.int32(lam))  # as CMA-ES: int32 counts
     return carry, status, _record(population, fitness, lam, config)
 
 
@@ -390,7 +390,7 @@ def minimize(
         fun=fitness[best],
         nfev=nfev,
         nit=g,
-        status=jnp.asarray(status),
+        status=jnp.asarray(status, jnp.int32),
         history=EvolutionHistory(
             mean=history.pop("mean", None),
             restart=xp.zeros(len(history["nfev"]), xp.int32),
