@@ -103,12 +103,12 @@ def finite_tree(name: str, tree: Any) -> None:
         raise ValueError(f"{name} must contain at least one array, got {tree!r}")
     for leaf in leaves:
         dtype = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
-        if not np.issubdtype(dtype, np.floating) and not np.issubdtype(dtype, np.integer):
+        if dtype.kind not in "fiu":  # NumPy's floating and (un)signed integer kinds
             raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
         if isinstance(leaf, jax.core.Tracer):
             continue
         arr = np.asarray(leaf)
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             raise ValueError(f"{name} must be finite, got non-finite entries in {arr!r}")
 
 

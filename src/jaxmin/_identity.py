@@ -35,6 +35,10 @@ _ATOMS = (
     type(None), bool, int, float, complex, str, bytes, np.generic, jax.Array, types.CodeType,
     types.BuiltinFunctionType, types.ModuleType, type,
 )  # fmt: skip
+_ATOM_TYPES = frozenset(
+    (type(None), bool, int, float, str, bytes, types.CodeType, types.BuiltinFunctionType, type)
+)
+"""The commonest atoms' exact types: a set lookup instead of an ``isinstance`` chain."""
 
 
 def content_key(obj: Any) -> str:
@@ -46,8 +50,8 @@ def content_key(obj: Any) -> str:
     ``__dict__``), the fingerprint is computed afresh. A repeated call with the same function
     and optimiser then costs a walk over their parts instead of hashing their code and values.
     """
-    parts: list = []
-    if not _parts(obj, parts, set()):
+    parts = _parts(obj)
+    if parts is None:
         return fingerprint(obj)
     known = _REMEMBERED.get(id(obj))
     if (
@@ -64,29 +68,37 @@ def content_key(obj: Any) -> str:
     return key
 
 
-def _parts(obj: Any, parts: list, seen: set[int]) -> bool:
-    """Append ``obj`` and, recursively, what it is built from to ``parts``; False where some
-    part may change in place without a change of identity."""
-    parts.append(obj)
-    if isinstance(obj, _ATOMS) or id(obj) in seen:
-        return True
-    seen.add(id(obj))
-    if isinstance(obj, list | tuple):
-        items: Any = obj
-    elif isinstance(obj, dict):
-        items = [*obj, *obj.values()]
-    elif isinstance(obj, functools.partial):
-        items = (obj.func, obj.args, obj.keywords)
-    elif isinstance(obj, types.MethodType):
-        items = (obj.__func__, obj.__self__)
-    elif isinstance(obj, types.FunctionType):
-        cells = [_cell(cell) for cell in obj.__closure__ or ()]
-        items = (obj.__code__, obj.__defaults__, obj.__kwdefaults__, *cells)
-    elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
-        items = (type(obj), vars(obj))
-    else:
-        return False
-    return all(_parts(item, parts, seen) for item in items)
+def _parts(obj: Any) -> list | None:
+    """``obj`` and, recursively, what it is built from, in a fixed order (a walk with a stack,
+    functions and atoms first: the common parts of functions and optimisers cost least); None
+    where some part may change in place without a change of identity."""
+    parts, stack, seen = [], [obj], set()
+    while stack:
+        obj = stack.pop()
+        parts.append(obj)
+        kind = type(obj)
+        if kind in _ATOM_TYPES:
+            continue
+        if id(obj) in seen or (kind is not types.FunctionType and isinstance(obj, _ATOMS)):
+            continue
+        seen.add(id(obj))
+        if kind is types.FunctionType:  # a final type: no subclass escapes this test
+            stack += (obj.__code__, obj.__defaults__, obj.__kwdefaults__)
+            stack += map(_cell, obj.__closure__ or ())
+        elif isinstance(obj, list | tuple):
+            stack += obj
+        elif isinstance(obj, dict):
+            stack += obj
+            stack += obj.values()
+        elif isinstance(obj, functools.partial):
+            stack += (obj.func, obj.args, obj.keywords)
+        elif isinstance(obj, types.MethodType):
+            stack += (obj.__func__, obj.__self__)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
+            stack += (type(obj), vars(obj))
+        else:
+            return None
+    return parts
 
 
 def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:

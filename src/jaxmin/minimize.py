@@ -60,8 +60,11 @@ def prepare_start(x0: Any, batched: bool) -> tuple[Any, Any]:
     **Returns** ``x0`` as a pytree of arrays, and one start (the first, if ``batched``).
     """
     _checks.finite_tree("x0", x0)
-    x0 = jax.tree.map(lambda leaf: leaf if isinstance(leaf, jax.Array) else jnp.asarray(leaf), x0)
-    for leaf in jax.tree.leaves(x0):
+    leaves, structure = jax.tree.flatten(x0)
+    if not all(isinstance(leaf, jax.Array) for leaf in leaves):
+        leaves = [leaf if isinstance(leaf, jax.Array) else jnp.asarray(leaf) for leaf in leaves]
+        x0 = jax.tree.unflatten(structure, leaves)
+    for leaf in leaves:
         if not jnp.issubdtype(leaf.dtype, jnp.floating):
             raise TypeError(f"x0 must hold floating-point arrays, got dtype {leaf.dtype}")
     if not batched:
