@@ -544,3 +544,19 @@ def test_batched_runs_on_several_cpu_devices_finish(tmp_path):
     values = np.load(tmp_path / "f.npy")
     # from f = 40 at the start to ~3e-5 in 3000 evaluations, the batch as the single run
     assert np.all(values < 1e-3) and np.all(values > 0)
+
+
+@pytest.mark.parametrize("n", [3, 250])
+def test_a_concrete_runs_fresh_state_is_inits(n):
+    """cmaes.minimize's fresh state: host arrays from a cached template up to n = 200 (no
+    dispatch per array), made on the device above it (no n × n round trip); init's numbers."""
+    from jaxmin.evolution.cmaes._minimize import _TEMPLATES_UP_TO, _initial
+
+    x0 = jnp.linspace(-1.0, 1.0, n)
+    fresh = _initial(x0, 0.3, 12, traced=False)
+    want_leaves = jax.tree.leaves(cmaes.init(x0, 0.3, popsize=12))
+    for got, want in zip(jax.tree.leaves(fresh), want_leaves, strict=True):
+        np.testing.assert_array_equal(got, want)
+        assert np.asarray(got).dtype == want.dtype
+    on_host = isinstance(fresh.C, np.ndarray)
+    assert on_host == (n <= _TEMPLATES_UP_TO)

@@ -477,12 +477,14 @@ def _resumed_status(
 
 def _initial(x0: jax.Array, sigma0: Any, popsize: int, *, traced: bool) -> CMAState:
     """``init(x0, sigma0, popsize=popsize)``; for a concrete run (not ``traced``: inside the
-    user's jit or vmap), host arrays from a template per (n, λ, dtype) with x0 and σ₀ put in
-    (the same numbers, without the dispatch of two dozen arrays: about 0.1–0.2 ms per run)."""
-    if traced or _checks.traced((x0, sigma0)):
+    user's jit or vmap) up to n = :data:`_TEMPLATES_UP_TO`, host arrays from a template per
+    (n, λ, dtype) with x0 and σ₀ put in (the same numbers, without the dispatch of two dozen
+    arrays: about 0.1–0.2 ms per run, which only small problems notice)."""
+    n = x0.shape[0]
+    if traced or n > _TEMPLATES_UP_TO or _checks.traced((x0, sigma0)):
         return init(x0, sigma0, popsize=popsize)
-    n, dtype = x0.shape[0], np.dtype(x0.dtype)
-    template = (_template if n <= _TEMPLATES_UP_TO else _template.__wrapped__)(n, popsize, dtype)
+    dtype = np.dtype(x0.dtype)
+    template = _template(n, popsize, dtype)
     sigma = np.asarray(sigma0, dtype)
     return template._replace(mean=x0, best_x=x0, sigma=sigma, sigma0=sigma)
 
@@ -493,8 +495,9 @@ def _template(n: int, popsize: int, dtype: np.dtype) -> CMAState:
     return jax.tree.map(np.asarray, init(np.zeros(n, dtype), 1.0, popsize=popsize))
 
 
-_TEMPLATES_UP_TO = 1000
-"""The largest n whose fresh state (two n × n matrices) :func:`_template` keeps."""
+_TEMPLATES_UP_TO = 200
+"""The largest n whose fresh state :func:`_template` keeps (two n × n matrices: at most
+16 × 0.64 MB in float64); a larger state is made on the device, where it is used."""
 
 
 _LARGEST_PADDED = 2**26
