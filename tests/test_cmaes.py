@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jax.extend.core import Jaxpr
 
 from jaxmin import Status, objectives
 from jaxmin.evolution import cmaes
@@ -564,3 +565,37 @@ def test_a_concrete_runs_fresh_state_is_inits(n):
         assert np.asarray(got).dtype == want.dtype
     on_host = isinstance(fresh.C, np.ndarray)
     assert on_host == (n <= _TEMPLATES_UP_TO)
+
+
+def _primitives(jaxpr, inside_cond=False):
+    """(primitive name, whether inside a ``cond``) of every equation, nested ones included."""
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name, inside_cond
+        nested = inside_cond or eqn.primitive.name == "cond"
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, tuple | list) else (param,):
+                sub = getattr(sub, "jaxpr", sub)
+                if isinstance(sub, Jaxpr):
+                    yield from _primitives(sub, nested)
+
+
+def test_batched_runs_eigendecompose_only_in_generations_where_one_is_due():
+    """Under vmap the lazy eigendecomposition stays lazy: eigh only inside a cond on whether
+    any run is due (not a select of both branches, every run every generation), and each run
+    takes the new factors only where it is due — what it gets alone."""
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(3, 4, 4))
+    C = jnp.asarray(A @ np.swapaxes(A, 1, 2) + np.eye(4))
+    B, D = jnp.broadcast_to(jnp.eye(4), (3, 4, 4)), jnp.ones((3, 4))
+    due = jnp.array([True, False, True])
+    batched = jax.vmap(_strategy._eigendecompose_if)
+    names = list(_primitives(jax.make_jaxpr(batched)(due, C, B, D).jaxpr))
+    assert ("eigh", True) in names and ("eigh", False) not in names
+    together = batched(due, C, B, D)
+    for i in range(3):
+        alone = _strategy._eigendecompose_if(due[i], C[i], B[i], D[i])
+        for got, want in zip(together, alone, strict=True):
+            np.testing.assert_array_equal(got[i], want)
+    unchanged = batched(jnp.zeros(3, bool), C, B, D)  # none due: the factors as they were
+    for got, want in zip(unchanged, (C, B, D), strict=True):
+        np.testing.assert_array_equal(got, want)

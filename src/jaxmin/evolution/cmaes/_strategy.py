@@ -256,6 +256,37 @@ def _eigendecompose(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     return C, B, jnp.sqrt(eigenvalues)
 
 
+@jax.custom_batching.custom_vmap
+def _eigendecompose_if(
+    due: jax.Array, C: jax.Array, B: jax.Array, D: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`_eigendecompose` of C where ``due``, else (C, B, D) as they are.
+
+    Under ``vmap`` (many runs at once) a ``lax.cond`` on a per-run ``due`` would become a
+    select of both branches, every run's eigendecomposition every generation; here the batch
+    decomposes all its matrices only in generations where some run is due, and each run takes
+    the new factors only where it is (runs in step are due together: the lazy interval holds
+    for a batch as for one run, with the same numbers)."""
+    return jax.lax.cond(due, _eigendecompose, lambda c: (c, B, D), C)
+
+
+@_eigendecompose_if.def_vmap
+def _eigendecompose_if_vmap(axis_size: int, in_batched: list, due, C, B, D):
+    due, C, B, D = (
+        value if batched else jnp.broadcast_to(value, (axis_size, *value.shape))
+        for value, batched in zip((due, C, B, D), in_batched, strict=True)
+    )
+
+    def decompose():
+        new = jax.vmap(_eigendecompose)(C)
+        return tuple(
+            jnp.where(due.reshape(-1, *[1] * (old.ndim - 1)), fresh, old)
+            for fresh, old in zip(new, (C, B, D), strict=True)
+        )
+
+    return jax.lax.cond(jnp.any(due), decompose, lambda: (C, B, D)), (True, True, True)
+
+
 def tell(
     key: jax.Array, candidates: jax.Array, fitness: jax.Array, state: CMAState
 ) -> tuple[CMAState, dict]:
@@ -321,7 +352,7 @@ def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CM
 
     # lazy eigendecomposition
     due = (generation - state.eigen_generation).astype(dtype) >= p.eigen_gap
-    C, B, D = jax.lax.cond(due, _eigendecompose, lambda c: (c, state.B, state.D), C)
+    C, B, D = _eigendecompose_if(due, C, state.B, state.D)
     new = state._replace(
         mean=mean,
         sigma=sigma,
