@@ -582,10 +582,13 @@ def _primitives(jaxpr, inside_cond=False):
 def test_batched_runs_eigendecompose_only_in_generations_where_one_is_due():
     """Under vmap the lazy eigendecomposition stays lazy: eigh only inside a cond on whether
     any run is due (not a select of both branches, every run every generation), and each run
-    takes the new factors only where it is due — what it gets alone."""
+    takes the new factors only where it is due — what it gets alone (C rebuilt only where an
+    eigenvalue was raised)."""
     rng = np.random.default_rng(0)
     A = rng.normal(size=(3, 4, 4))
-    C = jnp.asarray(A @ np.swapaxes(A, 1, 2) + np.eye(4))
+    C = A @ np.swapaxes(A, 1, 2) + np.eye(4)
+    C[2] -= 2 * np.linalg.eigvalsh(C[2])[0] * np.eye(4)  # an eigenvalue below 0: raised
+    C = jnp.asarray(C)
     B, D = jnp.broadcast_to(jnp.eye(4), (3, 4, 4)), jnp.ones((3, 4))
     due = jnp.array([True, False, True])
     batched = jax.vmap(_strategy._eigendecompose_if)
@@ -596,6 +599,8 @@ def test_batched_runs_eigendecompose_only_in_generations_where_one_is_due():
         alone = _strategy._eigendecompose_if(due[i], C[i], B[i], D[i])
         for got, want in zip(together, alone, strict=True):
             np.testing.assert_array_equal(got[i], want)
+    assert not np.array_equal(together[0][2], C[2])  # rebuilt from the raised eigenvalues
+    np.testing.assert_array_equal(together[0][0], C[0])  # none raised: C as it was
     unchanged = batched(jnp.zeros(3, bool), C, B, D)  # none due: the factors as they were
     for got, want in zip(unchanged, (C, B, D), strict=True):
         np.testing.assert_array_equal(got, want)

@@ -246,13 +246,25 @@ def several_cpu_devices() -> bool:
 
 
 def _eigendecompose(C: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """C = B diag(D²) Bᵀ (C symmetric) with eigenvalues ≥ ε·max eigenvalue; C is rebuilt from
-    the raised eigenvalues only where one was raised (an O(n³) product skipped otherwise)."""
-    eigenvalues, B = eigh(C)
-    floor = jnp.finfo(C.dtype).eps * jnp.maximum(eigenvalues[-1], jnp.finfo(C.dtype).tiny)
-    raised = jnp.any(eigenvalues < floor)
+    """C = B diag(D²) Bᵀ (C symmetric) with eigenvalues ≥ ε·max eigenvalue (:func:`_floored`)."""
+    return _floored(C, *eigh(C))
+
+
+def _floored(
+    C: jax.Array, eigenvalues: jax.Array, B: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(C, B, D) from C's eigendecomposition with the eigenvalues raised to ≥ ε·max eigenvalue,
+    C rebuilt as B diag(eigenvalues) Bᵀ only where one was raised: the O(n³) product runs only
+    when some matrix needs it. Matrices on the last two axes (a batch of runs on the first)."""
+    floor = jnp.finfo(C.dtype).eps * jnp.maximum(eigenvalues[..., -1:], jnp.finfo(C.dtype).tiny)
+    raised = jnp.any(eigenvalues < floor, axis=-1)
     eigenvalues = jnp.maximum(eigenvalues, floor)
-    C = jax.lax.cond(raised, lambda: (B * eigenvalues) @ B.T, lambda: C)
+
+    def rebuilt():
+        product = (B * eigenvalues[..., None, :]) @ jnp.swapaxes(B, -1, -2)
+        return jnp.where(raised[..., None, None], product, C)
+
+    C = jax.lax.cond(jnp.any(raised), rebuilt, lambda: C)
     return C, B, jnp.sqrt(eigenvalues)
 
 
@@ -278,7 +290,7 @@ def _eigendecompose_if_vmap(axis_size: int, in_batched: list, due, C, B, D):
     )
 
     def decompose():
-        new = jax.vmap(_eigendecompose)(C)
+        new = _floored(C, *jax.vmap(eigh)(C))
         return tuple(
             jnp.where(due.reshape(-1, *[1] * (old.ndim - 1)), fresh, old)
             for fresh, old in zip(new, (C, B, D), strict=True)
