@@ -169,14 +169,33 @@ def prepare(
         grid = as_rows("the loss's grid", loss.grid, sizes[0])
         x = jnp.concatenate([x, grid.astype(x.dtype)], axis=0)
         grid_out = jax.ShapeDtypeStruct((grid.shape[0], sizes[-1]), y.dtype)
+    _check_fits(loss, y, grid_out)
+    masks = check_dropout_mask(dropout_mask, sizes_of(params), x.shape[0])
+    return params, x, y, hidden, out, loss, masks
+
+
+def _check_fits(loss: Loss, y: Any, grid_out: jax.ShapeDtypeStruct | None) -> None:
+    """Check that ``loss`` gives a value for targets like ``y`` (by abstract evaluation), once
+    per loss function, shapes of its data, of y and of the grid's output."""
+    leaves, structure = jax.tree.flatten(loss.data)
+    shapes = tuple((np.shape(leaf), getattr(leaf, "dtype", None)) for leaf in leaves)
+    key = (loss.value_fn, structure, shapes, y.shape, y.dtype, grid_out)
+    if key in _FITTING:
+        return
     try:
         jax.eval_shape(loss.value, y, y, grid_out)
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"loss {loss.name!r} does not fit targets y of shape {y.shape}: {err}"
         ) from err
-    masks = check_dropout_mask(dropout_mask, sizes_of(params), x.shape[0])
-    return params, x, y, hidden, out, loss, masks
+    if len(_FITTING) >= 256:
+        _FITTING.pop(next(iter(_FITTING)))
+    _FITTING[key] = True
+
+
+_FITTING: dict = {}
+"""The (loss function, shapes) pairs :func:`_check_fits` has passed: the function itself in the
+key (as ``jit`` keys a program by it), so that a repeated call traces nothing."""
 
 
 def backprop(

@@ -209,8 +209,29 @@ def _settings(arguments: dict) -> dict:
     return {name: arguments[name] for name in _SETTINGS}
 
 
+@jax.jit
+def _with_member_axis(tree: Any) -> Any:
+    """Every leaf with a leading member axis of one (one dispatch for the whole tree)."""
+    return jax.tree.map(lambda leaf: leaf[None], tree)
+
+
+@jax.jit
+def _first_members(leaves: list) -> list:
+    return [leaf[0] for leaf in leaves]
+
+
+def _first_member_of(tree: Any) -> Any:
+    """``leaf[0]`` of every leaf: NumPy leaves indexed on the host, JAX arrays in one dispatch."""
+    leaves, structure = jax.tree.flatten(tree)
+    firsts = iter(_first_members([leaf for leaf in leaves if not isinstance(leaf, np.ndarray)]))
+    return jax.tree.unflatten(
+        structure, [leaf[0] if isinstance(leaf, np.ndarray) else next(firsts) for leaf in leaves]
+    )
+
+
 def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
-    single = jax.tree.map(lambda leaf: leaf[0], params)
+    # one member's shapes (no values are needed to check the network and its data)
+    single = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), params)
     sizes = sizes_of(single)
     x_rows = x if data_axis is None else x[0]
     y_rows = y if data_axis is None else y[0]
@@ -224,8 +245,9 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     )
     n_rows = y_checked.shape[0]
     dtype = jax.tree.leaves(single)[0].dtype
-    if data_axis is None:
-        x, y = x_checked[:n_rows].astype(dtype), y_checked.astype(dtype)
+    if data_axis is None:  # the rows of x without the loss's grid rows, if it has any
+        x = x_checked if x_checked.shape[0] == n_rows else x_checked[:n_rows]
+        x, y = (data if data.dtype == dtype else data.astype(dtype) for data in (x, y_checked))
     else:
         x = jnp.asarray(x, dtype).reshape(members, n_rows, sizes[0])
         y = jnp.asarray(y, dtype).reshape(members, n_rows, sizes[-1])
@@ -239,7 +261,7 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
 
     data = _split_many(keys, x, y, loss, cfg, data_axis)
     state = _init_many(params, keys, cfg)
-    if _checks.traced((params, x, y, jax.random.key_data(keys))):
+    if _checks.traced((params, x, y, keys)):
         if path is not None:
             raise ValueError(
                 "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
@@ -266,10 +288,10 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     bar = ProgressBar(cfg.epochs, "train", enabled=progress)
     # the history holds one column per epoch up to the furthest member (running members are
     # all there; stopped ones have NaN after their last epoch)
-    done = int(jnp.max(state.epoch))
-    while done < cfg.epochs and bool(jnp.any(state.status == -1)):
+    done = int(np.max(np.asarray(state.epoch)))
+    while done < cfg.epochs and np.any(np.asarray(state.status) == -1):
         state, losses = _chunk_many(state, data, cfg)
-        done = int(jnp.max(state.epoch))
+        done = int(np.max(np.asarray(state.epoch)))
         history = {
             name: np.concatenate([history[name], np.asarray(new)], axis=1)[:, :done]
             for name, new in zip(("train", "val"), losses, strict=True)
@@ -379,10 +401,13 @@ def train(
     if not batched:
         if data_axis is not None:
             raise ValueError("data_axis needs batched=True (a leading member axis on params)")
-        key = _as_keys(jnp.asarray(key)[None] if isinstance(key, jax.Array) else key, 1)
-        stacked = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], params)
-        result = _run(stacked, x, y, key, None, 1, **_settings(locals()))
-        return jax.tree.map(lambda leaf: leaf[0], result)
+        sizes_of(params)  # a malformed network is named before anything is stacked
+        if isinstance(key, jax.Array):
+            stacked, key = _with_member_axis((params, key))
+        else:
+            stacked = _with_member_axis(params)
+        result = _run(stacked, x, y, _as_keys(key, 1), None, 1, **_settings(locals()))
+        return _first_member_of(result)
     members = _checks.leading_axis("params", params)
     if data_axis not in (None, 0):
         raise ValueError(f"data_axis must be None (shared data) or 0, got {data_axis!r}")
