@@ -553,8 +553,8 @@ def test_batched_runs_on_several_cpu_devices_finish(tmp_path):
 
 @pytest.mark.parametrize("n", [3, 250])
 def test_a_concrete_runs_fresh_state_is_inits(n):
-    """cmaes.minimize's fresh state: host arrays from a cached template up to n = 200 (no
-    dispatch per array), made on the device above it (no n × n round trip); init's numbers."""
+    """cmaes.minimize's fresh state: from a cached template up to n = 200 (no dispatch or
+    transfer per array), made afresh above it; init's numbers either way."""
     from jaxmin.evolution.cmaes._minimize import _TEMPLATES_UP_TO, _initial
 
     x0 = jnp.linspace(-1.0, 1.0, n)
@@ -563,8 +563,9 @@ def test_a_concrete_runs_fresh_state_is_inits(n):
     for got, want in zip(jax.tree.leaves(fresh), want_leaves, strict=True):
         np.testing.assert_array_equal(got, want)
         assert np.asarray(got).dtype == want.dtype
-    on_host = isinstance(fresh.C, np.ndarray)
-    assert on_host == (n <= _TEMPLATES_UP_TO)
+    cached = _initial(x0, 0.3, 12, traced=False).C is fresh.C
+    assert cached == (n <= _TEMPLATES_UP_TO)
+    assert not fresh.C.committed  # goes to whichever device a run's program runs on
 
 
 def _primitives(jaxpr, inside_cond=False):

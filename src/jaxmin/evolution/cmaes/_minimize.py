@@ -477,9 +477,9 @@ def _resumed_status(
 
 def _initial(x0: jax.Array, sigma0: Any, popsize: int, *, traced: bool) -> CMAState:
     """``init(x0, sigma0, popsize=popsize)``; for a concrete run (not ``traced``: inside the
-    user's jit or vmap) up to n = :data:`_TEMPLATES_UP_TO`, host arrays from a template per
-    (n, λ, dtype) with x0 and σ₀ put in (the same numbers, without the dispatch of two dozen
-    arrays: about 0.1–0.2 ms per run, which only small problems notice)."""
+    user's jit or vmap) up to n = :data:`_TEMPLATES_UP_TO`, a cached fresh state per
+    (n, λ, dtype) with x0 and σ₀ put in: the same numbers, without two dozen dispatches or
+    transfers per run (about 0.1–0.2 ms on a CPU, which only small problems notice)."""
     n = x0.shape[0]
     if traced or n > _TEMPLATES_UP_TO or _checks.traced((x0, sigma0)):
         return init(x0, sigma0, popsize=popsize)
@@ -491,13 +491,14 @@ def _initial(x0: jax.Array, sigma0: Any, popsize: int, *, traced: bool) -> CMASt
 
 @functools.lru_cache(maxsize=16)
 def _template(n: int, popsize: int, dtype: np.dtype) -> CMAState:
-    """A fresh state of n coordinates and λ ``popsize`` in ``dtype``, as host arrays."""
-    return jax.tree.map(np.asarray, init(np.zeros(n, dtype), 1.0, popsize=popsize))
+    """A fresh state of n coordinates and λ ``popsize`` in ``dtype``: device arrays, immutable
+    and not placed on a device of their own (they go where a run's program runs)."""
+    return init(np.zeros(n, dtype), 1.0, popsize=popsize)
 
 
 _TEMPLATES_UP_TO = 200
 """The largest n whose fresh state :func:`_template` keeps (two n × n matrices: at most
-16 × 0.64 MB in float64); a larger state is made on the device, where it is used."""
+16 × 0.64 MB in float64); a larger state is made afresh for each run."""
 
 
 _LARGEST_PADDED = 2**26
