@@ -107,8 +107,9 @@ def main() -> None:
             "read 10.3 s batched against 13.7 s for the loop (2026-12-04).",
             "Batched runs are one compiled loop for the batch, until the last run stops: a run "
             "that has stopped keeps its state (a select per generation) and writes no record; "
-            "CMA-ES decomposes C in the generations where some run is due (its lazy interval, "
-            "0.5/(n (c1 + cmu)) generations: every 1.3 generations at n = 10).",
+            "CMA-ES decomposes C in the generations where some running run is due (its lazy "
+            "interval, 0.5/(n (c1 + cmu)) = 1.29 generations at n = 10: every second "
+            "generation).",
             f"Wall time of this run: {time.perf_counter() - start:.0f} s.",
         ],
         config={"runs": runs, "n": N, "repeats": repeats, "jax": jax.__version__},

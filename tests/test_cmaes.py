@@ -566,6 +566,10 @@ def test_a_concrete_runs_fresh_state_is_inits(n):
     cached = _initial(x0, 0.3, 12, traced=False).C is fresh.C
     assert cached == (n <= _TEMPLATES_UP_TO)
     assert not fresh.C.committed  # goes to whichever device a run's program runs on
+    # first asked for inside a trace (x0 closed over, so it looks concrete): no tracer cached
+    x1 = jnp.linspace(-1.0, 1.0, n + 1)
+    jax.jit(lambda: _initial(x1, 0.3, 12, traced=False).C.sum())()
+    np.testing.assert_array_equal(_initial(x1, 0.3, 12, traced=False).C, np.eye(n + 1))
 
 
 def _primitives(jaxpr, inside_cond=False):
@@ -605,3 +609,20 @@ def test_batched_runs_eigendecompose_only_in_generations_where_one_is_due():
     unchanged = batched(jnp.zeros(3, bool), C, B, D)  # none due: the factors as they were
     for got, want in zip(unchanged, (C, B, D), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_stopped_run_of_a_batch_asks_for_no_eigendecomposition():
+    """told(..., active=False) — a stopped run's generation, computed and thrown away in a
+    batch — leaves B, D and the decomposition's generation as they were, so that stopped runs
+    never make the batch decompose; active, the same state decomposes."""
+    state = cmaes.init(jnp.array([1.0, -2.0, 0.5, 3.0]), 0.5, popsize=6)
+    state = state._replace(eigen_generation=jnp.asarray(-10, jnp.int32))  # long overdue
+    x, _ = cmaes.ask(jax.random.key(0), state)
+    f = jnp.sum(x**2 * jnp.arange(1.0, 5.0), axis=1)
+    active, _ = _strategy.told(x, f, state)
+    stopped, _ = _strategy.told(x, f, state, False)
+    assert int(active.eigen_generation) == 1 and int(stopped.eigen_generation) == -10
+    assert not np.array_equal(active.B, state.B)
+    np.testing.assert_array_equal(stopped.B, state.B)
+    np.testing.assert_array_equal(stopped.D, state.D)
+    np.testing.assert_array_equal(stopped.C, active.C)  # the update itself is the same

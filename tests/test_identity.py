@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,6 +90,26 @@ def test_remembered_keys_follow_every_change_of_what_a_function_is_built_from():
     assert check() not in (first, rebound)
     opt = optim.adam(1e-3)
     assert content_key(opt) == content_key(opt) == fingerprint(opt)
+
+
+@pytest.mark.parametrize("outer_first", [True, False])
+def test_remembered_keys_see_an_item_moved_between_nested_lists(outer_first):
+    """The same objects in the same order, but an item moved from a list into the list nested
+    in it (either way round): what the function is built from changed, and so does its key."""
+    inner = ["a"]
+    outer = ["b", inner] if outer_first else [inner, "b"]
+
+    def loss():
+        return outer
+
+    before = content_key(loss)
+    outer.remove("b")
+    if outer_first:
+        inner.insert(0, "b")
+    else:
+        inner.append("b")
+    after = content_key(loss)
+    assert after == fingerprint(loss) != before
 
 
 def test_bound_methods_differ_by_their_instance_and_minimize_keeps_them_apart():

@@ -68,6 +68,11 @@ def content_key(obj: Any) -> str:
     return key
 
 
+_END = object()
+"""Marks the end of a container's parts in :func:`_parts` (so that an item moved from one
+nested list to another is seen, not only a change of the sequence of parts)."""
+
+
 def _parts(obj: Any) -> list | None:
     """``obj`` and, recursively, what it is built from, in a fixed order (a walk with a stack,
     functions and atoms first: the common parts of functions and optimisers cost least); None
@@ -77,11 +82,12 @@ def _parts(obj: Any) -> list | None:
         obj = stack.pop()
         parts.append(obj)
         kind = type(obj)
-        if kind in _ATOM_TYPES:
+        if kind in _ATOM_TYPES or obj is _END:
             continue
         if id(obj) in seen or (kind is not types.FunctionType and isinstance(obj, _ATOMS)):
             continue
         seen.add(id(obj))
+        stack.append(_END)  # popped after obj's parts: where they end is part of the walk
         if kind is types.FunctionType:  # a final type: no subclass escapes this test
             stack += (obj.__code__, obj.__defaults__, obj.__kwdefaults__)
             stack += map(_cell, obj.__closure__ or ())

@@ -1,12 +1,14 @@
 """The one driver of the population methods: generations compiled in chunks, a history per
 generation, stopping by status, checkpoints and a progress bar between chunks.
 
-A method supplies a *generation*: a hashable callable ``generation(operands, carry) -> (carry,
-status, record)`` — one ask–evaluate–tell, the :class:`jaxmin.Status` code that holds after it
-(−1: keep running; the budget is one of the codes, so the method knows when it is done) and a
-dict of scalars (or small arrays) to record. ``operands`` are the traced inputs (keys, data,
-budgets), ``carry`` the method's state. The driver runs generations in one ``lax.while_loop``
-per chunk of at most ``chunk`` generations, writing the records into a chunk-sized buffer:
+A method supplies a *generation*: a hashable callable ``generation(operands, carry, active) ->
+(carry, status, record)`` — one ask–evaluate–tell, the :class:`jaxmin.Status` code that holds
+after it (−1: keep running; the budget is one of the codes, so the method knows when it is done)
+and a dict of scalars (or small arrays) to record. ``operands`` are the traced inputs (keys,
+data, budgets), ``carry`` the method's state, ``active`` whether the run is still running
+(False for a run of a batch that has stopped, whose generation is computed and thrown away:
+work it may skip). The driver runs generations in one ``lax.while_loop`` per chunk of at most
+``chunk`` generations, writing the records into a chunk-sized buffer:
 
 - with concrete inputs, chunk after chunk until the status is not −1; between chunks the
   history grows on the host, a checkpoint is written and the progress bar redrawn. Chunking
@@ -53,7 +55,7 @@ def run_chunk(
     has stopped keeps its state, status and count, and its records are not written (a write out
     of bounds, dropped) — where a plain ``vmap`` of the loop would select the whole record
     buffer of every run on every generation."""
-    template = jax.eval_shape(generation, operands, carry)[2]
+    template = jax.eval_shape(generation, operands, carry, True)[2]
     buffer = jax.tree.map(
         lambda leaf: jnp.full((length, *leaf.shape), jnp.nan, recorded_dtype(leaf.dtype)),
         template,
@@ -61,12 +63,12 @@ def run_chunk(
 
     def body(state):
         carry, status, i, buffer = state
-        new_carry, new_status, record = generation(operands, carry)
+        running = status == RUNNING
+        new_carry, new_status, record = generation(operands, carry, running)
         new_status = jnp.asarray(new_status, jnp.int32)
         if axis_name is None:
             buffer = jax.tree.map(lambda h, r: h.at[i].set(r.astype(h.dtype)), buffer, record)
             return new_carry, new_status, i + 1, buffer
-        running = status == RUNNING
         buffer = jax.tree.map(lambda h, r: _batch.write_if(h, i, r, running), buffer, record)
         new_carry, new_status = _batch.keep(running, (new_carry, new_status), (carry, status))
         return new_carry, new_status, i + running, buffer
@@ -159,7 +161,7 @@ def as_history(record: dict) -> dict:
 def empty_history(generation: Callable, operands: Any, carry: Any) -> dict:
     """A history of no generations, with the fields, shapes and dtypes :func:`run_chunk`
     records."""
-    record = jax.eval_shape(generation, operands, carry)[2]
+    record = jax.eval_shape(generation, operands, carry, True)[2]
     return {
         name: np.zeros((0, *leaf.shape), recorded_dtype(leaf.dtype))
         for name, leaf in record.items()

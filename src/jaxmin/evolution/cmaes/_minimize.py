@@ -69,12 +69,14 @@ class _Generation:
     tol: Tolerances
     record_mean: bool
 
-    def __call__(self, operands: tuple, state: CMAState) -> tuple[CMAState, jax.Array, dict]:
+    def __call__(
+        self, operands: tuple, state: CMAState, active: Any
+    ) -> tuple[CMAState, jax.Array, dict]:
         key, restart, max_evals, max_generations, args = operands
         generation_key = _random.fold_in(_random.fold_in(key, restart), state.generation)
         candidates, asked = ask(generation_key, state)
         fitness = evaluate(self.fun.value, candidates, args)
-        new, ranked = told(candidates, fitness, asked)
+        new, ranked = told(candidates, fitness, asked, active)
         ok = _finite_state(new) & jnp.any(jnp.isfinite(ranked))  # the counted f values
         new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, asked._replace(nfev=new.nfev))
         status = termination(new, self.tol, max_evals, max_generations)
@@ -492,8 +494,10 @@ def _initial(x0: jax.Array, sigma0: Any, popsize: int, *, traced: bool) -> CMASt
 @functools.lru_cache(maxsize=16)
 def _template(n: int, popsize: int, dtype: np.dtype) -> CMAState:
     """A fresh state of n coordinates and λ ``popsize`` in ``dtype``: device arrays, immutable
-    and not placed on a device of their own (they go where a run's program runs)."""
-    return init(np.zeros(n, dtype), 1.0, popsize=popsize)
+    and not placed on a device of their own (they go where a run's program runs) — concrete
+    even when first asked for inside a trace, so that no tracer is ever cached."""
+    with jax.ensure_compile_time_eval():
+        return init(np.zeros(n, dtype), 1.0, popsize=popsize)
 
 
 _TEMPLATES_UP_TO = 200

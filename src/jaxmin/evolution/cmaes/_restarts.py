@@ -84,10 +84,14 @@ class Restarting:
     generation: Any
     restarts: int
 
-    def __call__(self, operands: tuple, carry: RestartState) -> tuple[RestartState, Any, dict]:
+    def __call__(
+        self, operands: tuple, carry: RestartState, active: Any
+    ) -> tuple[RestartState, Any, dict]:
         key, max_evals, steps, args, params, start = operands
         run, status, record = self.generation(
-            (key, carry.restart, max_evals - carry.used, steps[carry.restart], args), carry.run
+            (key, carry.restart, max_evals - carry.used, steps[carry.restart], args),
+            carry.run,
+            active,
         )
         record = record | {"nfev": record["nfev"] + carry.used, "restart": carry.restart}
         better = run.best_f < carry.best_f

@@ -315,9 +315,12 @@ def tell(
     return new, generation_info(new.generation, f_sorted[0], new.best_f, new.nfev)
 
 
-def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CMAState, jax.Array]:
+def told(
+    candidates: jax.Array, fitness: jax.Array, state: CMAState, active: Any = True
+) -> tuple[CMAState, jax.Array]:
     """:func:`tell`'s update, returning the generation's f sorted ascending (NaN as +inf)
-    instead of its figures (a driver's record needs no second sort)."""
+    instead of its figures (a driver's record needs no second sort). ``active`` False: the
+    update will be thrown away (a stopped run of a batch), so no eigendecomposition is due."""
     p = state.params
     n = state.mean.shape[0]
     dtype = state.mean.dtype
@@ -363,7 +366,7 @@ def told(candidates: jax.Array, fitness: jax.Array, state: CMAState) -> tuple[CM
     sigma = sigma * jnp.exp(jnp.clip(log_change, -1, 1))
 
     # lazy eigendecomposition
-    due = (generation - state.eigen_generation).astype(dtype) >= p.eigen_gap
+    due = active & ((generation - state.eigen_generation).astype(dtype) >= p.eigen_gap)
     C, B, D = _eigendecompose_if(due, C, state.B, state.D)
     new = state._replace(
         mean=mean,

@@ -205,7 +205,8 @@ class _Generation:
     fun: ByContent
     config: _Config
 
-    def __call__(self, operands: tuple, carry: tuple) -> tuple[tuple, jax.Array, dict]:
+    def __call__(self, operands: tuple, carry: tuple, active: Any) -> tuple[tuple, jax.Array, dict]:
+        del active  # a generation has no work a stopped run could skip
         key, rate, scale, steps, args = operands
         population, fitness, g, nfev = carry
         config, lam = self.config, self.config.popsize
@@ -279,7 +280,8 @@ def minimize(
       leaf has a leading axis of runs, and all runs go at once under ``vmap`` in one program.
     - ``key``: a ``jax.random`` key (with ``batched=True``, one per run); the same key gives the
       same run.
-    - ``popsize``: λ ≥ 2. ``steps``: the budget in generations (≥ 1).
+    - ``popsize``: λ ≥ 2. ``steps``: the budget in generations (≥ 1; the evaluations it counts,
+      λ + steps (λ − elitism), must fit the int32 counts).
     - ``init_scale``: spread of the first population (≥ 0; a scalar).
     - ``mutation``: ``"multiplicative"`` (the lecture's θ(1 + η), η ~ N(0, rate²) — cannot move
       a parameter that is 0), ``"additive"`` (θ + scale · N(0, 1)) or ``"both"``.
@@ -326,6 +328,12 @@ def minimize(
     )
     init_scale = _checks.non_negative("init_scale", init_scale)
     steps = _checks.integer_at_least("steps", steps, 1)
+    evaluations = config.popsize + steps * (config.popsize - config.elitism)
+    if evaluations > np.iinfo(np.int32).max:  # the counts are int32
+        raise ValueError(
+            f"steps={steps} of {config.popsize} candidates would count {evaluations} "
+            f"evaluations, more than {np.iinfo(np.int32).max}: pass fewer steps"
+        )
     chunk_steps = _checks.integer_at_least("chunk_steps", chunk_steps, 1)
     dtype = vector.dtype
     key_init, key_run = jax.random.split(key)
