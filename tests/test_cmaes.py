@@ -555,7 +555,7 @@ def test_batched_runs_on_several_cpu_devices_finish(tmp_path):
 def test_a_concrete_runs_fresh_state_is_inits(n):
     """cmaes.minimize's fresh state: from a cached template up to n = 200 (no dispatch or
     transfer per array), made afresh above it; init's numbers either way."""
-    from jaxmin.evolution.cmaes._minimize import _TEMPLATES_UP_TO, _initial
+    from jaxmin.evolution.cmaes._minimize import _TEMPLATES_UP_TO, _initial, _template
 
     x0 = jnp.linspace(-1.0, 1.0, n)
     fresh = _initial(x0, 0.3, 12, traced=False)
@@ -567,9 +567,11 @@ def test_a_concrete_runs_fresh_state_is_inits(n):
     assert cached == (n <= _TEMPLATES_UP_TO)
     assert not fresh.C.committed  # goes to whichever device a run's program runs on
     # first asked for inside a trace (x0 closed over, so it looks concrete): no tracer cached
-    x1 = jnp.linspace(-1.0, 1.0, n + 1)
-    jax.jit(lambda: _initial(x1, 0.3, 12, traced=False).C.sum())()
-    np.testing.assert_array_equal(_initial(x1, 0.3, 12, traced=False).C, np.eye(n + 1))
+    _template.cache_clear()
+    jax.jit(lambda: _initial(x0, 0.3, 12, traced=False).C.sum())()
+    later = _initial(x0, 0.3, 12, traced=False)
+    assert not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(later))
+    np.testing.assert_array_equal(later.C, np.eye(n))
 
 
 def _primitives(jaxpr, inside_cond=False):
