@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._identity import ByContent
+from ..minimize import abstract_output
 from .activations import Activation
 from .activations import activation as get_activation
 from .losses import Loss, get_loss
@@ -175,27 +177,15 @@ def prepare(
 
 
 def _check_fits(loss: Loss, y: Any, grid_out: jax.ShapeDtypeStruct | None) -> None:
-    """Check that ``loss`` gives a value for targets like ``y`` (by abstract evaluation), once
-    per loss function, shapes of its data, of y and of the grid's output."""
-    leaves, structure = jax.tree.flatten(loss.data)
-    shapes = tuple((np.shape(leaf), getattr(leaf, "dtype", None)) for leaf in leaves)
-    key = (loss.value_fn, structure, shapes, y.shape, y.dtype, grid_out)
-    if key in _FITTING:
-        return
+    """Check that ``loss`` gives a value for targets like ``y``, by abstract evaluation of its
+    value function (:func:`jaxmin.minimize.abstract_output`: once per function content and
+    shapes of y, the loss's data and the grid's output)."""
     try:
-        jax.eval_shape(loss.value, y, y, grid_out)
+        abstract_output(ByContent(loss.value_fn), y, (y, loss.data, grid_out))
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"loss {loss.name!r} does not fit targets y of shape {y.shape}: {err}"
         ) from err
-    if len(_FITTING) >= 256:
-        _FITTING.pop(next(iter(_FITTING)))
-    _FITTING[key] = True
-
-
-_FITTING: dict = {}
-"""The (loss function, shapes) pairs :func:`_check_fits` has passed: the function itself in the
-key (as ``jit`` keys a program by it), so that a repeated call traces nothing."""
 
 
 def backprop(

@@ -483,7 +483,7 @@ def _initial(x0: jax.Array, sigma0: Any, popsize: int, *, traced: bool) -> CMASt
     (n, λ, dtype) with x0 and σ₀ put in: the same numbers, without two dozen dispatches or
     transfers per run (about 0.1–0.2 ms on a CPU, which only small problems notice)."""
     n = x0.shape[0]
-    if traced or n > _TEMPLATES_UP_TO or _checks.traced((x0, sigma0)):
+    if traced or n > _TEMPLATES_UP_TO:  # (σ₀ is a checked float: never traced)
         return init(x0, sigma0, popsize=popsize)
     dtype = np.dtype(x0.dtype)
     template = _template(n, popsize, dtype)
