@@ -90,9 +90,31 @@ def leading_axis(name: str, tree: Any) -> int:
 
 
 def traced(tree: Any) -> bool:
-    """Whether any leaf is a tracer (the call is inside the user's ``jit``, ``vmap``, …): its
-    values are then unknown until run time, so value checks become run-time statuses."""
+    """Whether the call is inside the user's ``jit``, ``vmap``, … : any leaf is a tracer, or JAX
+    is tracing at all (inputs closed over as constants still give staged, unknown results). Values
+    are then unknown until run time, so value checks become run-time statuses."""
+    return not _top_level() or has_tracer(tree)
+
+
+def has_tracer(tree: Any) -> bool:
+    """Whether any leaf of ``tree`` is a tracer (a value known only at run time)."""
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
+def _top_level() -> bool:
+    """Whether no JAX trace is active: JAX's own flag where this version has it (0.3 µs), else
+    whether a fresh constant comes back staged (an eager op, ~5 µs)."""
+    if _is_top_level is not None:
+        return _is_top_level()
+    return not isinstance(jax.numpy.zeros(()), jax.core.Tracer)
+
+
+try:  # private, hence the fallback above
+    from jax._src.core import trace_ctx as _trace_ctx
+
+    _is_top_level = _trace_ctx.is_top_level
+except (ImportError, AttributeError):
+    _is_top_level = None
 
 
 def finite_tree(name: str, tree: Any) -> None:
@@ -113,7 +135,13 @@ def finite_tree(name: str, tree: Any) -> None:
 
 
 def bounds(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Check a box ``lower < upper`` (element-wise, finite, same 1-D shape)."""
+    """Check a box ``lower < upper`` (element-wise, finite, same 1-D shape, known before
+    tracing: the box sizes the search)."""
+    if has_tracer((lower, upper)):
+        raise TypeError(
+            "lower and upper must be known before tracing (the box sizes the search): pass "
+            "them as constants, not as arguments of the jitted or vmapped function"
+        )
     lo = np.atleast_1d(np.asarray(lower, dtype=float))
     hi = np.atleast_1d(np.asarray(upper, dtype=float))
     if lo.ndim != 1 or lo.shape != hi.shape:
