@@ -205,3 +205,34 @@ def test_a_finished_run_extended_gives_what_one_longer_run_gives(method, tmp_pat
     done = int(resumed.nit) - int(np.sum(restart < restart.max()))  # its last run's generations
     with pytest.raises(ValueError, match=f"more than steps={done - 1}: pass steps >= {done}"):
         RUNS[method](checkpoint=path, **(budget | {"steps": done - 1}))
+
+
+class _Counting:
+    """A toy generation for the driver: counts up by one, records the count and a float."""
+
+    def __call__(self, operands, count, active):
+        del operands, active
+        count = count + 1
+        return count, jnp.where(count >= 2**24 + 3, 1, -1), {"count": count, "x": 0.5 * count}
+
+    def __hash__(self):
+        return 0
+
+    def __eq__(self, other):
+        return isinstance(other, _Counting)
+
+
+def test_integer_records_stay_exact_beyond_float32s_integers():
+    """A count recorded in a float32 run stays an exact integer (float32 holds integers only
+    up to 2^24), padded with -1 where floating records are padded with NaN."""
+    with jax.enable_x64(False):
+        start = jnp.int32(2**24 - 1)
+        *_, history, count = _driver.run_chunk(_Counting(), (), start, -1, 6)
+        assert int(count) == 4 and history["count"].dtype == jnp.int32
+        np.testing.assert_array_equal(
+            history["count"], [2**24, 2**24 + 1, 2**24 + 2, 2**24 + 3, -1, -1]
+        )
+        assert history["x"].dtype == jnp.float32
+        assert np.all(np.isnan(np.asarray(history["x"][4:])))
+        _, _, host = _driver.run_chunked(_Counting(), (), start, -1, length=6, chunk=2)
+        np.testing.assert_array_equal(host["count"], [2**24, 2**24 + 1, 2**24 + 2, 2**24 + 3])

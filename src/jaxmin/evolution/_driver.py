@@ -47,8 +47,8 @@ def run_chunk(
     axis_name: str | None = None,
 ) -> tuple[Any, jax.Array, dict, jax.Array]:
     """Up to ``length`` generations from ``carry`` while ``status`` is −1; returns (carry,
-    status, records of shape (length, …) — NaN after the last generation run —, generations
-    run).
+    status, records of shape (length, …) — after the last generation run NaN, or −1 for an
+    integer record —, generations run).
 
     Under ``jax.vmap(..., axis_name=axis_name)`` (many runs, :func:`batch_axis`) the loop is
     one loop for the batch, running while any run runs (a ``psum`` over the axis): a run that
@@ -57,7 +57,9 @@ def run_chunk(
     buffer of every run on every generation."""
     template = jax.eval_shape(generation, operands, carry, True)[2]
     buffer = jax.tree.map(
-        lambda leaf: jnp.full((length, *leaf.shape), jnp.nan, recorded_dtype(leaf.dtype)),
+        lambda leaf: jnp.full(
+            (length, *leaf.shape), padding(leaf.dtype), recorded_dtype(leaf.dtype)
+        ),
         template,
     )
 
@@ -146,8 +148,15 @@ def settings_of(arguments: dict) -> dict:
 
 
 def recorded_dtype(dtype: Any) -> Any:
-    """The dtype a record is kept in: floating, so that a history can be padded with NaN."""
-    return jnp.result_type(dtype, float)
+    """The dtype a record is kept in: an integer record (a count) as it is, padded with −1, so
+    that it stays exact (a float32 history holds integers exactly only up to 2²⁴); any other
+    floating, padded with NaN (:func:`padding`)."""
+    return dtype if jnp.issubdtype(dtype, jnp.integer) else jnp.result_type(dtype, float)
+
+
+def padding(dtype: Any) -> Any:
+    """What a history holds after a run's last generation: −1 for an integer record, else NaN."""
+    return -1 if jnp.issubdtype(dtype, jnp.integer) else np.nan
 
 
 def as_history(record: dict) -> dict:

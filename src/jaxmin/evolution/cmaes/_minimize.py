@@ -273,8 +273,8 @@ def minimize(
         state, status, history, _ = _driver.run_chunk(
             generation, operands, state, RUNNING, length, batch_axis()
         )
-        ran = jnp.where(jnp.isnan(history["nfev"]), jnp.nan, 0.0)  # restart 0 where a row ran
-        history = _integer_fields(history | {"restart": ran})
+        ran = jnp.where(history["nfev"] < 0, -1, 0).astype(jnp.int32)  # restart 0 where a row ran
+        history = history | {"restart": ran}
         return EvolutionResult(
             x=unravel(state.best_x),
             fun=state.best_f,
@@ -389,7 +389,6 @@ def _padded_run(
         carry, status, history, _ = _driver.run_chunk(
             sequence, operands, carry, RUNNING, length, batch_axis()
         )
-        history = _integer_fields(history)
     else:
         status, history = RUNNING, None
         if checkpoint is not None and Path(checkpoint).exists():
@@ -426,9 +425,7 @@ def _padded_run(
             done=lambda carry: int(carry.used + carry.run.nfev),
         )
         bar.close()
-        history = {name: np.asarray(value, np.float64) for name, value in history.items()}
-        for name in ("nfev", "restart"):
-            history[name] = history[name].astype(np.int64)
+        history = {name: _host_record(value) for name, value in history.items()}
         sizes = sizes[: int(carry.restart) + 1]
         status = jnp.asarray(status, jnp.int32)
     return EvolutionResult(
@@ -442,18 +439,16 @@ def _padded_run(
     )
 
 
+def _host_record(values: Any) -> np.ndarray:
+    """A recorded field on the host as the result gives it: counts int64, the rest float64."""
+    values = np.asarray(values)
+    return values.astype(np.int64 if np.issubdtype(values.dtype, np.integer) else np.float64)
+
+
 @jax.jit
 def _on_device(*values: np.ndarray) -> tuple[jax.Array, ...]:
     """Host values as device arrays, in one call (one transfer each costs a dispatch)."""
     return values
-
-
-def _integer_fields(history: dict) -> dict:
-    """A traced history's ``nfev`` and ``restart`` as int32, −1 where no generation ran."""
-    return history | {
-        name: jnp.where(jnp.isnan(history[name]), -1, history[name]).astype(jnp.int32)
-        for name in ("nfev", "restart")
-    }
 
 
 def _resumed_status(
@@ -537,8 +532,8 @@ class _Finished:
 
     def add(self, restart: int, state: CMAState, status: int, history: dict) -> _Finished:
         """These runs and ``restart``, which ended in ``state`` with ``status``."""
-        run = {name: np.asarray(value, np.float64) for name, value in history.items()}
-        run["nfev"] = run["nfev"].astype(np.int64) + self.used
+        run = {name: _host_record(value) for name, value in history.items()}
+        run["nfev"] = run["nfev"] + self.used
         run["restart"] = np.full(len(run["best"]), restart, np.int64)
         better = float(state.best_f) < self.best_f
         return _Finished(

@@ -350,7 +350,7 @@ def minimize(
         carry, status, history, _ = _driver.run_chunk(
             generation, operands, carry, status, steps, batch_axis()
         )
-        history = {  # the first population's record, then one row per generation (NaN after)
+        history = {  # the first population's record, then a row per generation (NaN, -1 after)
             name: jnp.concatenate([jnp.asarray(first[name], value.dtype)[None], value])
             for name, value in history.items()
         }
