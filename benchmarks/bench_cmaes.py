@@ -675,12 +675,16 @@ NOTES = [
     "OpenBLAS limited to one thread (threadpoolctl), while pycma (NumPy's OpenBLAS) keeps its "
     "default threads: each side in its faster setting (while writing this benchmark, pycma "
     "with one thread was 5–20 % slower at n = 100–400; ours with the default threads was "
-    "slower and much noisier). The limit is set once around the whole block of JAX samples: "
-    "set and lifted around each call (as before 2026-12-04), every lift woke the OpenBLAS "
-    "workers that pycma's block had started, which then competed with the next samples — "
-    "ours loop at n = 10 measured 24 µs/gen that way against 18 µs/gen with the limit set "
-    "once (evosax 24 against 22). 'ours ms/gen (OpenBLAS default threads)' is ours without "
-    "the limit, timed alone after the interleaved samples.",
+    "slower and much noisier). The limit is set once around the whole block of JAX samples. "
+    "'ours ms/gen (OpenBLAS default threads)' is ours without the limit, timed alone after "
+    "the interleaved samples.",
+    "Two speeds on this machine: XLA's CPU runtime runs a program's independent kernels on its "
+    "thread pool, and on this two-vCPU virtual machine a process switches, at random moments, "
+    "between a fast and a slow state of those hand-offs (seen 2026-12-04 in repeated runs of "
+    "the same compiled loop, unaffected by the BLAS limit; always the fast one when the process "
+    "is pinned to one CPU): at n = 10, λ = 10 ours loop 17–18 µs/gen fast and 23–25 slow, "
+    "evosax 22 and 25. A row at small n can therefore move by ±15 % from one run to the next; "
+    "larger rows, whose kernels are longer, much less.",
 ]
 
 
