@@ -5,6 +5,7 @@ gives the numbers of the same call made outside any trace."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxmin import cmaes, find_minima, ga, minimize, newton, nn, optim
@@ -33,6 +34,45 @@ CALLS = {
     "nn.train": lambda: nn.train(
         PARAMS, XS, XS**2, key=KEY, activation="tanh", steps=4, chunk_steps=2
     ),
+    # value checks of schedules and data: constants fold, so they are still checked
+    "minimize, a schedule": lambda: minimize(
+        _rosenbrock, X0, optim.adam(lambda count: 1e-2 * jnp.exp(-count / 100.0)), steps=30
+    ),
+    "ga, a rate schedule": lambda: ga.minimize(
+        _rosenbrock,
+        X0,
+        key=KEY,
+        popsize=8,
+        steps=5,
+        mutation_rate=lambda g: 0.2 * jnp.exp(-g / 50.0),
+    ),
+    "nn.train, one data set per member": lambda: nn.train(
+        jax.tree.map(lambda leaf: jnp.stack([leaf, leaf]), PARAMS),
+        jnp.stack([XS, XS]),
+        jnp.stack([XS**2, XS**3]),
+        key=jax.random.split(KEY, 2),
+        activation="tanh",
+        steps=4,
+        chunk_steps=2,
+        batched=True,
+        data_axis=0,
+    ),
+    "logistic_regression": lambda: nn.logistic_regression(
+        XS, (XS > 0).astype(float), key=KEY, steps=4, chunk_steps=2
+    ),
+    "nn.train, a loss on a grid": lambda: nn.train(
+        PARAMS,
+        XS,
+        XS**2,
+        key=KEY,
+        activation="tanh",
+        loss=nn.custom(
+            lambda yhat, y, grid_out: jnp.mean((yhat - y) ** 2) + jnp.mean(grid_out**2),
+            grid=jnp.linspace(-1.0, 1.0, 4),
+        ),
+        steps=4,
+        chunk_steps=2,
+    ),
 }
 
 
@@ -51,8 +91,53 @@ def test_an_entry_point_with_everything_closed_over_runs_inside_jit(name):
                 np.testing.assert_array_equal(got, want)
 
 
+def test_least_squares_with_everything_closed_over_runs_inside_jit():
+    direct = nn.linear_least_squares(XS, 2.0 * XS + 1.0)
+    jitted = jax.jit(lambda: nn.linear_least_squares(XS, 2.0 * XS + 1.0))()
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(direct), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_a_schedule_of_traced_values_passes_unchecked_and_runs():
+    """A learning rate that depends on a traced value cannot be checked before run time."""
+
+    def solve(rate):
+        return minimize(_rosenbrock, X0, optim.adam(lambda count: rate * 0.99**count), steps=30)
+
+    np.testing.assert_allclose(jax.jit(solve)(1e-2).fun, solve(1e-2).fun, rtol=1e-6)
+
+
 def test_find_minima_refuses_a_traced_box_in_one_line():
     with pytest.raises(TypeError, match="lower and upper must be known before tracing"):
         jax.jit(lambda lo: find_minima(_rosenbrock, lo, [2.0, 2.0], key=KEY).x)(
             jnp.array([-2.0, -2.0])
         )
+
+
+def _tilted(a):
+    """A closure over a (possibly traced) value: Rosenbrock tilted by a x₀."""
+    return lambda x: _rosenbrock(x) + a * x[0]
+
+
+OVER_TRACED_VALUES = {
+    "minimize, a rate": lambda r: minimize(_rosenbrock, X0, optim.adam(r), steps=30),
+    "minimize, an optax rate": lambda r: minimize(_rosenbrock, X0, optax.adam(r), steps=30),
+    "minimize, a closure": lambda a: minimize(_tilted(a), X0, optim.adam(1e-2), steps=30),
+    "newton, a closure": lambda a: newton(_tilted(a), X0, steps=4),
+    "cmaes, a closure": lambda a: cmaes.minimize(_tilted(a), X0, 0.5, key=KEY, steps=6),
+    "ga, a closure": lambda a: ga.minimize(_tilted(a), X0, key=KEY, popsize=8, steps=5),
+    "nn.train, a rate": lambda r: nn.train(
+        PARAMS, XS, XS**2, key=KEY, activation="tanh", optimizer=optim.adam(r), steps=4
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OVER_TRACED_VALUES))
+def test_an_optimiser_or_objective_built_from_traced_values_runs_under_vmap(name):
+    """A learning rate or a closed-over value that is a tracer (a sweep under the user's vmap)
+    has no content to cache a program by: it runs, with the numbers of each value alone."""
+    values = jnp.array([1e-2, 2e-2])
+    swept = jax.vmap(OVER_TRACED_VALUES[name])(values)
+    for i, value in enumerate(values):
+        alone = OVER_TRACED_VALUES[name](float(value))
+        np.testing.assert_allclose(swept.fun[i], alone.fun, rtol=1e-5, atol=1e-12)

@@ -69,7 +69,10 @@ def learning_rate(value: Any, name: str = "learning_rate") -> float | Callable:
     if isinstance(value, jax.core.Tracer):
         return value
     if callable(value):
-        first = _as_float(f"{name}(0)", np.asarray(value(0)))
+        first = first_value(value)
+        if first is None:  # a schedule of traced values
+            return value
+        first = _as_float(f"{name}(0)", first)
         if not math.isfinite(first) or first <= 0:
             raise ValueError(
                 f"{name} schedule must give a finite rate > 0, got {first!r} at step 0"
@@ -99,6 +102,19 @@ def traced(tree: Any) -> bool:
 def has_tracer(tree: Any) -> bool:
     """Whether any leaf of ``tree`` is a tracer (a value known only at run time)."""
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
+def known(value: Any) -> np.ndarray | None:
+    """``value`` as a NumPy array where it is known before run time, None where it is traced
+    (a value check then has nothing to check)."""
+    return None if has_tracer(value) else np.asarray(value)
+
+
+def first_value(schedule: Callable) -> np.ndarray | None:
+    """``schedule(0)`` where it is known before run time (constants fold even inside the
+    user's trace), None where it depends on traced values."""
+    with jax.ensure_compile_time_eval():
+        return known(schedule(0))
 
 
 def _top_level() -> bool:

@@ -113,6 +113,8 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
     if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
         digest.update(f"{type(obj).__name__}:{obj!r};".encode())
         return
+    if isinstance(obj, jax.core.Tracer):
+        raise TracedContent(f"{type(obj).__name__} of shape {obj.shape}")
     if isinstance(obj, jax.Array) and jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
         obj = jax.random.key_data(obj)
     if isinstance(obj, np.ndarray | np.generic | jax.Array):
@@ -179,6 +181,11 @@ def _cell(cell: types.CellType) -> Any:
         return "<empty cell>"
 
 
+class TracedContent(Exception):
+    """Raised by :func:`fingerprint` for an object that holds a tracer: a value known only
+    when the user's traced program runs has no content to hash."""
+
+
 class ByContent:
     """A ``jit`` static argument (a function, an optimiser) hashed and compared by its
     :func:`fingerprint`: a fresh closure of the same code over equal values, or a fresh
@@ -189,7 +196,16 @@ class ByContent:
 
     def __init__(self, value: Any) -> None:
         self.value = value
-        self.key = content_key(value)
+        try:
+            self.key: str | tuple = content_key(value)
+        except TracedContent:  # built from the user's traced values (a rate inside their jit)
+            # compared by identity: a cache that holds this object keeps its id unique
+            self.key = ("traced", id(value))
+
+    @property
+    def traced(self) -> bool:
+        """Whether the value holds a tracer (its content is known only at run time)."""
+        return isinstance(self.key, tuple)
 
     def __hash__(self) -> int:
         return hash(self.key)

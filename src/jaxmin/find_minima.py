@@ -30,7 +30,7 @@ class MinimaResult(NamedTuple):
     - ``status``: ``converged`` when at least one minimum was found, ``max_steps`` otherwise
       (no point reached ‖∇f‖ ≤ gtol as a minimum within the step budgets).
 
-    Inside the user's ``jit`` or ``vmap`` (a traced key or data) the number of points found is
+    Inside the user's ``jit`` or ``vmap`` (any call inside a trace) the number of points found is
     not known while tracing: ``x``, ``saddles`` and ``maxima`` (and their values) then have one
     row per candidate (2 · n_starts), the points found first, NaN after them.
     """

@@ -13,7 +13,7 @@ import optax
 
 from . import _checks
 from ._batch import AXIS
-from ._identity import ByContent, fingerprint
+from ._identity import ByContent
 from ._loop import Stepper, gradient_stepper, run_loop
 from .result import MinimizeResult
 
@@ -27,13 +27,17 @@ def abstract_output(fun: Callable | ByContent, x0: Any, args: tuple = ()) -> Any
     works on traced values too), once per function content and argument shapes. A ``fun``
     already wrapped in :class:`~jaxmin._identity.ByContent` (as the drivers pass it to their
     compiled programs) is not fingerprinted again."""
-    content = fun.key if isinstance(fun, ByContent) else None
+    wrapped = fun if isinstance(fun, ByContent) else None
     fun = fun.value if isinstance(fun, ByContent) else fun
     if not callable(fun):
         raise TypeError(f"fun must be callable, got {fun!r}")
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of fun's extra arguments, got {args!r}")
-    content = fingerprint(fun) if content is None else content
+    if wrapped is None:
+        wrapped = ByContent(fun)
+    if wrapped.traced:  # a closure over the user's traced values: no content to cache by
+        return jax.eval_shape(lambda x, a: fun(x, *a), x0, args)
+    content = wrapped.key
     leaves, structure = jax.tree.flatten((x0, args))
     key = (content, structure, tuple(map(_shape_and_dtype, leaves)))
     if key not in _OUTPUTS:

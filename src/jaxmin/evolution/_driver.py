@@ -13,8 +13,9 @@ work it may skip). The driver runs generations in one ``lax.while_loop`` per chu
 - with concrete inputs, chunk after chunk until the status is not −1; between chunks the
   history grows on the host, a checkpoint is written and the progress bar redrawn. Chunking
   changes no number: generation g samples from ``fold_in(key, g)`` wherever it runs;
-- inside the user's ``jit`` or ``vmap`` (traced inputs), :func:`run_chunk` once, as long as
-  the budget, the history padded with NaN after the last generation.
+- inside the user's ``jit`` or ``vmap`` (traced inputs, or any input inside a trace),
+  :func:`run_chunk` once, as long as the budget, the history padded after the last generation
+  (NaN, −1 in the integer records).
 """
 
 from __future__ import annotations
@@ -148,15 +149,15 @@ def settings_of(arguments: dict) -> dict:
 
 
 def recorded_dtype(dtype: Any) -> Any:
-    """The dtype a record is kept in: an integer record (a count) as it is, padded with −1, so
+    """The dtype a record is kept in: a signed integer record (a count) as it is, padded with −1, so
     that it stays exact (a float32 history holds integers exactly only up to 2²⁴); any other
     floating, padded with NaN (:func:`padding`)."""
-    return dtype if jnp.issubdtype(dtype, jnp.integer) else jnp.result_type(dtype, float)
+    return dtype if jnp.issubdtype(dtype, jnp.signedinteger) else jnp.result_type(dtype, float)
 
 
 def padding(dtype: Any) -> Any:
     """What a history holds after a run's last generation: −1 for an integer record, else NaN."""
-    return -1 if jnp.issubdtype(dtype, jnp.integer) else np.nan
+    return -1 if jnp.issubdtype(dtype, jnp.signedinteger) else np.nan
 
 
 def as_history(record: dict) -> dict:

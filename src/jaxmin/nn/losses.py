@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _checks
+
 
 @dataclasses.dataclass(frozen=True)
 class Loss:
@@ -229,7 +231,12 @@ def custom(
     grid = jnp.asarray(grid)
     if grid.ndim == 1:
         grid = grid[:, None]
-    if grid.ndim != 2 or grid.shape[0] == 0 or not bool(jnp.all(jnp.isfinite(grid))):
+    values = _checks.known(grid)
+    if (
+        grid.ndim != 2
+        or grid.shape[0] == 0
+        or (values is not None and not np.isfinite(values).all())
+    ):
         raise ValueError(f"grid must be a finite (G, n_0) array of inputs, got {grid!r}")
 
     def value_fn_with_grid(yhat, y, data, grid_out):

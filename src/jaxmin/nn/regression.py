@@ -35,7 +35,8 @@ def _finite_rows(x: Any, y: Any) -> tuple[jax.Array, jax.Array]:
             f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
         )
     for name, data in (("x", x), ("y", y)):
-        if not bool(jnp.all(jnp.isfinite(data))):
+        values = _checks.known(data)
+        if values is not None and not np.all(np.isfinite(values)):
             raise ValueError(f"{name} must be finite, got non-finite entries")
     return x, y
 
@@ -91,7 +92,8 @@ def logistic_regression(
     Labels must lie in [0, 1].
     """
     x, y = _finite_rows(x, y)
-    if bool(jnp.any((y < 0) | (y > 1))):
+    labels = _checks.known(y)
+    if labels is not None and np.any((labels < 0) | (labels > 1)):
         raise ValueError("y must hold labels in [0, 1] for logistic regression")
     params = [
         {"W": jnp.zeros((x.shape[1], y.shape[1]), x.dtype), "b": jnp.zeros(y.shape[1], x.dtype)}

@@ -418,6 +418,7 @@ def train(
                     f"with data_axis=0, {name} must have a leading axis of {members} members, "
                     f"got shape {jnp.shape(data)}"
                 )
-            if not bool(jnp.all(jnp.isfinite(jnp.asarray(data)))):
+            values = _checks.known(data)
+            if values is not None and not np.all(np.isfinite(values)):
                 raise ValueError(f"{name} must be finite, got non-finite entries")
     return _run(params, x, y, _as_keys(key, members), data_axis, members, **_settings(locals()))

@@ -70,7 +70,9 @@ class _Config(NamedTuple):
 def _check_rate(name: str, value: Rate, n: int) -> tuple[np.ndarray, Callable | None]:
     """A rate: a number ≥ 0, an array of n numbers ≥ 0, or a schedule generation → rate."""
     if callable(value):
-        first = np.asarray(value(0))
+        first = _checks.first_value(value)
+        if first is None:  # a schedule of traced values: checked by nothing but its run
+            return np.zeros(()), value
         if first.shape not in ((), (n,)) or not np.all(np.isfinite(first)) or np.any(first < 0):
             raise ValueError(
                 f"{name} schedule must give finite rates >= 0 of shape () or ({n},), "
@@ -401,7 +403,7 @@ def minimize(
         status=jnp.asarray(status, jnp.int32),
         history=EvolutionHistory(
             mean=history.pop("mean", None),
-            restart=xp.zeros(len(history["nfev"]), xp.int32),
+            restart=xp.where(history["nfev"] < 0, -1, 0).astype(xp.int32),  # −1: no generation
             **history,
         ),
         popsizes=(popsize,),
