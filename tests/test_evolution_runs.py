@@ -81,6 +81,41 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(
 
 
 @pytest.mark.parametrize("method", RUNS)
+def test_a_checkpoint_with_counts_stored_as_floats_still_resumes(method, tmp_path, monkeypatch):
+    """Checkpoints written before 2026-12-04 held the history's integer records (evaluations,
+    restarts) as floats: such a checkpoint resumes to the same result; a count that is not a
+    whole number is refused."""
+    path = tmp_path / "run.npz"
+    whole = RUNS[method]()
+    real = _driver.run_chunk
+    calls = {"n": 0}
+
+    def dies_in_the_third_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_driver, "run_chunk", dies_in_the_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        RUNS[method](checkpoint=path)
+    monkeypatch.setattr(_driver, "run_chunk", real)
+    with np.load(path) as data:
+        stored = {name: data[name] for name in data.files}
+    # what was stored as floats before: the current run's history of evaluations (and restarts)
+    # — int64 in the GA's (its first record is counted on the host), int32 in CMA-ES's
+    width = np.int64 if method == "ga" else np.int32
+    counts = [n for n, v in stored.items() if v.dtype == width and v.ndim == 1]
+    assert counts
+    old = stored | {name: stored[name].astype(np.float64) for name in counts}
+    np.savez(path, **old)
+    assert_same(RUNS[method](checkpoint=path), whole)
+    np.savez(tmp_path / "broken.npz", **(old | {counts[0]: old[counts[0]] + 0.5}))
+    with pytest.raises(ValueError, match="does not match this run's state"):
+        RUNS[method](checkpoint=tmp_path / "broken.npz")
+
+
+@pytest.mark.parametrize("method", RUNS)
 @pytest.mark.parametrize(
     ("change", "differs"),
     [

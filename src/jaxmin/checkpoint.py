@@ -21,11 +21,27 @@ import numpy as np
 
 class AnyLength:
     """A template leaf for an array of ``shape[:-1]`` and ``dtype``, of any length along the last
-    axis (not a pytree node: a leaf of its own)."""
+    axis (not a pytree node: a leaf of its own). ``counts``: an integer array that checkpoints of
+    earlier versions stored as floats — a floating array of whole numbers is read as ``dtype``."""
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+    def __init__(self, shape: tuple[int, ...], dtype: Any, *, counts: bool = False) -> None:
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
+        self.counts = counts
+
+    def read(self, stored: np.ndarray) -> np.ndarray | None:
+        """``stored`` as this template's array, or None where it does not match."""
+        if stored.shape[:-1] != self.shape:
+            return None
+        if stored.dtype == self.dtype:
+            return stored
+        whole = (
+            self.counts
+            and np.issubdtype(stored.dtype, np.floating)
+            and np.all(np.isfinite(stored))
+            and np.all(stored == np.round(stored))
+        )
+        return stored.astype(self.dtype) if whole else None
 
 
 def _is_key(leaf: Any) -> bool:
@@ -88,13 +104,14 @@ def load(path: str | Path, template: Any, meta: dict) -> Any:
                 restored.append(jax.random.wrap_key_data(stored, impl=jax.random.key_impl(like)))
                 continue
             if isinstance(like, AnyLength):
-                if stored.shape[:-1] != like.shape or stored.dtype != like.dtype:
+                read = like.read(stored)
+                if read is None:
                     raise ValueError(
                         f"checkpoint {str(path)!r} does not match this run's state (leaf {i}: "
                         f"{stored.shape} {stored.dtype}, expected {like.shape} + (any,) "
                         f"{like.dtype})"
                     )
-                restored.append(stored)
+                restored.append(read)
                 continue
             like = np.asarray(like)
             if stored.shape != like.shape or stored.dtype != like.dtype:

@@ -215,9 +215,13 @@ def load(path: str | Path, meta: dict, carry: Any, history: dict, *extra: Any) -
 
 
 def growing(history: dict) -> dict:
-    """Templates for a checkpoint of ``history`` (generations first), which grows."""
+    """Templates for a checkpoint of ``history`` (generations first), which grows. Integer
+    records were floats in checkpoints written before 2026-12-04: those still resume."""
     return {
-        name: checkpoints.AnyLength(value.shape[1:], value.dtype) for name, value in history.items()
+        name: checkpoints.AnyLength(
+            value.shape[1:], value.dtype, counts=np.issubdtype(value.dtype, np.signedinteger)
+        )
+        for name, value in history.items()
     }
 
 
