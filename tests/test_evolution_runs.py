@@ -47,6 +47,24 @@ def assert_same(a, b):
     assert a.popsizes == b.popsizes
 
 
+def killed_in_chunk(chunk, method, path, monkeypatch):
+    """Run ``method`` with a checkpoint at ``path``, killed (KeyboardInterrupt) in its
+    ``chunk``-th compiled chunk."""
+    real = _driver.run_chunk
+    calls = {"n": 0}
+
+    def dies(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == chunk:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_driver, "run_chunk", dies)
+    with pytest.raises(KeyboardInterrupt):
+        RUNS[method](checkpoint=path)
+    monkeypatch.setattr(_driver, "run_chunk", real)
+
+
 @pytest.mark.parametrize("method", RUNS)
 def test_the_numbers_do_not_depend_on_the_chunk_length(method):
     whole = RUNS[method]()
@@ -61,19 +79,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(
 ):
     path = tmp_path / "run.npz"
     whole = RUNS[method]()
-    real = _driver.run_chunk
-    calls = {"n": 0}
-
-    def dies_in_the_fifth_chunk(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_driver, "run_chunk", dies_in_the_fifth_chunk)
-    with pytest.raises(KeyboardInterrupt):
-        RUNS[method](checkpoint=path)
-    monkeypatch.setattr(_driver, "run_chunk", real)
+    killed_in_chunk(5, method, path, monkeypatch)
     assert path.exists()
     resumed = RUNS[method](checkpoint=path)
     assert_same(resumed, whole)
@@ -87,19 +93,7 @@ def test_a_checkpoint_with_counts_stored_as_floats_still_resumes(method, tmp_pat
     whole number is refused."""
     path = tmp_path / "run.npz"
     whole = RUNS[method]()
-    real = _driver.run_chunk
-    calls = {"n": 0}
-
-    def dies_in_the_third_chunk(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_driver, "run_chunk", dies_in_the_third_chunk)
-    with pytest.raises(KeyboardInterrupt):
-        RUNS[method](checkpoint=path)
-    monkeypatch.setattr(_driver, "run_chunk", real)
+    killed_in_chunk(3, method, path, monkeypatch)
     with np.load(path) as data:
         stored = {name: data[name] for name in data.files}
     # what was stored as floats before: the current run's history of evaluations (and restarts)
