@@ -1,6 +1,9 @@
-"""Every entry point inside the user's jit with all its inputs closed over as constants: nothing
-is a tracer, yet JAX stages every operation, so no driver may read a value on the host. Each
-gives the numbers of the same call made outside any trace."""
+"""Every entry point inside the user's jit with all its inputs closed over as constants (nothing
+is a tracer, yet JAX stages every operation, so no driver may read a value on the host), and
+with optimisers or objectives built from traced values (a sweep under vmap: no content to key a
+compiled program by). Each gives the numbers of the same call made outside any trace."""
+
+import importlib
 
 import jax
 import jax.numpy as jnp
@@ -141,3 +144,88 @@ def test_an_optimiser_or_objective_built_from_traced_values_runs_under_vmap(name
     for i, value in enumerate(values):
         alone = OVER_TRACED_VALUES[name](float(value))
         np.testing.assert_allclose(swept.fun[i], alone.fun, rtol=1e-5, atol=1e-12)
+
+
+def test_a_closure_called_again_with_its_cell_changed_sees_the_new_value():
+    """Inside one trace, the same closure object over a traced value that changes between two
+    calls: each call uses the value it sees (nothing compiled for the first is reused)."""
+
+    @jax.jit
+    def both(targets):
+        target = targets[0]
+
+        def distance(x):
+            return jnp.sum((x - target) ** 2)
+
+        first = minimize(distance, X0, optim.gd(0.2), steps=60).x
+        target = targets[1]  # the closure's cell now holds the second target
+        return first, minimize(distance, X0, optim.gd(0.2), steps=60).x
+
+    targets = jnp.array([[1.0, 2.0], [-3.0, 0.5]])
+    first, second = both(targets)
+    np.testing.assert_allclose(first, targets[0], atol=1e-6)
+    np.testing.assert_allclose(second, targets[1], atol=1e-6)
+
+
+def test_sweeps_over_traced_values_leave_no_program_in_the_caches():
+    """A program built for traced content is never cached (it would keep the user's trace
+    alive): repeated sweeps leave the compiled programs' caches as they were."""
+    minimize_module = importlib.import_module("jaxmin.minimize")  # the package's is the function
+    sweep = OVER_TRACED_VALUES["minimize, a rate"]
+    jax.vmap(sweep)(jnp.array([1e-2, 2e-2]))
+    programs = minimize_module._run._cache_size()
+    for rates in ([3e-2, 4e-2], [5e-2, 6e-2]):
+        jax.vmap(sweep)(jnp.array(rates))
+    assert minimize_module._run._cache_size() == programs
+
+
+BAD_CONSTANTS = {
+    "a schedule negative at step 0": (
+        lambda: minimize(_rosenbrock, X0, optim.adam(lambda count: -1e-2 + 0.0 * count), steps=5),
+        "schedule must give a finite rate > 0",
+    ),
+    "a GA rate schedule of the wrong shape": (
+        lambda: ga.minimize(
+            _rosenbrock, X0, key=KEY, popsize=8, steps=2, mutation_rate=lambda g: jnp.ones(3)
+        ),
+        "schedule must give finite rates",
+    ),
+    "labels outside [0, 1]": (
+        lambda: nn.logistic_regression(XS, 3.0 * XS, key=KEY, steps=2),
+        "labels in \\[0, 1\\]",
+    ),
+    "non-finite inputs": (
+        lambda: nn.linear_least_squares(np.where(XS > 0.5, np.nan, XS), XS),
+        "x must be finite",
+    ),
+    "a non-finite loss grid": (
+        lambda: nn.custom(lambda yhat, y, g: jnp.mean(g), grid=np.array([0.0, np.inf])),
+        "grid must be a finite",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_CONSTANTS))
+def test_bad_constants_are_refused_inside_jit_as_outside(name):
+    """Values closed over as constants are known while tracing: checked as outside any trace."""
+    call, message = BAD_CONSTANTS[name]
+    with pytest.raises(ValueError, match=message):
+        call()
+    with pytest.raises(ValueError, match=message):
+        jax.jit(lambda: jax.tree.leaves(call()))()
+
+
+def test_a_ga_rate_schedule_of_traced_values_is_checked_for_its_shape():
+    with pytest.raises(ValueError, match="schedule must give rates of shape"):
+        jax.vmap(
+            lambda r: (
+                ga.minimize(
+                    _rosenbrock,
+                    X0,
+                    key=KEY,
+                    popsize=8,
+                    steps=2,
+                    mutation_rate=lambda g: r * jnp.ones(3),
+                ).fun
+            )
+        )(jnp.array([0.1, 0.2]))

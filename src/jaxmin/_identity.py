@@ -212,3 +212,28 @@ class ByContent:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ByContent) and self.key == other.key
+
+
+def holds_traced(*statics: Any) -> bool:
+    """Whether any of these static arguments — a :class:`ByContent`, or a tuple or dataclass
+    holding one — holds the user's traced values."""
+    stack = list(statics)
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, ByContent):
+            if obj.traced:
+                return True
+        elif isinstance(obj, tuple):  # named tuples too
+            stack += obj
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            stack += (getattr(obj, field.name) for field in dataclasses.fields(obj))
+    return False
+
+
+def compiled(jitted: Any, *statics: Any) -> Any:
+    """``jitted`` (a ``jax.jit`` function with static arguments keyed by content), or the
+    function it compiles where one of ``statics`` holds the user's traced values: such a call
+    runs inline in the user's trace. Through the jitted function, JAX's caches would keep each
+    such static argument, and with it the user's trace, alive for good, and would reuse the
+    first closure's values when the same closure is called again with its cells changed."""
+    return jitted.__wrapped__ if holds_traced(*statics) else jitted

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from . import _checks
-from ._identity import ByContent
+from ._identity import ByContent, compiled
 from .minimize import check_objective, minimize
 from .optim import adam
 from .result import Status, status_names
@@ -131,7 +131,7 @@ def find_minima(
     ends = first_order.x
     candidates = jnp.concatenate([ends, starts])
     diameter = float(np.linalg.norm(hi - lo))
-    found, counts = _stationary_points(
+    found, counts = compiled(_stationary_points, fun)(
         fun, newton_steps, diameter, gtol, candidates, lo_j, hi_j, args
     )
     traced = _checks.traced((starts, ends))

@@ -13,7 +13,7 @@ import optax
 
 from . import _checks
 from ._batch import AXIS
-from ._identity import ByContent
+from ._identity import ByContent, compiled
 from ._loop import Stepper, gradient_stepper, run_loop
 from .result import MinimizeResult
 
@@ -144,7 +144,9 @@ def minimize(
     x0, first = prepare_start(x0, batched)
     fun = ByContent(fun)  # fingerprinted once: for the check's cache and the program's
     check_objective(fun, first, args)
-    return _run(fun, ByContent(optimizer), steps, record_every, batched, x0, args, gtol_value)
+    optimizer = ByContent(optimizer)
+    run = compiled(_run, fun, optimizer)
+    return run(fun, optimizer, steps, record_every, batched, x0, args, gtol_value)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))

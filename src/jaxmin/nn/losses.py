@@ -228,10 +228,10 @@ def custom(
             return fn(yhat, y)
 
         return Loss(name, value_fn, None, _keep, mini_batch=mini_batch)
+    values = _checks.known(grid)  # as given: known inside the user's jit when closed over
     grid = jnp.asarray(grid)
     if grid.ndim == 1:
         grid = grid[:, None]
-    values = _checks.known(grid)
     if (
         grid.ndim != 2
         or grid.shape[0] == 0

@@ -25,7 +25,9 @@ from .training import TrainResult, train
 
 
 def _finite_rows(x: Any, y: Any) -> tuple[jax.Array, jax.Array]:
-    """x as (N, d) and y as (N, K), with the same rows, finite."""
+    """x as (N, d) and y as (N, K), with the same rows, finite (checked where known: the
+    inputs as given, which stay known inside the user's jit when closed over)."""
+    finite = [_checks.known(data) for data in (x, y)]
     x = jnp.asarray(x)
     x = as_rows("x", x, x.shape[-1] if x.ndim == 2 else 1)
     y = jnp.asarray(y)
@@ -34,8 +36,7 @@ def _finite_rows(x: Any, y: Any) -> tuple[jax.Array, jax.Array]:
         raise ValueError(
             f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
         )
-    for name, data in (("x", x), ("y", y)):
-        values = _checks.known(data)
+    for name, values in zip(("x", "y"), finite, strict=True):
         if values is not None and not np.all(np.isfinite(values)):
             raise ValueError(f"{name} must be finite, got non-finite entries")
     return x, y
@@ -91,8 +92,8 @@ def logistic_regression(
     ``train_kwargs`` go to :func:`~jaxmin.nn.train` (``optimizer``, ``batch_size``, ``l2``, …).
     Labels must lie in [0, 1].
     """
+    labels = _checks.known(y)  # as given: known inside the user's jit when closed over
     x, y = _finite_rows(x, y)
-    labels = _checks.known(y)
     if labels is not None and np.any((labels < 0) | (labels > 1)):
         raise ValueError("y must hold labels in [0, 1] for logistic regression")
     params = [

@@ -13,7 +13,7 @@ from jax.flatten_util import ravel_pytree
 
 from .. import _checks
 from .._batch import AXIS
-from .._identity import ByContent
+from .._identity import ByContent, compiled
 from .._loop import run_loop
 from ..minimize import check_objective, prepare_start
 from ..result import MinimizeResult
@@ -147,7 +147,8 @@ def newton(
     if matrix_free is None:
         matrix_free = size > MATRIX_FREE_ABOVE
     settings = _Settings(method, damping, armijo, max_backtracks, cg_maxiter, cg_rtol, matrix_free)
-    return _run(fun, settings, steps, record_every, batched, x0, args, gtol_value, factor)
+    run = compiled(_run, fun)
+    return run(fun, settings, steps, record_every, batched, x0, args, gtol_value, factor)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))

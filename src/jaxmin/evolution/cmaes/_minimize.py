@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import _checks, _random
 from ... import checkpoint as checkpoints
-from ..._identity import ByContent
+from ..._identity import ByContent, compiled
 from ..._progress import ProgressBar
 from ...result import Status
 from .. import _driver
@@ -270,7 +270,7 @@ def minimize(
         )
     if traced:
         operands, state, length = start(0, 0)
-        state, status, history, _ = _driver.run_chunk(
+        state, status, history, _ = compiled(_driver.run_chunk, generation)(
             generation, operands, state, RUNNING, length, batch_axis()
         )
         ran = jnp.where(history["nfev"] < 0, -1, 0).astype(jnp.int32)  # restart 0 where a row ran
@@ -386,7 +386,7 @@ def _padded_run(
     operands = (key, limit, steps, args, params, start)
     length = _restarts.most_generations(sizes, budget, limit)
     if traced:
-        carry, status, history, _ = _driver.run_chunk(
+        carry, status, history, _ = compiled(_driver.run_chunk, sequence)(
             sequence, operands, carry, RUNNING, length, batch_axis()
         )
     else:

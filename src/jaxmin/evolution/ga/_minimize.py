@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ... import _checks, _random
-from ..._identity import ByContent
+from ..._identity import ByContent, compiled
 from ..._progress import ProgressBar
 from ...result import Status
 from .. import _driver
@@ -71,7 +71,12 @@ def _check_rate(name: str, value: Rate, n: int) -> tuple[np.ndarray, Callable | 
     """A rate: a number ≥ 0, an array of n numbers ≥ 0, or a schedule generation → rate."""
     if callable(value):
         first = _checks.first_value(value)
-        if first is None:  # a schedule of traced values: checked by nothing but its run
+        if first is None:  # a schedule of traced values: only its shape is known
+            shape = jax.eval_shape(value, 0).shape
+            if shape not in ((), (n,)):
+                raise ValueError(
+                    f"{name} schedule must give rates of shape () or ({n},), got shape {shape}"
+                )
             return np.zeros(()), value
         if first.shape not in ((), (n,)) or not np.all(np.isfinite(first)) or np.any(first < 0):
             raise ValueError(
@@ -339,7 +344,7 @@ def minimize(
     chunk_steps = _checks.integer_at_least("chunk_steps", chunk_steps, 1)
     dtype = vector.dtype
     key_init, key_run = jax.random.split(key)
-    carry, status, first = _start(
+    carry, status, first = compiled(_start, fun_flat, config)(
         fun_flat, vector, key_init, jnp.asarray(init_scale, dtype), config, args
     )
     generation = _Generation(fun_flat, config)
@@ -349,7 +354,7 @@ def minimize(
             raise ValueError(
                 "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
             )
-        carry, status, history, _ = _driver.run_chunk(
+        carry, status, history, _ = compiled(_driver.run_chunk, generation)(
             generation, operands, carry, status, steps, batch_axis()
         )
         history = {  # the first population's record, then a row per generation (NaN, -1 after)
