@@ -259,8 +259,8 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     chunk_steps = settings["chunk_steps"]
     cfg = _config(sizes, hidden, output, loss, optimizer, n_rows, settings)
 
-    data = compiled(_split_many, cfg)(keys, x, y, loss, cfg, data_axis)
-    state = compiled(_init_many, cfg)(params, keys, cfg)
+    data = compiled(_split_many, cfg.optimizer)(keys, x, y, loss, cfg, data_axis)
+    state = compiled(_init_many, cfg.optimizer)(params, keys, cfg)
     if _checks.traced((params, x, y, keys)):
         if path is not None:
             raise ValueError(
@@ -310,7 +310,10 @@ def _all_chunks(state: Any, data: Any, cfg: Config) -> tuple[Any, dict]:
     ``epochs`` columns per member (NaN after a member's last epoch)."""
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     state, losses = jax.lax.scan(
-        lambda s, _: compiled(_chunk_many, cfg)(s, data, cfg), state, None, length=n_chunks
+        lambda s, _: compiled(_chunk_many, cfg.optimizer)(s, data, cfg),
+        state,
+        None,
+        length=n_chunks,
     )
 
     def columns(chunks):  # (n_chunks, members, chunk) -> (members, epochs)
