@@ -3,7 +3,9 @@ is a tracer, yet JAX stages every operation, so no driver may read a value on th
 with optimisers or objectives built from traced values (a sweep under vmap: no content to key a
 compiled program by). Each gives the numbers of the same call made outside any trace."""
 
+import gc
 import importlib
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -146,7 +148,14 @@ def test_an_optimiser_or_objective_built_from_traced_values_runs_under_vmap(name
         np.testing.assert_allclose(swept.fun[i], alone.fun, rtol=1e-5, atol=1e-12)
 
 
-def test_a_closure_called_again_with_its_cell_changed_sees_the_new_value():
+SOLVERS = {
+    "minimize": lambda fun: minimize(fun, X0, optim.gd(0.2), steps=60).x,
+    "newton": lambda fun: newton(fun, X0, steps=3).x,
+}
+
+
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_a_closure_called_again_with_its_cell_changed_sees_the_new_value(solver):
     """Inside one trace, the same closure object over a traced value that changes between two
     calls: each call uses the value it sees (nothing compiled for the first is reused)."""
 
@@ -157,9 +166,9 @@ def test_a_closure_called_again_with_its_cell_changed_sees_the_new_value():
         def distance(x):
             return jnp.sum((x - target) ** 2)
 
-        first = minimize(distance, X0, optim.gd(0.2), steps=60).x
+        first = SOLVERS[solver](distance)
         target = targets[1]  # the closure's cell now holds the second target
-        return first, minimize(distance, X0, optim.gd(0.2), steps=60).x
+        return first, SOLVERS[solver](distance)
 
     targets = jnp.array([[1.0, 2.0], [-3.0, 0.5]])
     first, second = both(targets)
@@ -167,16 +176,47 @@ def test_a_closure_called_again_with_its_cell_changed_sees_the_new_value():
     np.testing.assert_allclose(second, targets[1], atol=1e-6)
 
 
-def test_sweeps_over_traced_values_leave_no_program_in_the_caches():
-    """A program built for traced content is never cached (it would keep the user's trace
-    alive): repeated sweeps leave the compiled programs' caches as they were."""
+def test_sweeps_over_traced_values_keep_nothing_alive():
+    """A program built for traced content is never cached (JAX's caches would keep it, its
+    closure and the user's trace alive for good): after a sweep the closures are gone, and the
+    compiled programs' caches are as they were."""
     minimize_module = importlib.import_module("jaxmin.minimize")  # the package's is the function
-    sweep = OVER_TRACED_VALUES["minimize, a rate"]
-    jax.vmap(sweep)(jnp.array([1e-2, 2e-2]))
+    closures = []
+
+    def solve(a):
+        fun = _tilted(a)
+        closures.append(weakref.ref(fun))
+        return minimize(fun, X0, optim.adam(a), steps=30).fun
+
+    jax.vmap(solve)(jnp.array([1e-2, 2e-2]))
     programs = minimize_module._run._cache_size()
-    for rates in ([3e-2, 4e-2], [5e-2, 6e-2]):
-        jax.vmap(sweep)(jnp.array(rates))
+    for values in ([3e-2, 4e-2], [5e-2, 6e-2]):
+        jax.vmap(solve)(jnp.array(values))
+    gc.collect()
+    assert closures and all(ref() is None for ref in closures)
     assert minimize_module._run._cache_size() == programs
+
+
+def test_a_loss_over_traced_values_trains_under_vmap_and_is_not_kept():
+    """``nn.custom`` over a traced weight (a sweep): each member trains as it would alone, and
+    the loss function is released after the sweep (no program was cached for it)."""
+    losses = []
+
+    def fit(weight):
+        def weighted(yhat, y):
+            return weight * jnp.mean((yhat - y) ** 2)
+
+        losses.append(weakref.ref(weighted))
+        return nn.train(
+            PARAMS, XS, XS**2, key=KEY, activation="tanh", loss=nn.custom(weighted), steps=4
+        ).fun
+
+    weights = jnp.array([1.0, 3.0])
+    swept = jax.vmap(fit)(weights)
+    gc.collect()
+    assert losses and losses[0]() is None
+    for i, weight in enumerate(weights):
+        np.testing.assert_allclose(swept[i], fit(float(weight)), rtol=1e-6)
 
 
 BAD_CONSTANTS = {

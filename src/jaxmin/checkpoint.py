@@ -40,7 +40,7 @@ class AnyLength:
             and np.issubdtype(stored.dtype, np.floating)
             and np.all(np.isfinite(stored))
             and np.all(stored == np.round(stored))
-            and np.all(np.abs(stored) <= np.iinfo(self.dtype).max)
+            and np.all(np.abs(stored.astype(np.float64)) <= np.iinfo(self.dtype).max)
         )
         return stored.astype(self.dtype) if whole else None
 

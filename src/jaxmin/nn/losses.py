@@ -56,6 +56,10 @@ class Loss:
     data: Any = None
     grid: jax.Array | None = None
 
+    def functions(self) -> tuple:
+        """The loss's functions (static parts of the compiled programs, by identity)."""
+        return self.value_fn, self.output_grad_fn, self.restrict_fn
+
     def value(self, yhat: jax.Array, y: jax.Array, grid_out: jax.Array | None = None):
         """E(ŷ, y) (``grid_out`` is the network on :attr:`grid`, for losses that have one)."""
         return self.value_fn(yhat, y, self.data, grid_out)

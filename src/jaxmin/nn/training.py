@@ -259,14 +259,18 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     chunk_steps = settings["chunk_steps"]
     cfg = _config(sizes, hidden, output, loss, optimizer, n_rows, settings)
 
-    data = compiled(_split_many, cfg.optimizer)(keys, x, y, loss, cfg, data_axis)
-    state = compiled(_init_many, cfg.optimizer)(params, keys, cfg)
-    if _checks.traced((params, x, y, keys)):
+    traced = _checks.traced((params, x, y, keys))
+    # the optimiser and the loss's functions are static arguments of the programs: inside the
+    # user's trace either may hold their traced values (then no program is cached for them)
+    statics = (cfg.optimizer, ByContent(loss.functions()) if traced else None)
+    data = compiled(_split_many, *statics)(keys, x, y, loss, cfg, data_axis)
+    state = compiled(_init_many, *statics)(params, keys, cfg)
+    if traced:
         if path is not None:
             raise ValueError(
                 "checkpoint needs concrete inputs: inside jit or vmap the run is one program"
             )
-        state, history = _all_chunks(state, data, cfg)
+        state, history = _all_chunks(state, data, cfg, statics)
         return _result(state, history, data, cfg, lookback, jnp.asarray)
     history = {"train": np.zeros((members, 0), dtype), "val": np.zeros((members, 0), dtype)}
     if path is not None:
@@ -305,12 +309,13 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     return _result(state, history, data, cfg, lookback, np.asarray)
 
 
-def _all_chunks(state: Any, data: Any, cfg: Config) -> tuple[Any, dict]:
+def _all_chunks(state: Any, data: Any, cfg: Config, statics: tuple) -> tuple[Any, dict]:
     """Every chunk in one program (for traced inputs): the final state and the history,
-    ``epochs`` columns per member (NaN after a member's last epoch)."""
+    ``epochs`` columns per member (NaN after a member's last epoch). ``statics``: the
+    content-keyed parts of ``cfg`` (:func:`~jaxmin._identity.compiled`)."""
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     state, losses = jax.lax.scan(
-        lambda s, _: compiled(_chunk_many, cfg.optimizer)(s, data, cfg),
+        lambda s, _: compiled(_chunk_many, *statics)(s, data, cfg),
         state,
         None,
         length=n_chunks,

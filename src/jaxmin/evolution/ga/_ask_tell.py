@@ -50,7 +50,8 @@ def settings(
 ) -> _Config:
     """The GA's settings for ``ask``/``tell``, checked as :func:`jaxmin.ga.minimize` checks
     them (rates: a number ≥ 0 or a schedule generation → rate). Hashable: pass it as a static
-    argument of ``jax.jit``."""
+    argument of ``jax.jit`` — built from constants; a schedule over values traced by your own
+    ``jit`` or ``vmap`` belongs inside that function (it has no content to key a program by)."""
     config, rate, scale = make_config(
         None,
         popsize=popsize,
