@@ -44,6 +44,8 @@ def assert_same(a, b):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
     for field in ("nfev", "best", "median", "sigma", "axis_ratio", "restart"):
         np.testing.assert_array_equal(getattr(a.history, field), getattr(b.history, field))
+    for field in ("nfev", "restart"):  # counts: int32 on every path (alone, batched, traced)
+        assert getattr(a.history, field).dtype == getattr(b.history, field).dtype == np.int32
     assert a.popsizes == b.popsizes
 
 
@@ -86,25 +88,29 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(
     assert_same(RUNS[method](checkpoint=path), whole)  # finished: read back
 
 
+@pytest.mark.parametrize("stored", [np.float64, np.int64])
 @pytest.mark.parametrize("method", RUNS)
-def test_a_checkpoint_with_counts_stored_as_floats_still_resumes(method, tmp_path, monkeypatch):
+def test_a_checkpoint_with_counts_stored_as_floats_still_resumes(
+    method, stored, tmp_path, monkeypatch
+):
     """Checkpoints written before 2026-12-04 held the history's integer records (evaluations,
-    restarts) as floats: such a checkpoint resumes to the same result; a count that is not a
-    whole number is refused."""
+    restarts) as floats, or as int64 where CMA-ES had merged its restarts: such a checkpoint
+    resumes to the same result; a count that is not a whole number is refused."""
     path = tmp_path / "run.npz"
     whole = RUNS[method]()
     killed_in_chunk(3, method, path, monkeypatch)
     with np.load(path) as data:
-        stored = {name: data[name] for name in data.files}
+        arrays = {name: data[name] for name in data.files}
     # what was stored as floats before: the current run's history of evaluations (and restarts)
     # — int64 in the GA's (its first record is counted on the host), int32 in CMA-ES's
     width = np.int64 if method == "ga" else np.int32
-    counts = [n for n, v in stored.items() if v.dtype == width and v.ndim == 1]
+    counts = [n for n, v in arrays.items() if v.dtype == width and v.ndim == 1]
     assert counts
-    old = stored | {name: stored[name].astype(np.float64) for name in counts}
+    old = arrays | {name: arrays[name].astype(stored) for name in counts}
     np.savez(path, **old)
     assert_same(RUNS[method](checkpoint=path), whole)
-    np.savez(tmp_path / "broken.npz", **(old | {counts[0]: old[counts[0]] + 0.5}))
+    broken = arrays[counts[0]].astype(np.float64) + 0.5
+    np.savez(tmp_path / "broken.npz", **(old | {counts[0]: broken}))
     with pytest.raises(ValueError, match="does not match this run's state"):
         RUNS[method](checkpoint=tmp_path / "broken.npz")
 

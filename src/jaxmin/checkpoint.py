@@ -22,7 +22,8 @@ import numpy as np
 class AnyLength:
     """A template leaf for an array of ``shape[:-1]`` and ``dtype``, of any length along the last
     axis (not a pytree node: a leaf of its own). ``counts``: an integer array that checkpoints of
-    earlier versions stored as floats — a floating array of whole numbers is read as ``dtype``."""
+    earlier versions stored as floats or in another integer width — such an array of whole
+    numbers that fit is read as ``dtype``."""
 
     def __init__(self, shape: tuple[int, ...], dtype: Any, *, counts: bool = False) -> None:
         self.shape = tuple(shape)
@@ -35,9 +36,12 @@ class AnyLength:
             return None
         if stored.dtype == self.dtype:
             return stored
+        numbers = np.issubdtype(stored.dtype, np.floating) or np.issubdtype(
+            stored.dtype, np.integer
+        )
         whole = (
             self.counts
-            and np.issubdtype(stored.dtype, np.floating)
+            and numbers
             and np.all(np.isfinite(stored))
             and np.all(stored == np.round(stored))
             and np.all(np.abs(stored.astype(np.float64)) <= np.iinfo(self.dtype).max)

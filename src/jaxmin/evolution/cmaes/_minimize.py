@@ -440,9 +440,10 @@ def _padded_run(
 
 
 def _host_record(values: Any) -> np.ndarray:
-    """A recorded field on the host as the result gives it: counts int64, the rest float64."""
+    """A recorded field on the host as the result gives it: counts int32 (as on every other
+    path, and the run's own counts), the rest float64."""
     values = np.asarray(values)
-    return values.astype(np.int64 if np.issubdtype(values.dtype, np.integer) else np.float64)
+    return values.astype(np.int32 if np.issubdtype(values.dtype, np.integer) else np.float64)
 
 
 @jax.jit
@@ -524,7 +525,7 @@ class _Finished:
     @classmethod
     def empty(cls, vector: jax.Array, record_mean: bool) -> _Finished:
         history = {name: np.zeros(0, np.float64) for name in _FIELDS[1:]}
-        history |= {"nfev": np.zeros(0, np.int64), "restart": np.zeros(0, np.int64)}
+        history |= {"nfev": np.zeros(0, np.int32), "restart": np.zeros(0, np.int32)}
         if record_mean:
             history["mean"] = np.zeros((0, vector.shape[0]), np.float64)
         best_x = np.asarray(vector)
@@ -534,7 +535,7 @@ class _Finished:
         """These runs and ``restart``, which ended in ``state`` with ``status``."""
         run = {name: _host_record(value) for name, value in history.items()}
         run["nfev"] = run["nfev"] + self.used
-        run["restart"] = np.full(len(run["best"]), restart, np.int64)
+        run["restart"] = np.full(len(run["best"]), restart, np.int32)
         better = float(state.best_f) < self.best_f
         return _Finished(
             history={
