@@ -36,12 +36,9 @@ class AnyLength:
             return None
         if stored.dtype == self.dtype:
             return stored
-        numbers = np.issubdtype(stored.dtype, np.floating) or np.issubdtype(
-            stored.dtype, np.integer
-        )
         whole = (
             self.counts
-            and numbers
+            and stored.dtype.kind in "fiu"  # NumPy's floating and (un)signed integer kinds
             and np.all(np.isfinite(stored))
             and np.all(stored == np.round(stored))
             and np.all(np.abs(stored.astype(np.float64)) <= np.iinfo(self.dtype).max)

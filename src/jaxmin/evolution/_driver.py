@@ -155,6 +155,13 @@ def recorded_dtype(dtype: Any) -> Any:
     return dtype if jnp.issubdtype(dtype, jnp.signedinteger) else jnp.result_type(dtype, float)
 
 
+def one_run_restarts(nfev: Any) -> Any:
+    """The ``restart`` column of a run without restarts: 0 where a generation ran, −1 in the
+    padding after the last (where ``nfev`` is −1); int32, NumPy or JAX as ``nfev`` is."""
+    xp = jnp if isinstance(nfev, jax.Array) else np
+    return xp.where(xp.asarray(nfev) < 0, -1, 0).astype(xp.int32)
+
+
 def padding(dtype: Any) -> Any:
     """What a history holds after a run's last generation: −1 for an integer record, else NaN."""
     return -1 if jnp.issubdtype(dtype, jnp.signedinteger) else np.nan

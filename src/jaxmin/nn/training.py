@@ -314,12 +314,8 @@ def _all_chunks(state: Any, data: Any, cfg: Config, statics: tuple) -> tuple[Any
     ``epochs`` columns per member (NaN after a member's last epoch). ``statics``: the
     content-keyed parts of ``cfg`` (:func:`~jaxmin._identity.compiled`)."""
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
-    state, losses = jax.lax.scan(
-        lambda s, _: compiled(_chunk_many, *statics)(s, data, cfg),
-        state,
-        None,
-        length=n_chunks,
-    )
+    chunk = compiled(_chunk_many, *statics)
+    state, losses = jax.lax.scan(lambda s, _: chunk(s, data, cfg), state, None, length=n_chunks)
 
     def columns(chunks):  # (n_chunks, members, chunk) -> (members, epochs)
         return jnp.moveaxis(chunks, 0, 1).reshape(chunks.shape[1], -1)[:, : cfg.epochs]

@@ -273,8 +273,7 @@ def minimize(
         state, status, history, _ = compiled(_driver.run_chunk, generation)(
             generation, operands, state, RUNNING, length, batch_axis()
         )
-        ran = jnp.where(history["nfev"] < 0, -1, 0).astype(jnp.int32)  # restart 0 where a row ran
-        history = history | {"restart": ran}
+        history = history | {"restart": _driver.one_run_restarts(history["nfev"])}
         return EvolutionResult(
             x=unravel(state.best_x),
             fun=state.best_f,

@@ -408,7 +408,7 @@ def minimize(
         status=jnp.asarray(status, jnp.int32),
         history=EvolutionHistory(
             mean=history.pop("mean", None),
-            restart=xp.where(history["nfev"] < 0, -1, 0).astype(xp.int32),  # −1: no generation
+            restart=_driver.one_run_restarts(history["nfev"]),
             **history,
         ),
         popsizes=(popsize,),
