@@ -1,6 +1,8 @@
 """Fingerprints of run identity: equal content agrees, any difference that changes the numbers
 shows."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -90,6 +92,37 @@ def test_remembered_keys_follow_every_change_of_what_a_function_is_built_from():
     assert check() not in (first, rebound)
     opt = optim.adam(1e-3)
     assert content_key(opt) == content_key(opt) == fingerprint(opt)
+
+
+def test_remembered_keys_see_changes_behind_immutable_parts():
+    """Tuples, bound methods and code are not read again, but what can change behind them is:
+    a list inside a tuple, a partial's keyword dict, an instance behind a partial's method."""
+
+    class Scale:
+        def __init__(self, factor):
+            self.factor = factor
+
+        def apply(self, x, offset=0.0):
+            return self.factor * x + offset
+
+    rates = [0.1]
+    scale = Scale(2.0)
+    held = (("rates", rates), functools.partial(scale.apply, offset=1.0))
+
+    def loss(x):
+        return held[1](x) + held[0][1][0]
+
+    keys = [content_key(loss)]
+    for change in (
+        lambda: rates.append(0.2),
+        lambda: held[1].keywords.update(offset=2.0),
+        lambda: setattr(scale, "factor", 3.0),
+    ):
+        assert content_key(loss) == keys[-1]
+        change()
+        keys.append(content_key(loss))
+        assert keys[-1] == fingerprint(loss)
+    assert len(set(keys)) == len(keys)
 
 
 @pytest.mark.parametrize("outer_first", [True, False])

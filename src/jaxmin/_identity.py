@@ -28,8 +28,9 @@ def fingerprint(obj: Any) -> str:
     return digest.hexdigest()
 
 
-_REMEMBERED: dict[int, tuple[Any, list, str]] = {}
-"""Fingerprints of recent objects: id → (the object, what it is built from, its fingerprint)."""
+_REMEMBERED: dict[int, tuple[Any, list, list, str]] = {}
+"""Fingerprints of recent objects: id → (the object, the parts of it that can change in place,
+what those parts held, its fingerprint)."""
 _REMEMBER_MOST = 256
 _ATOMS = (
     type(None), bool, int, float, complex, str, bytes, np.generic, jax.Array, types.CodeType,
@@ -44,67 +45,99 @@ _ATOM_TYPES = frozenset(
 def content_key(obj: Any) -> str:
     """``fingerprint(obj)``, remembered while ``obj`` is built from the very same objects.
 
-    The objects a function, partial or container is built from (code, defaults, closed-over
-    values, items and attributes, recursively) are compared by identity with those of the last
-    call; where any of them can change in place unseen (a NumPy array, an object without a
-    ``__dict__``), the fingerprint is computed afresh. A repeated call with the same function
-    and optimiser then costs a walk over their parts instead of hashing their code and values.
+    What a function, partial or container is built from (code, defaults, closed-over values,
+    items and attributes, recursively) is compared by identity with what it held at the last
+    call; where some part can change in place unseen (a NumPy array, an object without a
+    ``__dict__``), the fingerprint is computed afresh. Only the parts that can change in place
+    (functions, lists, dicts, partials, objects with attributes) are read again: a tuple, code
+    or number is the same object as long as what holds it is. A repeated call with the same
+    function and optimiser then costs a read of their closures instead of hashing their code
+    and values.
     """
-    parts = _parts(obj)
-    if parts is None:
-        return fingerprint(obj)
     known = _REMEMBERED.get(id(obj))
-    if (
-        known is not None
-        and known[0] is obj
-        and len(known[1]) == len(parts)
-        and all(map(operator.is_, known[1], parts))
-    ):
-        return known[2]
+    if known is not None and known[0] is obj:
+        held = _holdings(known[1])
+        if len(held) == len(known[2]) and all(map(operator.is_, held, known[2])):
+            return known[3]
+    mutable = _mutable_parts(obj)
+    if mutable is None:
+        return fingerprint(obj)
     key = fingerprint(obj)
     if len(_REMEMBERED) >= _REMEMBER_MOST:
         del _REMEMBERED[next(iter(_REMEMBERED))]
-    _REMEMBERED[id(obj)] = (obj, parts, key)
+    _REMEMBERED[id(obj)] = (obj, mutable, _holdings(mutable), key)
     return key
 
 
 _END = object()
-"""Marks the end of a container's parts in :func:`_parts` (so that an item moved from one
-nested list to another is seen, not only a change of the sequence of parts)."""
+"""Ends one part's holdings in :func:`_holdings` (so that an item moved from one list to
+another is seen, not only a change of the sequence of everything held)."""
 
 
-def _parts(obj: Any) -> list | None:
-    """``obj`` and, recursively, what it is built from, in a fixed order (a walk with a stack,
-    functions and atoms first: the common parts of functions and optimisers cost least); None
-    where some part may change in place without a change of identity."""
-    parts, stack, seen = [], [obj], set()
+def _holdings(mutable: list) -> list:
+    """What each part that can change in place holds now (each part's run ended by ``_END``):
+    a function its code, defaults and closed-over values; a list its items; a dict its keys and
+    values; a partial its function and arguments; an object its type and attributes."""
+    held: list = []
+    add, extend = held.append, held.extend
+    for part in mutable:
+        kind = type(part)
+        if kind is types.FunctionType:
+            add(part.__code__)
+            add(part.__defaults__)
+            add(part.__kwdefaults__)
+            if part.__closure__:
+                extend(map(_cell, part.__closure__))
+        elif isinstance(part, list):
+            extend(part)
+        elif isinstance(part, dict):
+            extend(part)
+            extend(part.values())
+        elif isinstance(part, functools.partial):
+            extend((part.func, part.args, part.keywords))
+        else:  # an object with attributes
+            extend((type(part), vars(part)))
+        add(_END)
+    return held
+
+
+def _mutable_parts(obj: Any) -> list | None:
+    """The parts of ``obj`` (``obj`` itself and, recursively, what it is built from) that can
+    change in place and whose changes :func:`_holdings` reads; None where some part may change
+    in place unseen. Immutable parts (tuples, bound methods) are walked through, atoms skipped."""
+    mutable, stack, seen = [], [obj], set()
     while stack:
         obj = stack.pop()
-        parts.append(obj)
         kind = type(obj)
-        if kind in _ATOM_TYPES or obj is _END:
+        if kind in _ATOM_TYPES or id(obj) in seen:
             continue
-        if id(obj) in seen or (kind is not types.FunctionType and isinstance(obj, _ATOMS)):
+        if kind is not types.FunctionType and isinstance(obj, _ATOMS):
             continue
         seen.add(id(obj))
-        stack.append(_END)  # popped after obj's parts: where they end is part of the walk
         if kind is types.FunctionType:  # a final type: no subclass escapes this test
-            stack += (obj.__code__, obj.__defaults__, obj.__kwdefaults__)
+            mutable.append(obj)
+            stack += (obj.__defaults__, obj.__kwdefaults__)
             stack += map(_cell, obj.__closure__ or ())
-        elif isinstance(obj, list | tuple):
+        elif isinstance(obj, tuple):
+            stack += obj
+        elif isinstance(obj, list):
+            mutable.append(obj)
             stack += obj
         elif isinstance(obj, dict):
+            mutable.append(obj)
             stack += obj
             stack += obj.values()
         elif isinstance(obj, functools.partial):
+            mutable.append(obj)
             stack += (obj.func, obj.args, obj.keywords)
         elif isinstance(obj, types.MethodType):
             stack += (obj.__func__, obj.__self__)
         elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
+            mutable.append(obj)
             stack += (type(obj), vars(obj))
         else:
             return None
-    return parts
+    return mutable
 
 
 def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
