@@ -77,7 +77,8 @@ def diagonal_quadratic(x: jax.Array) -> jax.Array:
 
 
 def problems(quick: bool) -> list[Problem]:
-    """Rosenbrock n = 2 (dispatch-bound) and the diagonal quadratic at n = 10⁴ and 10⁶.
+    """Rosenbrock n = 2 (dispatch-bound; 10⁴ steps as well, where the loop's cost per step
+    outweighs the fixed cost of a call) and the diagonal quadratic at n = 10⁴ and 10⁶.
 
     Learning rates keep every run finite for all steps (a diverged run would stop early and
     make its timing meaningless) and, for the quadratic, keep the iterates far from float32
@@ -98,8 +99,11 @@ def problems(quick: bool) -> list[Problem]:
     rosen = jaxmin.objectives.rosenbrock(2).fun
     steps = 200 if quick else 1000
     big, big_steps = (10**5, 50) if quick else (10**6, 200)
+    start = jnp.array([-1.2, 1.0])
+    rosen_long = [] if quick else [Problem("rosenbrock", rosen, start, 10**4, rosen_hyper)]
     return [
-        Problem("rosenbrock", rosen, jnp.array([-1.2, 1.0]), steps, rosen_hyper),
+        Problem("rosenbrock", rosen, start, steps, rosen_hyper),
+        *rosen_long,
         Problem("quadratic", diagonal_quadratic, jnp.ones(10**4), steps, quad_hyper),
         Problem("quadratic", diagonal_quadratic, jnp.ones(big), big_steps, quad_hyper),
     ]
@@ -302,17 +306,21 @@ def ratio_row(problem: Problem, rule: str, result: dict[str, Any]) -> dict:
     ours_over_optax = med("minimize+jaxmin") / med("minimize+optax")
     python_over_ours = med("python-loop+optax") / med("minimize+jaxmin")
     overhead_ms = 1e3 * (med("minimize+jaxmin") - med("_run-exec+jaxmin"))
+    ours_over_floor = med("minimize+jaxmin") / med("fori_loop+optax")
     row = {
         "problem": problem.name,
         "n": problem.x0.size,
+        "steps": problem.steps,
         "rule": rule,
         "ours/optax": ours_over_optax,
         "ours/optax (loop only)": med("_run-exec+jaxmin") / med("_run-exec+optax"),
         "python-loop/ours": python_over_ours,
-        "ours/fori_loop": med("minimize+jaxmin") / med("fori_loop+optax"),
+        "ours/fori_loop": ours_over_floor,
+        "ours loop only/fori_loop": med("_run-exec+jaxmin") / med("fori_loop+optax"),
         "python-loop/fori_loop": med("python-loop+optax") / med("fori_loop+optax"),
         "minimize overhead ms/call": overhead_ms if problem.x0.size == 2 else None,
         "ours<=optax (10% noise)": ours_over_optax <= 1.10,
+        "ours/fori_loop<=1.3": ours_over_floor <= 1.3,
     }
     row["python-loop/ours>=5"] = python_over_ours >= 5 if problem.x0.size == 2 else None
     return row
@@ -356,7 +364,13 @@ NOTES = [
     "Problems: Rosenbrock 2D from (-1.2, 1); diagonal quadratic ½Σdᵢxᵢ², dᵢ evenly in [1, 10], "
     "from x = 1. float32 (JAX default). record_every = steps, gtol = None (every run does all "
     "steps; checked).",
-    "Targets: ours/optax ≤ 1 within noise (flagged at ≤ 1.10); python-loop/ours ≥ 5 at n = 2.",
+    "Targets: ours/optax ≤ 1 within noise (flagged at ≤ 1.10); python-loop/ours ≥ 5 at n = 2; "
+    "ours/fori_loop ≤ 1.3 (issue 15). 'ours loop only/fori_loop' is the compiled loop alone "
+    "against the floor: the public call adds its Python-side cost (the overhead column) to it.",
+    "Rosenbrock at 10⁴ steps as well as 10³: the fixed cost of a call (its checks, dispatch and "
+    "the result's 11 arrays, about 0.9 µs each in JAX's dispatch) against the cost per step. "
+    "With gtol = None a chunk of the loop runs up to 4096 steps (256 with gtol set): each "
+    "chunk costs a fixed ~0.4 µs, 14 % of a Rosenbrock gradient step at 256 steps a chunk.",
 ]
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxmin import Status, minimize, objectives, optim
+from jaxmin._loop import chunk_length
 
 
 def spd_quadratic(n, seed):
@@ -39,7 +40,7 @@ def test_gd_below_two_over_l_converges_to_the_minimiser(n, seed, fraction):
 
 def test_jit_and_no_jit_agree():
     fun = objectives.himmelblau().fun
-    x0 = jnp.array([0.5, -0.3])
+    x0 = jnp.array([1.5, -0.3])
     compiled = minimize(fun, x0, optim.adam(0.05), steps=15, gtol=1e-3)
     with jax.disable_jit():
         eager = minimize(fun, x0, optim.adam(0.05), steps=15, gtol=1e-3)
@@ -373,3 +374,26 @@ def test_a_gradient_norm_that_overflows_inside_a_chunk_stops_the_run_as_step_by_
     for field in ("status", "nit", "nfev"):
         assert int(getattr(chunked, field)) == int(getattr(stepwise, field))
     np.testing.assert_allclose(chunked.x, stepwise.x, rtol=1e-6)
+
+
+def test_without_gtol_long_chunks_stop_count_and_record_as_step_by_step():
+    """With gtol=None only divergence stops a run early, and chunks grow to 4096 steps: a run
+    that overflows at a step inside a 1000-step chunk, and one that uses its whole budget, end
+    with the step-by-step loop's status, counts, iterate and records."""
+    assert chunk_length(1000, watch_gradient=True) == 250
+    assert chunk_length(1000, watch_gradient=False) == 1000
+    assert chunk_length(10_000, watch_gradient=False) == 2500
+
+    def quartic(x):  # gd with a large rate on x⁴ overshoots ever further and overflows
+        return jnp.sum(x**4)
+
+    x0 = jnp.array([1.5, -0.3])
+    for rate, status in ((0.7, "diverged"), (1e-3, "max_steps")):
+        settings_ = dict(steps=2000, gtol=None)
+        stepwise = minimize(quartic, x0, optim.gd(rate), record_every=1, **settings_)
+        chunked = minimize(quartic, x0, optim.gd(rate), record_every=1000, **settings_)
+        assert stepwise.status_name == status
+        for field in ("status", "nit", "nfev"):
+            assert int(getattr(chunked, field)) == int(getattr(stepwise, field))
+        np.testing.assert_allclose(chunked.x, stepwise.x, rtol=1e-12)
+        np.testing.assert_allclose(chunked.path, stepwise.path[::1000], rtol=1e-12)
