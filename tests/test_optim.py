@@ -1,5 +1,7 @@
 """The first-order rules against optax's equivalent configurations, step by step."""
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jaxmin import objectives, optim
+
+adam_module = importlib.import_module("jaxmin.optim.adam")  # optim.adam is the function
 
 STEPS = 200
 GAMMA, BETA, B1, B2, EPS = 0.9, 0.9, 0.9, 0.99, 1e-8
@@ -202,3 +206,22 @@ def test_bad_hyperparameters_raise_value_error(make, message):
 def test_learning_rate_of_wrong_type_raises_type_error():
     with pytest.raises(TypeError, match="learning_rate"):
         optim.adam("fast")
+
+
+@given(
+    beta=st.one_of(st.just(0.0), st.floats(1e-6, 1 - 1e-9)),
+    t=st.lists(st.integers(1, 2**31 - 2), min_size=1, max_size=8),
+)
+def test_adam_bias_correction_is_one_minus_beta_to_the_t_to_round_off(beta, t):
+    """1 − βᵗ by tanh (Adam's bias correction) against −expm1(t ln β) in float64 — to round-off
+    for β near 1, where 1 − pow(β, t) would lose digits, and 1 for β = 0 — and to a few float32
+    ulps in float32."""
+    counts = jnp.asarray(t, jnp.int32)
+    exact = -np.expm1(np.asarray(t, np.float64) * np.log(beta)) if beta else np.ones(len(t))
+    got = adam_module.bias_correction(beta, counts, jnp.zeros((), jnp.float64))
+    np.testing.assert_allclose(got, exact, rtol=1e-14)
+    beta32 = float(np.float32(beta))  # the float32 rule's own β
+    exact32 = -np.expm1(np.asarray(t, np.float64) * np.log(beta32)) if beta else np.ones(len(t))
+    got32 = adam_module.bias_correction(beta32, counts, jnp.zeros((), jnp.float32))
+    assert got32.dtype == jnp.float32
+    np.testing.assert_allclose(got32, exact32, rtol=2e-6)
