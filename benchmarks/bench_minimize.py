@@ -262,7 +262,7 @@ def measure(
     for impl, (builder, optimizer) in builders.items():
         compiled[impl], calls[impl] = builder(problem, optimizer)
         first[impl], outputs[impl] = timed_call(calls[impl])
-    label = f"{problem.name} n={problem.x0.size} {rule}"
+    label = f"{problem.name} n={problem.x0.size} steps={problem.steps} {rule}"
     values = check_outputs(label, outputs, problem)
     timings = time_interleaved(calls, repeats=repeats, warmup=1, min_sample_s=min_sample_s)
     result: dict[str, Any] = {}
@@ -357,8 +357,8 @@ NOTES = [
     "_run-exec+* call the compiled executable of minimize's loop directly (no compile time: it "
     "is the program compiled for minimize+*); 'minimize overhead ms/call' = minimize+jaxmin − "
     "_run-exec+jaxmin, the Python-side cost of one minimize call (argument checks, "
-    "jax.eval_shape of fun, jit dispatch), shown at n = 2 only (at larger n it is below the "
-    "noise of the difference).",
+    "jax.eval_shape of fun, jit dispatch), shown at n = 2 only, both step counts (at larger n "
+    "it is below the noise of the difference).",
     "Rules: optax equivalents are sgd(lr), sgd(lr, momentum=γ), rmsprop(lr, decay=β, eps=ε), "
     "adam(lr, b1, b2, eps=0, eps_root=ε) (ε inside the square root, the lecture's form).",
     "Problems: Rosenbrock 2D from (-1.2, 1); diagonal quadratic ½Σdᵢxᵢ², dᵢ evenly in [1, 10], "
@@ -389,10 +389,13 @@ def main() -> None:
                 timing_rows.append(row)
             ratio_rows.append(ratio_row(problem, rule, result))
     for row in ratio_rows:
+        label = f"{row['problem']} n={row['n']} steps={row['steps']} {row['rule']}"
         if not row["ours<=optax (10% noise)"]:
-            warn(f"ours slower than optax: {row['problem']} n={row['n']} {row['rule']}")
+            warn(f"ours slower than optax: {label}")
         if row["python-loop/ours>=5"] is False:
-            warn(f"python-loop/ours < 5 at n=2: {row['rule']}")
+            warn(f"python-loop/ours < 5: {label}")
+        if not row["ours/fori_loop<=1.3"]:
+            warn(f"ours/fori_loop = {row['ours/fori_loop']:.2f} > 1.3: {label}")
     config = {
         "repeats": repeats,
         "min_sample_s": min_sample_s,

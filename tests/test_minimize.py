@@ -1,5 +1,7 @@
 """The compiled driver: convergence, statuses, recording, batching, pytrees and bad input."""
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,8 @@ from hypothesis import strategies as st
 
 from jaxmin import Status, minimize, objectives, optim
 from jaxmin._loop import chunk_length
+
+loop_module = importlib.import_module("jaxmin._loop")
 
 
 def spd_quadratic(n, seed):
@@ -40,7 +44,7 @@ def test_gd_below_two_over_l_converges_to_the_minimiser(n, seed, fraction):
 
 def test_jit_and_no_jit_agree():
     fun = objectives.himmelblau().fun
-    x0 = jnp.array([1.5, -0.3])
+    x0 = jnp.array([0.5, -0.3])
     compiled = minimize(fun, x0, optim.adam(0.05), steps=15, gtol=1e-3)
     with jax.disable_jit():
         eager = minimize(fun, x0, optim.adam(0.05), steps=15, gtol=1e-3)
@@ -376,24 +380,47 @@ def test_a_gradient_norm_that_overflows_inside_a_chunk_stops_the_run_as_step_by_
     np.testing.assert_allclose(chunked.x, stepwise.x, rtol=1e-6)
 
 
-def test_without_gtol_long_chunks_stop_count_and_record_as_step_by_step():
-    """With gtol=None only divergence stops a run early, and chunks grow to 4096 steps: a run
-    that overflows at a step inside a 1000-step chunk, and one that uses its whole budget, end
-    with the step-by-step loop's status, counts, iterate and records."""
-    assert chunk_length(1000, watch_gradient=True) == 250
-    assert chunk_length(1000, watch_gradient=False) == 1000
-    assert chunk_length(10_000, watch_gradient=False) == 2500
+def test_without_gtol_long_chunks_stop_count_and_record_as_step_by_step(monkeypatch):
+    """With gtol=None only divergence stops a run early, and chunks grow to 4096 steps (a
+    divisor of record_every that leaves fewer than 256 steps to go step by step after the last
+    chunk): runs that overflow at a step inside the first or the second 1000-step chunk, and one
+    that uses its whole budget, end with the step-by-step loop's status, counts, iterate and
+    records."""
+    assert chunk_length(1000, 2000, watch_gradient=True) == 250
+    assert chunk_length(1000, 2000, watch_gradient=False) == 1000
+    assert chunk_length(10_000, 10_000, watch_gradient=False) == 2500
+    assert chunk_length(4000, 3000, watch_gradient=False) == 1000  # not 3000 steps one by one
+    assert chunk_length(1000, 1500, watch_gradient=False) == 500
+    assert chunk_length(1000, 1009, watch_gradient=False) == 1000  # 9 steps one by one
+    chosen = []
 
-    def quartic(x):  # gd with a large rate on x⁴ overshoots ever further and overflows
+    def recorded(*arguments, **keywords):
+        chosen.append(chunk_length(*arguments, **keywords))
+        return chosen[-1]
+
+    monkeypatch.setattr(loop_module, "chunk_length", recorded)
+
+    def quartic(x):  # gd with a large rate overshoots ever further and overflows at step 4
         return jnp.sum(x**4)
 
+    def runaway(x):  # x' = η eˣ reaches infinity after ~e^{−x₀}/η steps: ~1500 from −0.4
+        return -jnp.sum(jnp.exp(x))
+
     x0 = jnp.array([1.5, -0.3])
-    for rate, status in ((0.7, "diverged"), (1e-3, "max_steps")):
+    cases = [
+        (quartic, x0, 0.7, "diverged"),
+        (runaway, -0.4 + 0.0 * x0, 1e-3, "diverged"),
+        (quartic, x0, 1e-3, "max_steps"),
+    ]
+    for fun, start, rate, status in cases:
         settings_ = dict(steps=2000, gtol=None)
-        stepwise = minimize(quartic, x0, optim.gd(rate), record_every=1, **settings_)
-        chunked = minimize(quartic, x0, optim.gd(rate), record_every=1000, **settings_)
+        stepwise = minimize(fun, start, optim.gd(rate), record_every=1, **settings_)
+        chosen.clear()
+        chunked = minimize(fun, start, optim.gd(rate), record_every=1000, **settings_)
         assert stepwise.status_name == status
+        assert chosen == [1000]  # traced once, with the long chunk
         for field in ("status", "nit", "nfev"):
             assert int(getattr(chunked, field)) == int(getattr(stepwise, field))
         np.testing.assert_allclose(chunked.x, stepwise.x, rtol=1e-12)
         np.testing.assert_allclose(chunked.path, stepwise.path[::1000], rtol=1e-12)
+    assert 1000 < int(minimize(runaway, -0.4 + 0.0 * x0, optim.gd(1e-3), **settings_).nit) < 2000

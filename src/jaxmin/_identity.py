@@ -62,10 +62,11 @@ def content_key(obj: Any) -> str:
     mutable = _mutable_parts(obj)
     if mutable is None:
         return fingerprint(obj)
+    held = _holdings(mutable)  # before hashing: a change meanwhile can only miss next time
     key = fingerprint(obj)
     if len(_REMEMBERED) >= _REMEMBER_MOST:
         del _REMEMBERED[next(iter(_REMEMBERED))]
-    _REMEMBERED[id(obj)] = (obj, mutable, _holdings(mutable), key)
+    _REMEMBERED[id(obj)] = (obj, mutable, held, key)
     return key
 
 
