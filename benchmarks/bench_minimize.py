@@ -369,8 +369,9 @@ NOTES = [
     "against the floor: the public call adds its Python-side cost (the overhead column) to it.",
     "Rosenbrock at 10⁴ steps as well as 10³: the fixed cost of a call (its checks, dispatch and "
     "the result's 11 arrays, about 0.9 µs each in JAX's dispatch) against the cost per step. "
-    "With gtol = None a chunk of the loop runs up to 4096 steps (256 with gtol set): each "
-    "chunk costs a fixed ~0.4 µs, 13 % of a Rosenbrock gradient step at 256 steps a chunk.",
+    "With gtol = None a single run's chunk runs up to 4096 steps (256 with gtol set, or for "
+    "many starts at once): each chunk costs a fixed ~0.4 µs, 12 % of a Rosenbrock gradient "
+    "step at 256 steps a chunk.",
 ]
 
 

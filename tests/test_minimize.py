@@ -381,17 +381,20 @@ def test_a_gradient_norm_that_overflows_inside_a_chunk_stops_the_run_as_step_by_
 
 
 def test_without_gtol_long_chunks_stop_count_and_record_as_step_by_step(monkeypatch):
-    """With gtol=None only divergence stops a run early, and chunks grow to 4096 steps (a
-    divisor of record_every that leaves fewer than 256 steps to go step by step after the last
-    chunk): runs that overflow at a step inside the first or the second 1000-step chunk, and one
-    that uses its whole budget, end with the step-by-step loop's status, counts, iterate and
-    records."""
-    assert chunk_length(1000, 2000, watch_gradient=True) == 250
-    assert chunk_length(1000, 2000, watch_gradient=False) == 1000
-    assert chunk_length(10_000, 10_000, watch_gradient=False) == 2500
-    assert chunk_length(4000, 3000, watch_gradient=False) == 1000  # not 3000 steps one by one
-    assert chunk_length(1000, 1500, watch_gradient=False) == 500
-    assert chunk_length(1000, 1009, watch_gradient=False) == 1000  # 9 steps one by one
+    """With gtol=None a single run stops early only where it diverges, and its chunks grow to
+    4096 steps (a divisor of record_every that leaves no more steps to go one by one after the
+    last chunk than 256-step chunks would): runs that overflow at a step inside the first or the
+    second 1000-step chunk, and one that uses its whole budget, end with the step-by-step
+    loop's status, counts, iterate and records."""
+    assert chunk_length(1000, 2000) == 250  # gtol set, or many starts at once
+    assert chunk_length(1000, 2000, long=True) == 1000
+    assert chunk_length(10_000, 10_000, long=True) == 2500
+    assert chunk_length(4000, 3000, long=True) == 1000  # not 3000 steps one by one
+    assert chunk_length(1000, 1500, long=True) == 500
+    assert chunk_length(1000, 1009, long=True) == 1000  # 9 one by one, as with 250
+    assert chunk_length(500, 255, long=True) == 250  # not 255 one by one
+    assert chunk_length(1000, 1255, long=True) == 250
+    assert chunk_length(7, 100, long=True) == 7
     chosen = []
 
     def recorded(*arguments, **keywords):

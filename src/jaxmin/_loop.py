@@ -97,23 +97,28 @@ def squared_norm_if_finite(grad: Any, x: Any) -> jax.Array:
 
 CHUNK_MAX = 256
 """The most steps in one chunk of a value-free stepper's loop that watches ‖∇f‖ (``gtol``
-set): the chunk in which the run converges runs to its end and is then replayed step by step."""
+set), or runs many starts at once: a chunk in which a run stops runs to its end and is then
+replayed step by step (in a batch, by every start)."""
 CHUNK_MAX_UNWATCHED = 4096
-"""The most steps in one chunk where only divergence stops a run early (``gtol`` None): a chunk
-is replayed only where a run diverges in it (in a batch, where any start does), while each
-chunk costs a fixed ~0.4 µs on a CPU (its checked last step and two branches): 1.6 ns a step at
-256 steps a chunk, 13 % of a gradient step of Rosenbrock's function, under 1 % at 4096."""
+"""The most steps in one chunk of a single run that only divergence stops early (``gtol``
+None): its one replay, on the way to a failure, may be longer, while each chunk costs a fixed
+~0.4 µs on a CPU (its checked last step and two branches): 1.6 ns a step at 256 steps a chunk,
+12 % of a gradient step of Rosenbrock's function, under 1 % at 4096."""
 
 
-def chunk_length(record_every: int, steps: int, watch_gradient: bool = True) -> int:
-    """Steps per chunk: the largest divisor of ``record_every`` up to :data:`CHUNK_MAX` (or
-    :data:`CHUNK_MAX_UNWATCHED` unless ``watch_gradient``) that leaves fewer than
-    :data:`CHUNK_MAX` of the ``steps`` after the last whole chunk (they go step by step), so
-    that every recorded step ends a chunk. 1, the step-by-step loop, when ``record_every`` is 1
-    or has no divisor from 2 to the limit (a prime above it)."""
-    most = min(CHUNK_MAX if watch_gradient else CHUNK_MAX_UNWATCHED, record_every)
-    divisors = (d for d in range(most, 0, -1) if record_every % d == 0)
-    return next(d for d in divisors if steps % d < CHUNK_MAX or d <= CHUNK_MAX)
+def chunk_length(record_every: int, steps: int, long: bool = False) -> int:
+    """Steps per chunk: the largest divisor of ``record_every`` up to :data:`CHUNK_MAX`, so that
+    every recorded step ends a chunk (1, the step-by-step loop, when ``record_every`` is 1 or
+    has no divisor from 2 to the limit, a prime above it). With ``long``, the largest divisor up
+    to :data:`CHUNK_MAX_UNWATCHED` that leaves no more of the ``steps`` after the last whole
+    chunk (they go step by step) than that one does."""
+
+    def largest(most: int, leaves_at_most: int) -> int:
+        divisors = (d for d in range(min(most, record_every), 0, -1) if record_every % d == 0)
+        return next(d for d in divisors if steps % d <= leaves_at_most)
+
+    short = largest(CHUNK_MAX, steps)
+    return largest(CHUNK_MAX_UNWATCHED, steps % short) if long else short
 
 
 def run_loop(
@@ -216,7 +221,8 @@ def run_loop(
 
         return jax.lax.while_loop(cond, careful_step, carry)
 
-    chunk = 1 if stepper.update is None else chunk_length(record_every, steps, watch_gradient)
+    long = not (watch_gradient or batched)  # a replay is rare and happens once
+    chunk = 1 if stepper.update is None else chunk_length(record_every, steps, long)
 
     def chunk_of_steps(carry):
         run, aux, path, path_fun = carry
