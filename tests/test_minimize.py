@@ -395,6 +395,7 @@ def test_without_gtol_long_chunks_stop_count_and_record_as_step_by_step(monkeypa
     assert chunk_length(500, 255, long=True) == 250  # not 255 one by one
     assert chunk_length(1000, 1255, long=True) == 250
     assert chunk_length(7, 100, long=True) == 7
+    assert chunk_length(257, 1000, long=True) == 257  # 229 one by one, not all 1000
     chosen = []
 
     def recorded(*arguments, **keywords):
@@ -403,20 +404,20 @@ def test_without_gtol_long_chunks_stop_count_and_record_as_step_by_step(monkeypa
 
     monkeypatch.setattr(loop_module, "chunk_length", recorded)
 
-    def quartic(x):  # gd with a large rate overshoots ever further and overflows at step 4
+    def quartic(x):  # gd with a large rate overshoots ever further: f overflows at step 5
         return jnp.sum(x**4)
 
-    def runaway(x):  # x' = η eˣ reaches infinity after ~e^{−x₀}/η steps: ~1500 from −0.4
-        return -jnp.sum(jnp.exp(x))
+    def cliff(x):  # gd with rate 1 climbs by exactly 1 a step; f = ∞ from x = 1500 (step 1500)
+        return jnp.sum(jnp.where(x < 1500.0, -x, jnp.inf))
 
     x0 = jnp.array([1.5, -0.3])
     cases = [
         (quartic, x0, 0.7, "diverged"),
-        (runaway, -0.4 + 0.0 * x0, 1e-3, "diverged"),
+        (cliff, jnp.array([0.5, 0.25]), 1.0, "diverged"),
         (quartic, x0, 1e-3, "max_steps"),
     ]
+    settings_ = dict(steps=2000, gtol=None)
     for fun, start, rate, status in cases:
-        settings_ = dict(steps=2000, gtol=None)
         stepwise = minimize(fun, start, optim.gd(rate), record_every=1, **settings_)
         chosen.clear()
         chunked = minimize(fun, start, optim.gd(rate), record_every=1000, **settings_)
@@ -426,4 +427,4 @@ def test_without_gtol_long_chunks_stop_count_and_record_as_step_by_step(monkeypa
             assert int(getattr(chunked, field)) == int(getattr(stepwise, field))
         np.testing.assert_allclose(chunked.x, stepwise.x, rtol=1e-12)
         np.testing.assert_allclose(chunked.path, stepwise.path[::1000], rtol=1e-12)
-    assert 1000 < int(minimize(runaway, -0.4 + 0.0 * x0, optim.gd(1e-3), **settings_).nit) < 2000
+    assert int(minimize(cliff, jnp.array([0.5, 0.25]), optim.gd(1.0), **settings_).nit) == 1499

@@ -100,10 +100,12 @@ CHUNK_MAX = 256
 set), or runs many starts at once: a chunk in which a run stops runs to its end and is then
 replayed step by step (in a batch, by every start)."""
 CHUNK_MAX_UNWATCHED = 4096
-"""The most steps in one chunk of a single run that only divergence stops early (``gtol``
-None): its one replay, on the way to a failure, may be longer, while each chunk costs a fixed
-~0.4 µs on a CPU (its checked last step and two branches): 1.6 ns a step at 256 steps a chunk,
-12 % of a gradient step of Rosenbrock's function, under 1 % at 4096."""
+"""The most steps in one chunk of a run that only divergence stops early (``gtol`` None) and
+that is not one of many starts at once: its one replay, on the way to a failure, may be longer
+(under a plain ``vmap`` of such runs, every start that diverges makes the batch replay its
+chunk), while each chunk costs a fixed ~0.4 µs on a CPU (its checked last step and two
+branches): 1.6 ns a step at 256 steps a chunk, 12 % of a gradient step of Rosenbrock's
+function, under 1 % at 4096."""
 
 
 def chunk_length(record_every: int, steps: int, long: bool = False) -> int:
@@ -118,7 +120,9 @@ def chunk_length(record_every: int, steps: int, long: bool = False) -> int:
         return next(d for d in divisors if steps % d <= leaves_at_most)
 
     short = largest(CHUNK_MAX, steps)
-    return largest(CHUNK_MAX_UNWATCHED, steps % short) if long else short
+    if not long:
+        return short
+    return largest(CHUNK_MAX_UNWATCHED, steps if short == 1 else steps % short)
 
 
 def run_loop(
@@ -221,7 +225,7 @@ def run_loop(
 
         return jax.lax.while_loop(cond, careful_step, carry)
 
-    long = not (watch_gradient or batched)  # a replay is rare and happens once
+    long = not (watch_gradient or batched)  # a single run replays one chunk, when it fails
     chunk = 1 if stepper.update is None else chunk_length(record_every, steps, long)
 
     def chunk_of_steps(carry):
