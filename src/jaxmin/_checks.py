@@ -110,6 +110,14 @@ def known(value: Any) -> np.ndarray | None:
     return None if has_tracer(value) else np.asarray(value)
 
 
+def finite_where_known(name: str, value: Any) -> None:
+    """Check that an array's entries are finite where they are known before run time (the value
+    as given: a constant closed over inside the user's jit is known, a traced argument is not)."""
+    values = known(value)
+    if values is not None and not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} must be finite, got non-finite entries")
+
+
 def first_value(schedule: Callable) -> np.ndarray | None:
     """``schedule(0)`` where it is known before run time (constants fold even inside the
     user's trace), None where it depends on traced values."""

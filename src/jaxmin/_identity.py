@@ -76,36 +76,39 @@ another is seen, not only a change of the sequence of everything held)."""
 
 
 def _holdings(mutable: list) -> list:
-    """What each part that can change in place holds now (each part's run ended by ``_END``):
-    a function its code, defaults and closed-over values; a list its items; a dict its keys and
-    values; a partial its function and arguments; an object its type and attributes."""
+    """What each part that can change in place holds now (:func:`_held_by`), each part's run
+    ended by ``_END``."""
     held: list = []
-    add, extend = held.append, held.extend
     for part in mutable:
-        kind = type(part)
-        if kind is types.FunctionType:
-            add(part.__code__)
-            add(part.__defaults__)
-            add(part.__kwdefaults__)
-            if part.__closure__:
-                extend(map(_cell, part.__closure__))
-        elif isinstance(part, list):
-            extend(part)
-        elif isinstance(part, dict):
-            extend(part)
-            extend(part.values())
-        elif isinstance(part, functools.partial):
-            extend((part.func, part.args, part.keywords))
-        else:  # an object with attributes
-            extend((type(part), vars(part)))
-        add(_END)
+        held.extend(_held_by(part))
+        held.append(_END)
     return held
+
+
+def _held_by(part: Any) -> Any:
+    """What a part that can change in place holds: a function its code, defaults and
+    closed-over values; a list its items; a dict its keys and values; a partial its function
+    and arguments; an object its type and attributes."""
+    if type(part) is types.FunctionType:
+        return (
+            part.__code__,
+            part.__defaults__,
+            part.__kwdefaults__,
+            *map(_cell, part.__closure__ or ()),
+        )
+    if isinstance(part, list):
+        return part
+    if isinstance(part, dict):
+        return (*part, *part.values())
+    if isinstance(part, functools.partial):
+        return part.func, part.args, part.keywords
+    return type(part), vars(part)  # an object with attributes
 
 
 def _mutable_parts(obj: Any) -> list | None:
     """The parts of ``obj`` (``obj`` itself and, recursively, what it is built from) that can
-    change in place and whose changes :func:`_holdings` reads; None where some part may change
-    in place unseen. Immutable parts (tuples, bound methods) are walked through, atoms skipped."""
+    change in place, whose changes :func:`_holdings` reads; None where some part may change in
+    place unseen. Immutable parts (tuples, bound methods) are walked through, atoms skipped."""
     mutable, stack, seen = [], [obj], set()
     while stack:
         obj = stack.pop()
@@ -115,27 +118,17 @@ def _mutable_parts(obj: Any) -> list | None:
         if kind is not types.FunctionType and isinstance(obj, _ATOMS):
             continue
         seen.add(id(obj))
-        if kind is types.FunctionType:  # a final type: no subclass escapes this test
-            mutable.append(obj)
-            stack += (obj.__defaults__, obj.__kwdefaults__)
-            stack += map(_cell, obj.__closure__ or ())
-        elif isinstance(obj, tuple):
+        if isinstance(obj, tuple):
             stack += obj
-        elif isinstance(obj, list):
-            mutable.append(obj)
-            stack += obj
-        elif isinstance(obj, dict):
-            mutable.append(obj)
-            stack += obj
-            stack += obj.values()
-        elif isinstance(obj, functools.partial):
-            mutable.append(obj)
-            stack += (obj.func, obj.args, obj.keywords)
         elif isinstance(obj, types.MethodType):
             stack += (obj.__func__, obj.__self__)
-        elif hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray):
+        elif (
+            kind is types.FunctionType
+            or isinstance(obj, list | dict | functools.partial)
+            or (hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray))
+        ):
             mutable.append(obj)
-            stack += (type(obj), vars(obj))
+            stack += _held_by(obj)
         else:
             return None
     return mutable

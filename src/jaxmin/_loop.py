@@ -115,14 +115,15 @@ def chunk_length(record_every: int, steps: int, long: bool = False) -> int:
     to :data:`CHUNK_MAX_UNWATCHED` that leaves no more of the ``steps`` after the last whole
     chunk (they go step by step) than that one does."""
 
-    def largest(most: int, leaves_at_most: int) -> int:
+    def singles(d: int) -> int:  # the steps that go one by one with chunks of d
+        return steps if d == 1 else steps % d
+
+    def largest(most: int, singles_at_most: int) -> int:
         divisors = (d for d in range(min(most, record_every), 0, -1) if record_every % d == 0)
-        return next(d for d in divisors if steps % d <= leaves_at_most)
+        return next(d for d in divisors if singles(d) <= singles_at_most)
 
     short = largest(CHUNK_MAX, steps)
-    if not long:
-        return short
-    return largest(CHUNK_MAX_UNWATCHED, steps if short == 1 else steps % short)
+    return largest(CHUNK_MAX_UNWATCHED, singles(short)) if long else short
 
 
 def run_loop(

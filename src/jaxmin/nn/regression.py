@@ -27,7 +27,7 @@ from .training import TrainResult, train
 def _finite_rows(x: Any, y: Any) -> tuple[jax.Array, jax.Array]:
     """x as (N, d) and y as (N, K), with the same rows, finite (checked where known: the
     inputs as given, which stay known inside the user's jit when closed over)."""
-    finite = [_checks.known(data) for data in (x, y)]
+    given = {"x": x, "y": y}
     x = jnp.asarray(x)
     x = as_rows("x", x, x.shape[-1] if x.ndim == 2 else 1)
     y = jnp.asarray(y)
@@ -36,9 +36,8 @@ def _finite_rows(x: Any, y: Any) -> tuple[jax.Array, jax.Array]:
         raise ValueError(
             f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
         )
-    for name, values in zip(("x", "y"), finite, strict=True):
-        if values is not None and not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} must be finite, got non-finite entries")
+    for name, data in given.items():
+        _checks.finite_where_known(name, data)
     return x, y
 
 

@@ -422,7 +422,5 @@ def train(
                     f"with data_axis=0, {name} must have a leading axis of {members} members, "
                     f"got shape {jnp.shape(data)}"
                 )
-            values = _checks.known(data)
-            if values is not None and not np.all(np.isfinite(values)):
-                raise ValueError(f"{name} must be finite, got non-finite entries")
+            _checks.finite_where_known(name, data)
     return _run(params, x, y, _as_keys(key, members), data_axis, members, **_settings(locals()))
