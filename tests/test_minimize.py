@@ -1,6 +1,7 @@
 """The compiled driver: convergence, statuses, recording, batching, pytrees and bad input."""
 
 import importlib
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxmin import Status, minimize, objectives, optim
+from jaxmin import Status, _checks, minimize, objectives, optim
 from jaxmin._loop import chunk_length
 
 loop_module = importlib.import_module("jaxmin._loop")
@@ -334,6 +335,25 @@ def test_bad_driver_arguments(kwargs, error, message):
 def test_non_finite_start_is_rejected():
     with pytest.raises(ValueError, match="x0"):
         minimize(BOWL.fun, jnp.array([jnp.nan, 1.0]), optim.gd(0.1), steps=5)
+
+
+def test_a_start_found_finite_is_remembered_only_while_it_is_the_same_array():
+    """The finiteness of a JAX array (immutable) is remembered by identity, weakly; a NumPy
+    array (mutable) is read at every call."""
+    start = jnp.array([0.5, 1.0])
+    minimize(BOWL.fun, start, optim.gd(0.1), steps=5)
+    assert _checks._KNOWN_FINITE[id(start)]() is start
+    bad = jnp.array([jnp.nan, 1.0])
+    # an entry under bad's id that refers to another array (as after the first one was
+    # collected and its id reused) does not vouch for it
+    _checks._KNOWN_FINITE[id(bad)] = weakref.ref(start)
+    with pytest.raises(ValueError, match="x0"):
+        minimize(BOWL.fun, bad, optim.gd(0.1), steps=5)
+    host = np.array([0.5, 1.0])
+    minimize(BOWL.fun, host, optim.gd(0.1), steps=5)
+    host[0] = np.inf
+    with pytest.raises(ValueError, match="x0"):
+        minimize(BOWL.fun, host, optim.gd(0.1), steps=5)
 
 
 def test_integer_start_is_rejected():
