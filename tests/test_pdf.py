@@ -115,6 +115,34 @@ def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkey
         pdf.fit(**(SMALL | {"steps": 301}), closure_fits=2, checkpoint=path)
 
 
+def test_resume_on_two_devices_gives_identical_results(tmp_path):
+    """A checkpoint is read back to the host: the resumed state is sharded again as a fresh
+    one is, over two CPU devices. Subprocesses: the device count is fixed at JAX's start, and
+    the resume must compile afresh, as a new ``jaxmin fit --resume`` does."""
+    path, band = str(tmp_path / "c.npz"), str(tmp_path / "band.npy")
+    setup = "import jax, numpy as np\nfrom jaxmin import pdf\nfrom jaxmin.pdf import fitting\n"
+    setup += "assert jax.device_count() == 2\nsmall = dict(steps=300, chunk_steps=100, "
+    setup += "replicas_count=4, closure_fits=1)\n"
+    killed = f"""
+np.save({band!r}, pdf.fit(**small).f_band)
+original = fitting.checkpoints.save
+def killed_after_one_chunk(*args, **kwargs):
+    original(*args, **kwargs)
+    raise KeyboardInterrupt
+fitting.checkpoints.save = killed_after_one_chunk
+try:
+    pdf.fit(**small, checkpoint={path!r})
+except KeyboardInterrupt:
+    pass
+"""
+    resumed = f"""
+np.testing.assert_array_equal(pdf.fit(**small, checkpoint={path!r}).f_band, np.load({band!r}))
+"""
+    env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    for script in (killed, resumed):
+        subprocess.run([sys.executable, "-c", setup + script], check=True, env=env, timeout=300)
+
+
 def test_save_load_round_trip(tmp_path, small_fit):
     small_fit.save(tmp_path)
     loaded = pdf.load(tmp_path)

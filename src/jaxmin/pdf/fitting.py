@@ -523,10 +523,12 @@ def train(
         "chunks_done": np.zeros((), np.int64),
         "slots": np.arange(padded),
     }
-    meta = (meta or {}) | {"jax": jax.__version__}
+    meta = (meta or {}) | {"jax": jax.__version__, "devices": cfg.devices}
     if path is not None and Path(path).exists():
-        state, history = checkpoints.load(path, (state, history), meta)
+        loaded, history = checkpoints.load(path, (state, history), meta)
         history = jax.tree.map(np.array, history)
+        # placed as a fresh state is (sharded over the devices), as the compiled chunk expects
+        state = jax.tree.map(lambda new, fresh: jax.device_put(new, fresh.sharding), loaded, state)
     # slot i of the state holds member slots[i]: the running members are moved together
     # (replicas.running_first), so that the blocks of stopped ones are skipped
     slots = history["slots"]
