@@ -383,11 +383,15 @@ NOTES = [
     "is the program compiled for minimize+*); 'minimize overhead ms/call' = minimize+jaxmin − "
     "_run-exec+jaxmin, the Python-side cost of one minimize call (argument checks, "
     "jax.eval_shape of fun, jit dispatch), shown at n = 2 only, both step counts (at larger n "
-    "it is below the noise of the difference).",
+    "it is below the noise of the difference). Every call passes the same start array: its "
+    "finiteness, checked at the first call, is remembered (JAX arrays are immutable), so the "
+    "column leaves out the host read and scan of a fresh start (~9 µs after a run).",
     "user-jit+jaxmin calls minimize inside the user's own jax.jit, which returns (res.x, "
     "res.fun) as fori_loop+optax returns (x, f): minimize's checks and the fingerprints of fun "
     "and the rule run once, at tracing, and the program returns two arrays instead of the "
-    "result's eleven. It is timed as a call of that jitted function (the user's call; "
+    "result's eleven (XLA drops what only the others need); jaxmin's rule, against optax's in "
+    "the floor. It is timed as a call of that jitted function (the user's call, through "
+    "jax.jit's dispatch, where the floor calls its compiled executable; "
     "compile_s is its lower + compile), and shows what a caller of a tiny problem who needs "
     "only some fields pays: the loop itself against the floor.",
     "Rules: optax equivalents are sgd(lr), sgd(lr, momentum=γ), rmsprop(lr, decay=β, eps=ε), "

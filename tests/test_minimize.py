@@ -337,12 +337,32 @@ def test_non_finite_start_is_rejected():
         minimize(BOWL.fun, jnp.array([jnp.nan, 1.0]), optim.gd(0.1), steps=5)
 
 
-def test_a_start_found_finite_is_remembered_only_while_it_is_the_same_array():
-    """The finiteness of a JAX array (immutable) is remembered by identity, weakly; a NumPy
-    array (mutable) is read at every call."""
+def test_a_start_found_finite_is_remembered_only_while_it_is_the_same_array(monkeypatch):
+    """The finiteness of a JAX array (immutable) is remembered by identity, weakly, for the
+    most recently checked ones; a NumPy array (mutable) is read at every call."""
+    monkeypatch.setattr(_checks, "_KNOWN_FINITE", {})
+    reads = []
+
+    class CountingNumPy:  # _checks' numpy, counting the host reads
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        def asarray(self, a, *args, **kwargs):
+            reads.append(1)
+            return np.asarray(a, *args, **kwargs)
+
+    monkeypatch.setattr(_checks, "np", CountingNumPy())
     start = jnp.array([0.5, 1.0])
-    minimize(BOWL.fun, start, optim.gd(0.1), steps=5)
-    assert _checks._KNOWN_FINITE[id(start)]() is start
+    _checks.finite_tree("x0", start)
+    _checks.finite_tree("x0", start)
+    assert len(reads) == 1 and _checks._KNOWN_FINITE[id(start)]() is start
+    others = [jnp.full(2, float(i)) for i in range(_checks._KNOWN_FINITE_MOST + 10)]
+    for i, other in enumerate(others):
+        _checks.finite_tree("x0", other)
+        if i % 8 == 0:
+            _checks.finite_tree("x0", start)  # used again: kept
+    assert len(_checks._KNOWN_FINITE) == _checks._KNOWN_FINITE_MOST
+    assert id(start) in _checks._KNOWN_FINITE and id(others[0]) not in _checks._KNOWN_FINITE
     bad = jnp.array([jnp.nan, 1.0])
     # an entry under bad's id that refers to another array (as after the first one was
     # collected and its id reused) does not vouch for it

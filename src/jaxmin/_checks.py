@@ -7,6 +7,7 @@ received and what is allowed, so that a bad hyperparameter never reaches a compi
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -143,17 +144,19 @@ except (ImportError, AttributeError):
 
 
 _KNOWN_FINITE: dict[int, weakref.ref] = {}
-"""JAX arrays (immutable) found finite: id → a weak reference to the array."""
+"""JAX arrays (immutable) found finite: id → a weak reference to the array, the most recently
+checked last."""
 _KNOWN_FINITE_MOST = 64
+_KNOWN_FINITE_LOCK = threading.Lock()
 
 
 def finite_tree(name: str, tree: Any) -> None:
     """Check that every leaf of a pytree is a real array, and finite where its values are
     known (not traced: a traced non-finite start ends the run with status ``diverged``).
 
-    A JAX array cannot change, so one found finite is remembered (weakly, the last
-    :data:`_KNOWN_FINITE_MOST`) and not read again when the same array comes back: a start
-    reused for several runs is copied to the host and scanned once."""
+    A JAX array cannot change, so one found finite is remembered (weakly, the
+    :data:`_KNOWN_FINITE_MOST` most recently checked) and not read again when the same array
+    comes back: a start reused for several runs is copied to the host and scanned once."""
     leaves = jax.tree.leaves(tree)
     if not leaves:
         raise ValueError(f"{name} must contain at least one array, got {tree!r}")
@@ -163,16 +166,31 @@ def finite_tree(name: str, tree: Any) -> None:
             raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
         if isinstance(leaf, jax.core.Tracer):
             continue
-        known = _KNOWN_FINITE.get(id(leaf))
-        if known is not None and known() is leaf:
+        if _remembered_finite(leaf):
             continue
         arr = np.asarray(leaf)
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} must be finite, got non-finite entries in {arr!r}")
         if isinstance(leaf, jax.Array):
-            if len(_KNOWN_FINITE) >= _KNOWN_FINITE_MOST:
-                del _KNOWN_FINITE[next(iter(_KNOWN_FINITE))]
-            _KNOWN_FINITE[id(leaf)] = weakref.ref(leaf)
+            _remember_finite(leaf)
+
+
+def _remembered_finite(leaf: Any) -> bool:
+    """Whether this very array was found finite (and is now the most recently checked)."""
+    with _KNOWN_FINITE_LOCK:
+        known = _KNOWN_FINITE.pop(id(leaf), None)
+        if known is None or known() is not leaf:  # dead: its id now names another object
+            return False
+        _KNOWN_FINITE[id(leaf)] = known
+        return True
+
+
+def _remember_finite(leaf: jax.Array) -> None:
+    with _KNOWN_FINITE_LOCK:
+        _KNOWN_FINITE.pop(id(leaf), None)
+        _KNOWN_FINITE[id(leaf)] = weakref.ref(leaf)
+        while len(_KNOWN_FINITE) > _KNOWN_FINITE_MOST:
+            del _KNOWN_FINITE[next(iter(_KNOWN_FINITE))]
 
 
 def bounds(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
