@@ -91,6 +91,15 @@ def test_replica_does_not_depend_on_the_number_of_replicas(small_fit):
     np.testing.assert_array_equal(more.f_band[:6], small_fit.f_band[:6])
 
 
+@pytest.mark.parametrize(
+    ("replica_range", "error"),
+    [("0:7", ValueError), ((5, 2), ValueError), ((0.5, 2), TypeError), ((True, 2), TypeError)],
+)
+def test_a_replica_range_outside_the_replicas_is_refused(replica_range, error):
+    with pytest.raises(error, match="replica_range"):
+        pdf.fit(**SMALL, replica_range=replica_range)
+
+
 def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkeypatch):
     from jaxmin.pdf import fitting
 
