@@ -58,10 +58,8 @@ def _replica_range(spec: Any, replicas_total: int) -> np.ndarray:
             spec = None
         if spec is None:
             raise ValueError("replica_range must look like START:STOP (e.g. 40:80)")
-    start, stop = spec
-    if not all(isinstance(end, int | np.integer) and not isinstance(end, bool) for end in spec):
-        raise TypeError(f"replica_range must hold two integers START, STOP, got {spec!r}")
-    if not (0 <= start < stop <= replicas_total):
+    start, stop = (_checks.integer_at_least("replica_range's ends", end, 0) for end in spec)
+    if not (start < stop <= replicas_total):
         raise ValueError(
             f"replica_range must satisfy 0 <= start < stop <= replicas_count ({replicas_total}),"
             f" got {start}:{stop}"
