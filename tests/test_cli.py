@@ -4,10 +4,12 @@ import json
 import shutil
 import subprocess
 
+import jax
 import numpy as np
 import pytest
 
 from jaxmin import cli, landscape, nn, optim
+from jaxmin._json import finite_or_null
 from jaxmin.evolution import _driver
 
 
@@ -123,6 +125,43 @@ def test_overfitting_command_writes_figures_and_loadable_parameters(tmp_path, ca
     x = np.linspace(0, 1, 5)
     assert nn.forward(params, x, activation="sigmoid").shape == (5, 1)
     assert "look" in capsys.readouterr().out
+
+
+def test_a_diverged_overfitting_run_reports_its_status_and_writes_strict_json(tmp_path, capsys):
+    """A learning rate of 1e30 makes the χ² infinite in the first epoch (in float32, as the
+    command computes): the run stops ``diverged`` with the initial network as its look-back
+    one, and says so."""
+    argv = ["overfitting", "--lr", "1e30", "--epochs", "5", "--out", str(tmp_path)]
+    with jax.enable_x64(False):
+        assert cli.main(argv) == 0
+    assert "status: diverged (the χ² turned non-finite" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "overfitting_summary.json").read_text(), parse_constant=_no)
+    assert summary["status"] == "diverged" and summary["lookback"]["epoch"] == 0
+    assert summary["lookback"]["train_chi2"] is None
+    assert summary["last_epoch"]["train_chi2"] is None  # infinite: JSON has no infinity
+    assert (tmp_path / "overfitting_learning_curves.png").stat().st_size > 5_000
+
+
+def _no(constant):
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_a_ga_whose_population_overflows_writes_strict_json(tmp_path):
+    """A mutation rate of 1e30 sends the population to infinity after the first generation
+    (the elite stays finite; float32, as the command computes): the history's infinite
+    medians are written as null."""
+    argv = ["ga", "--function", "sphere", "--dim", "2", "--generations", "3", "--rate", "1e30"]
+    with jax.enable_x64(False):
+        assert cli.main([*argv, "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "sphere2_ga.json").read_text(), parse_constant=_no)
+    assert np.isfinite(summary["fun"])
+    assert summary["history"]["median"][0] is not None
+    assert None in summary["history"]["median"][1:]
+
+
+def test_finite_or_null():
+    data = {"a": [1.0, float("nan"), (float("-inf"), 2)], "b": float("inf"), "c": "x", "d": None}
+    assert finite_or_null(data) == {"a": [1.0, None, [None, 2]], "b": None, "c": "x", "d": None}
 
 
 def test_cmaes_command_writes_figure_and_loadable_json(tmp_path):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxmin import pdf
+from jaxmin import cli_fit, pdf
 from jaxmin.cli import main
 
 TINY = ["--replicas", "3", "--epochs", "40"]
@@ -25,6 +25,13 @@ def test_fit_writes_report_band_replicas_and_figures(tmp_path, capsys, parton_pd
     for key in ("chi2_central", "coverage_1sigma", "xi_1sigma", "momentum_fraction", "stopping"):
         assert key in report
     assert report["momentum_fraction"]["max_deviation"] < 1e-6
+    counts = report["stopping"]["status"]
+    assert sum(counts.values()) == 3
+    assert "replicas: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) in stdout
+    report["stopping"]["status"] = {"diverged": 1, "max_steps": 2}
+    assert "replicas: 1 diverged, 2 max_steps (a diverged replica keeps its last finite" in (
+        cli_fit._summary(report)
+    )
     band = np.loadtxt(out / "band.csv", delimiter=",", skiprows=1)
     assert band.shape == (200, 6) and np.all(band[:, 3] <= band[:, 4])
     for name in ("band", "ratio", "replicas", "learning_curves", "stopping"):

@@ -15,6 +15,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest number a command takes: its computations run in float32, where a larger one
+would be infinite."""
+
 
 class Parser(argparse.ArgumentParser):
     """``argparse`` with a one-line error (no usage block) and exit code 2; sub-command parsers
@@ -53,6 +59,10 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if abs(value) > FLOAT32_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected a number within float32's range (|x| <= {FLOAT32_MAX:.4g}), got {text!r}"
+        )
     return value
 
 
@@ -64,16 +74,20 @@ def number(
     high_open: bool = False,
 ) -> Callable[[str], float]:
     """An argparse type: a finite number in [low, high] (``low_open``/``high_open``: the end
-    itself excluded; None: unbounded)."""
+    itself excluded; None: unbounded), also once rounded to float32 (``--lr 1e-50`` is 0 there,
+    ``--validation 0.999999999`` is 1)."""
     left = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
     right = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
     span = f"{left}, {right}"
 
-    def convert(text: str) -> float:
-        value = _float(text)
+    def outside(value: float) -> bool:
         below = low is not None and (value < low or (low_open and value == low))
         above = high is not None and (value > high or (high_open and value == high))
-        if below or above:
+        return below or above
+
+    def convert(text: str) -> float:
+        value = _float(text)
+        if outside(value) or outside(float(np.float32(value))):
             raise argparse.ArgumentTypeError(f"expected a number in {span}, got {text!r}")
         return value
 
@@ -106,3 +120,22 @@ def prepare_out(out: Path, outputs: Iterable[str], *, force: bool, hint: str = "
     if not os.access(out, os.W_OK):
         raise ValueError(f"--out {str(out)!r} is not writable")
     return existing
+
+
+def missing_folders(out: str | Path | None) -> list[Path]:
+    """The folders that creating ``out`` would make, deepest first (none if it exists)."""
+    missing = []
+    folder = Path(out) if out is not None else None
+    while folder is not None and not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_empty(folders: Iterable[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: a refused or interrupted command
+    leaves no empty ``--out`` behind, and never touches a folder that holds anything."""
+    for folder in folders:
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()

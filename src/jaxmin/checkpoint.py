@@ -60,9 +60,13 @@ def save(path: str | Path, tree: Any, meta: dict) -> None:
         arrays[f"leaf_{i}"] = np.asarray(jax.random.key_data(leaf) if _is_key(leaf) else leaf)
     arrays["meta"] = np.asarray(json.dumps(meta, sort_keys=True))
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:  # killed or interrupted while writing: no half-written file stays
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def stored_meta(path: str | Path) -> dict:
@@ -82,19 +86,15 @@ def load(path: str | Path, template: Any, meta: dict) -> Any:
         stored_meta = json.loads(str(data["meta"]))
         meta = json.loads(json.dumps(meta, sort_keys=True))
         if stored_meta != meta:
-            differ = sorted(
-                key
-                for key in {*stored_meta, *meta}
-                if stored_meta.get(key, "<absent>") != meta.get(key, "<absent>")
-            )
+            differ = _differences(stored_meta, meta)
             details = "; ".join(
-                f"{key}: {_short(stored_meta.get(key, '<absent>'))} in the checkpoint, "
-                f"{_short(meta.get(key, '<absent>'))} now"
-                for key in differ
+                f"{key}: {_short(then)} in the checkpoint, {_short(now)} now"
+                for key, then, now in differ
             )
             raise ValueError(
-                f"checkpoint {str(path)!r} belongs to a different run ({', '.join(differ)} "
-                f"differ: {details}); remove it or choose another path"
+                f"checkpoint {str(path)!r} belongs to a different run "
+                f"({', '.join(key for key, _, _ in differ)} differ: {details}); remove it or "
+                "choose another path"
             )
         leaves, treedef = jax.tree.flatten(template)
         if len(data.files) - 1 != len(leaves):
@@ -123,6 +123,19 @@ def load(path: str | Path, template: Any, meta: dict) -> Any:
                 )
             restored.append(jax.numpy.asarray(stored))
     return jax.tree.unflatten(treedef, restored)
+
+
+def _differences(then: dict, now: dict, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """The entries in which two metas differ, as (dotted key, then, now): nested dicts (a fit's
+    settings) are compared key by key, so a message names ``settings.learning_rate``."""
+    differ = []
+    for key in sorted({*then, *now}):
+        old, new = then.get(key, "<absent>"), now.get(key, "<absent>")
+        if isinstance(old, dict) and isinstance(new, dict):
+            differ += _differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            differ.append((f"{prefix}{key}", old, new))
+    return differ
 
 
 def _short(value: Any) -> str:

@@ -7,7 +7,6 @@ See ``jaxmin --help``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +14,17 @@ import jax
 import numpy as np
 
 from . import cli_fit, cli_hyperopt, landscape, objectives, optim, overfitting, plot
-from ._cli_args import Parser, integer, number, numbers, one_line, prepare_out
+from ._cli_args import (
+    Parser,
+    integer,
+    missing_folders,
+    number,
+    numbers,
+    one_line,
+    prepare_out,
+    remove_empty,
+)
+from ._json import write_json
 from .compile_cache import use_compile_cache
 from .devices import use_cpu_cores
 from .evolution import cmaes, ga
@@ -31,13 +40,16 @@ def parse_learning_rates(text: str | None, names: list[str]) -> dict[str, float 
         return dict.fromkeys(names)
     if "=" in text:
         rates: dict[str, float | None] = dict.fromkeys(names)
+        given: set[str] = set()
         for pair in text.split(","):
             name, _, value = pair.partition("=")
-            if name.strip() not in rates:
-                raise ValueError(
-                    f"--lr names {name.strip()!r}, which is not in --optimizers {names}"
-                )
-            rates[name.strip()] = _rate(value)
+            name = name.strip()
+            if name not in rates:
+                raise ValueError(f"--lr names {name!r}, which is not in --optimizers {names}")
+            if name in given:
+                raise ValueError(f"--lr gives {name!r} two rates: {text!r}")
+            given.add(name)
+            rates[name] = _rate(value)
         return rates
     values = [_rate(part) for part in text.split(",") if part.strip()]
     if not values:
@@ -68,12 +80,6 @@ def _inside_box(option: str, point: np.ndarray, objective: objectives.Objective)
         )
 
 
-def _write_json(data: dict, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
-
-
 def cmd_landscape(args: argparse.Namespace) -> int:
     objective = objectives.get(args.surface)
     start = np.asarray(args.start) if args.start is not None else landscape.default_start(objective)
@@ -87,6 +93,12 @@ def cmd_landscape(args: argparse.Namespace) -> int:
             raise ValueError(f"--optimizers: unknown {name!r}; choose from {allowed}")
     if len(set(names)) != len(names):
         raise ValueError(f"--optimizers names one optimizer twice: {args.optimizers!r}")
+    population = [name for name in names if name in landscape.POPULATION_SETTINGS]
+    if population and args.steps < landscape.MIN_EVALUATIONS:
+        raise ValueError(
+            f"--steps must be >= {landscape.MIN_EVALUATIONS} with {', '.join(population)} "
+            f"(their f evaluations), got {args.steps}"
+        )
     rates = parse_learning_rates(args.lr, [name for name in names if name in optim.RULES])
     out = Path(args.out)
     prepare_out(
@@ -111,7 +123,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     written = [
         plot.plot_paths(objective, results, out / f"{objective.name}_paths.png"),
         plot.plot_loss(objective, results, out / f"{objective.name}_loss.png"),
-        _write_json(summary, out / f"{objective.name}_summary.json"),
+        write_json(summary, out / f"{objective.name}_summary.json"),
     ]
     for name, entry in summary["optimizers"].items():
         x = ", ".join(f"{v:.6g}" for v in np.atleast_1d(entry["x"]))
@@ -203,7 +215,7 @@ def _report_population(
     )
     written = [
         plot.plot_convergence(result, out / f"{stem}_convergence.png", f_star=f_star, title=title),
-        _write_json(summary, out / f"{stem}.json"),
+        write_json(summary, out / f"{stem}.json"),
     ]
     _checkpoint(args, objective).unlink(missing_ok=True)
     print(
@@ -316,7 +328,7 @@ def cmd_minima(args: argparse.Namespace) -> int:
     }
     written = [
         plot.plot_minima(objective, found, out / f"{objective.name}_minima.png"),
-        _write_json(summary, out / f"{objective.name}_minima.json"),
+        write_json(summary, out / f"{objective.name}_minima.json"),
     ]
     print(
         f"{objective.name}: {len(found.x)} minima (analytic: {len(known)}), "
@@ -368,16 +380,25 @@ def cmd_overfitting(args: argparse.Namespace) -> int:
             val_rows=result.val_rows,
             title="1–20–1 sigmoid network, χ² fit with Adam",
         ),
-        _write_json(summary, out / "overfitting_summary.json"),
+        write_json(summary, out / "overfitting_summary.json"),
     ]
+    chi2 = lambda value: "none" if value is None else f"{value:.3f}"  # noqa: E731
     for tag in ("lookback", "last_epoch"):
         part = summary[tag]
         print(
-            f"{tag:10s} epoch {part['epoch']:6d}  train χ²/N {part['train_chi2']:.3f}  "
-            f"val χ²/N {part['val_chi2']:.3f}  rms to truth {part['rms_to_truth_over_sigma']:.2f}σ"
+            f"{tag:10s} epoch {part['epoch']:6d}  train χ²/N {chi2(part['train_chi2'])}  "
+            f"val χ²/N {chi2(part['val_chi2'])}  "
+            f"rms to truth {part['rms_to_truth_over_sigma']:.2f}σ"
         )
+    print(f"status: {summary['status']}" + _DIVERGED_HINT * (summary["status"] == "diverged"))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+_DIVERGED_HINT = (
+    " (the χ² turned non-finite; the networks reported are the last finite ones: "
+    "try a smaller --lr)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -549,7 +570,9 @@ def _out_arguments(p: argparse.ArgumentParser, out: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxmin`` command: every error is one line on stderr, exit code 2
-    (returned, also for argparse's errors; ``--help`` returns 0)."""
+    (returned, also for argparse's errors; ``--help`` returns 0). Ctrl-C is one line too, with
+    the shell's code for an interrupt, 130. A command that fails or is interrupted removes the
+    ``--out`` folders it created and left empty."""
     if argv is None and sys.argv[1:2] in (["fit"], ["hyperopt"]):
         use_cpu_cores()  # the replicas on every core (the command's own process, before JAX starts)
     try:
@@ -558,6 +581,15 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
     if argv is None:
         use_compile_cache()  # a second run reads its programs instead of compiling them
+    created = missing_folders(getattr(args, "out", None))
+    code = _run(args)
+    if code != 0:
+        remove_empty(created)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command of ``args``; every failure is one line on stderr."""
     try:
         return args.run(args)
     except KeyboardInterrupt:

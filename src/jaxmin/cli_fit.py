@@ -83,6 +83,11 @@ def _summary(report: dict) -> str:
             line += f", R_bv {figure('bias_variance_ratio')}"
             line += f" (± bootstrap over the {len(report['per_fit'])} closure fits)"
         lines.append(line)
+    counts = report["stopping"]["status"]
+    line = "replicas: " + ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    if "diverged" in counts:
+        line += " (a diverged replica keeps its last finite parameters: try a smaller --lr)"
+    lines.append(line)
     m = report["momentum_fraction"]
     lines.append(
         f"momentum fraction {m['mean']:.7f} ± {m['std']:.1e} "
@@ -99,14 +104,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return _merge(args)
     out = Path(args.out)
     _check_lhapdf(args, out)
-    created = not out.exists()
     _prepare_out(out, force=args.force, resume=args.resume)
-    try:
-        result = _fit(args, out)
-    except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # a fit refused by pdf.fit's own checks leaves no empty folder
-        raise
+    result = _fit(args, out)
     written = _write(result, out, args.lhapdf, args.force)
     (out / CHECKPOINT).unlink(missing_ok=True)
     print(_summary(result.report()))

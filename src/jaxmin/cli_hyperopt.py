@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from . import pdf
 from ._cli_args import integer, prepare_out
+from ._json import write_json
 from .hyperopt import GluonProblem, report, study
 from .hyperopt import space as spaces
 from .hyperopt.gluon import FOLD_REWARDS, REPLICA_REWARDS
@@ -62,24 +62,18 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
         fixed=_fixed(args),
     )
     url = study.storage_url(out, args.storage)
-    created = not out.exists()
     _prepare(args, out)
-    try:
-        scan = study.run(
-            problem,
-            space,
-            trials=args.trials,
-            storage=url,
-            sampler=args.sampler,
-            seed=args.seed,
-            batch=args.batch,
-            resume=args.resume,
-            progress=True,
-        )
-    except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # a scan refused before its first trial leaves no empty folder
-        raise
+    scan = study.run(
+        problem,
+        space,
+        trials=args.trials,
+        storage=url,
+        sampler=args.sampler,
+        seed=args.seed,
+        batch=args.batch,
+        resume=args.resume,
+        progress=True,
+    )
     baseline = problem.evaluate([{}])[0].reward
     written = report.write(scan, space, out, baseline)
     print(report.table(report.report(scan, baseline)))
@@ -115,7 +109,7 @@ def _best(args: argparse.Namespace, out: Path) -> int:
         "reward_retrained": outcome.reward,
         "fold_chi2": outcome.fold_chi2,
     }
-    (out / "best.json").write_text(json.dumps(summary, indent=1))
+    write_json(summary, out / "best.json", indent=1)
     flat = {"/".join(k): v for k, v in _flatten(outcome.params).items()}
     np.savez(out / "best_models.npz", **flat)
     print(

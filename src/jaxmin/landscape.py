@@ -44,6 +44,9 @@ POPULATION_SETTINGS: dict[str, dict[str, Any]] = {
 """How the lab runs the population methods: σ₀ (CMA-ES) and the first population's spread (GA)
 are fractions of the box width; their paths are the population means per generation."""
 
+MIN_EVALUATIONS = 100
+"""The fewest f evaluations a population method is given (a few generations at least)."""
+
 
 NEWTON_SETTINGS: dict[str, dict[str, Any]] = {
     "newton": {"method": "newton", "gtol": 1e-10},
@@ -181,7 +184,7 @@ def run_population(
     Stops early at f ≤ f* + 1e-10 where f* is known; returns the path of population means.
     """
     _checks.one_of("population method", name, POPULATION_SETTINGS)
-    evaluations = _checks.integer_at_least("evaluations", evaluations, 100)
+    evaluations = _checks.integer_at_least("evaluations", evaluations, MIN_EVALUATIONS)
     x0 = jnp.asarray(start, dtype=float)
     width = float(np.max(objective.upper - objective.lower))
     ftarget = objective.global_minimum + 1e-10 if len(objective.minima) else None

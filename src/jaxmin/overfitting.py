@@ -89,11 +89,15 @@ def run_overfitting(
 
 def summarise(run: dict[str, Any]) -> dict[str, Any]:
     """A JSON-serialisable summary: χ² at the look-back point and at the end, and the distance
-    of each network from the truth, rms over [0, 1] in units of σ."""
+    of each network from the truth, rms over [0, 1] in units of σ.
+
+    A run that diverged in its first epoch has no look-back epoch (``epoch`` 0: the initial
+    network) and its χ² there are None."""
     result = run["result"]
     best, last = int(result.best_epoch), int(result.nit)
     sigma = float(run["sigma"][0])
     rms = lambda f: float(np.sqrt(np.mean((f - run["truth"]) ** 2)) / sigma)  # noqa: E731
+    at = lambda losses, epoch: float(losses[epoch - 1]) if epoch >= 1 else None  # noqa: E731
     return {
         "network": list(SIZES),
         "points": len(run["x"]),
@@ -101,14 +105,14 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
         "epochs": last,
         "lookback": {
             "epoch": best,
-            "train_chi2": float(result.train_loss[best - 1]),
-            "val_chi2": float(result.val_loss[best - 1]),
+            "train_chi2": at(result.train_loss, best),
+            "val_chi2": at(result.val_loss, best),
             "rms_to_truth_over_sigma": rms(run["lookback"]),
         },
         "last_epoch": {
             "epoch": last,
-            "train_chi2": float(result.train_loss[last - 1]),
-            "val_chi2": float(result.val_loss[last - 1]),
+            "train_chi2": at(result.train_loss, last),
+            "val_chi2": at(result.val_loss, last),
             "rms_to_truth_over_sigma": rms(run["last"]),
         },
         "status": result.status_name,

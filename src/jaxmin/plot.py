@@ -174,10 +174,14 @@ def plot_learning_curves(
     best = int(result.best_epoch)
     if len(result.val_loss):
         ax.plot(epochs, result.val_loss, lw=1.2, label="validation")
-        ax.plot(best, result.val_loss[best - 1], "o", color="k", ms=7, label="look-back point")
-    ax.axvline(best, color="k", ls=":", lw=1)
+    if best >= 1:  # 0: no epoch ended with a finite loss (a run diverged at once)
+        monitored = result.val_loss if len(result.val_loss) else result.train_loss
+        ax.plot(best, monitored[best - 1], "o", color="k", ms=7, label="look-back point")
+        ax.axvline(best, color="k", ls=":", lw=1)
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    losses = np.concatenate([result.train_loss, result.val_loss])
+    if np.any(np.isfinite(losses) & (losses > 0)):  # a log axis needs a positive value
+        ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(title or f"look-back epoch {best} of {int(result.nit)}")

@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._json import write_json
 from . import space as spaces
 from .study import finished
 
@@ -79,7 +79,7 @@ def write(study, space: spaces.Space, out: Path, baseline: float | None = None) 
     """Write ``report.json`` and the figures into ``out``; returns the paths written."""
     summary = report(study, baseline)
     path = out / "report.json"
-    path.write_text(json.dumps(summary, indent=1))
+    write_json(summary, path, indent=1)
     return [path, *plot(study, space, out)]
 
 

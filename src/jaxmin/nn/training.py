@@ -45,7 +45,8 @@ class TrainResult(NamedTuple):
     - ``final_params``: the parameters after the last epoch run (the last finite ones if the
       run diverged).
     - ``best_epoch``: the epoch (1-based) with the lowest monitored loss: the validation loss,
-      or the training loss without a validation split.
+      or the training loss without a validation split; 0 where no epoch ended with a finite
+      one (``params`` are then the initial ones).
     - ``fun``: that lowest monitored loss (the loss at ``params``, as ``fun`` is for every
       result of jaxmin).
     - ``nit``: epochs completed (the iterations of training).

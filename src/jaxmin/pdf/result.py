@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._json import write_json
 from ..result import status_names
 from . import closure
 from .lhapdf import write_lhapdf_set
@@ -178,7 +179,7 @@ class FitResult:
             "band": out / "band.csv",
             "replicas": out / "replicas.npz",
         }
-        paths["report"].write_text(json.dumps(self.report(), indent=2) + "\n")
+        write_json(self.report(), paths["report"])
         band = self.band()
         columns = ["x", "mean", "std", "lower_68", "upper_68"] + (
             ["truth"] if "truth" in band else []
