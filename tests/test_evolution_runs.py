@@ -1,6 +1,9 @@
 """The shared driver of CMA-ES and the GA: chunks, checkpoints, budgets, many runs at once."""
 
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -271,3 +274,40 @@ def test_integer_records_stay_exact_beyond_float32s_integers():
         assert np.all(np.isnan(np.asarray(history["x"][4:])))
         _, _, host = _driver.run_chunked(_Counting(), (), start, -1, length=6, chunk=2)
         np.testing.assert_array_equal(host["count"], [2**24, 2**24 + 1, 2**24 + 2, 2**24 + 3])
+
+
+def test_a_run_on_two_devices_resumes_in_a_fresh_process_to_identical_results(tmp_path):
+    """The population is sharded over the devices while the state is not: a checkpoint read
+    back in a new process (two CPU devices, fixed at JAX's start) continues as the whole run.
+    IPOP-CMA-ES, killed in its third chunk, across restarts."""
+    path, best = str(tmp_path / "c.npz"), str(tmp_path / "best.npy")
+    setup = f"""
+import os, jax, jax.numpy as jnp, numpy as np
+from jaxmin.evolution import _driver, cmaes
+assert jax.device_count() == 2
+def run(**kwargs):
+    f = lambda x: 10 * x.shape[0] + jnp.sum(x**2 - 10 * jnp.cos(2 * jnp.pi * x))
+    return cmaes.minimize(f, jnp.array({X0.tolist()}), 0.5, key=jax.random.key(4), steps=60,
+                          restarts=2, tolx=1e-2, chunk_steps=8, **kwargs)
+"""
+    killed = f"""
+np.save({best!r}, np.asarray(run().history.best))
+real, calls = _driver.run_chunk, []
+def killed_in_the_third_chunk(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+        raise KeyboardInterrupt
+    return real(*args, **kwargs)
+_driver.run_chunk = killed_in_the_third_chunk
+try:
+    run(checkpoint={path!r})
+except KeyboardInterrupt:
+    pass
+assert len(calls) == 3 and os.path.exists({path!r})  # killed with two chunks saved
+"""
+    resumed = f"""
+np.testing.assert_array_equal(np.asarray(run(checkpoint={path!r}).history.best), np.load({best!r}))
+"""
+    env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    for script in (killed, resumed):
+        subprocess.run([sys.executable, "-c", setup + script], check=True, env=env, timeout=300)
