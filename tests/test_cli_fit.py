@@ -75,6 +75,8 @@ def _write(path, text):
         "non_numeric",
         "x_outside",
         "sigma_zero",
+        "sigma_tiny",
+        "sigma_overflows",
         "few_points",
         "unreadable",
         "truth_and_data",
@@ -86,12 +88,18 @@ def _write(path, text):
         "covariance_wrong_shape",
     ],
 )
+@pytest.mark.filterwarnings("error")  # a NumPy warning on the way would be a second line
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     good_rows = "".join(f"{x:.4f} 1.0 0.1\n" for x in np.geomspace(0.01, 0.5, 6))
     argv = {
         "non_numeric": lambda: ["--data", _write(tmp_path / "d.txt", good_rows + "0.6 abc 0.1\n")],
         "x_outside": lambda: ["--data", _write(tmp_path / "d.txt", good_rows + "1.5 1.0 0.1\n")],
         "sigma_zero": lambda: ["--data", _write(tmp_path / "d.txt", good_rows + "0.6 1.0 0\n")],
+        "sigma_tiny": lambda: ["--data", _write(tmp_path / "d.txt", good_rows + "0.6 1 1e-20\n")],
+        "sigma_overflows": lambda: [
+            "--data",
+            _write(tmp_path / "d.txt", good_rows + "0.6 1e300 1e200\n"),
+        ],
         "few_points": lambda: ["--data", _write(tmp_path / "d.txt", "0.1 1 0.1\n0.2 1 0.1\n")],
         "unreadable": lambda: ["--data", str(tmp_path / "missing.txt")],
         "truth_and_data": lambda: [
@@ -121,6 +129,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     code, _, err = run(["fit", *TINY, *argv, "--out", str(out)], capsys)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "unexpected" not in err, err
+    expected = {
+        "sigma_tiny": "too precise for a float32 χ² (DᵀC⁻¹D = 1e+40",
+        "sigma_overflows": "the covariance must be finite",
+    }
+    assert expected.get(case, "") in err
     assert not (out / "report.json").exists()
 
 

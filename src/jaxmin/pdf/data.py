@@ -38,6 +38,9 @@ ABSOLUTE = 0.005
 NORMALISATION = 0.02
 MOMENT_X = 0.1
 """x at which the uncertainty model is evaluated for a Mellin moment."""
+MAX_CHI2_OF_ZERO = 1e30
+"""The largest χ² of a zero prediction accepted from user data: float32 χ² overflow at
+3.4·10³⁸, and a network starts a few times as far from the data as zero is."""
 
 
 def relative_uncertainty(x: np.ndarray) -> np.ndarray:
@@ -117,6 +120,8 @@ def read_data_table(
 
     Returns ``(observables, central, covariance)`` with C = diag(σ²) + Σ_s β_s β_sᵀ, or the
     matrix of the ``covariance`` file (N × N numbers, whitespace or comma separated) when given.
+    The fit computes χ² in float32: data whose χ² to a zero prediction, DᵀC⁻¹D, exceeds
+    ``MAX_CHI2_OF_ZERO`` (σ in the wrong units) are refused.
     """
     table = read_table(path, "data", min_columns=3, max_columns=None, min_rows=4)
     x, central, sigma, systematics = table[:, 0], table[:, 1], table[:, 2], table[:, 3:]
@@ -124,7 +129,8 @@ def read_data_table(
         raise ValueError(f"data file {str(path)!r}: x must be strictly increasing")
     if np.any(sigma <= 0):
         raise ValueError(f"data file {str(path)!r}: σ (column 3) must be > 0")
-    cov = np.diag(sigma**2) + systematics @ systematics.T
+    with np.errstate(over="ignore"):  # an overflow is refused by check_covariance
+        cov = np.diag(sigma**2) + systematics @ systematics.T
     what = f"data file {str(path)!r}: the covariance"
     if covariance is not None:
         cov = read_table(
@@ -132,6 +138,13 @@ def read_data_table(
         )
         what = f"covariance file {str(covariance)!r}"
     cov = check_covariance(cov, x.size, what)
+    chi2_of_zero = float(np.sum(np.linalg.solve(np.linalg.cholesky(cov), central) ** 2))
+    if not chi2_of_zero <= MAX_CHI2_OF_ZERO:
+        raise ValueError(
+            f"data file {str(path)!r}: the data are too precise for a float32 χ² (DᵀC⁻¹D = "
+            f"{chi2_of_zero:.3g}, at most {MAX_CHI2_OF_ZERO:.0e}): are the uncertainties in "
+            "the units of the values?"
+        )
     return obs.build(points=x), central, cov
 
 
