@@ -390,7 +390,8 @@ def cmd_overfitting(args: argparse.Namespace) -> int:
             f"val χ²/N {chi2(part['val_chi2'])}  "
             f"rms to truth {part['rms_to_truth_over_sigma']:.2f}σ"
         )
-    print(f"status: {summary['status']}" + _DIVERGED_HINT * (summary["status"] == "diverged"))
+    diverged = summary["status"] == "diverged"
+    print(f"status: {summary['status']}" + (_DIVERGED_HINT if diverged else ""))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
