@@ -42,7 +42,9 @@ class EvolutionResult(NamedTuple):
     **Fields**
 
     - ``x``: the best point evaluated (same pytree as ``x0``).
-    - ``fun``: f(x).
+    - ``fun``: f(x). Where no candidate had a finite f (CMA-ES ``diverged`` in its first
+      generation: a σ₀ so large that every sample overflows), ``x`` is the start, which CMA-ES
+      never evaluates, and ``fun`` is +inf.
     - ``nfev``: the number of f evaluations (every candidate of every generation counts).
     - ``nit``: the number of generations, over all restarts.
     - ``status``: a :class:`jaxmin.Status` code: why the last run stopped (``ftarget`` if any
