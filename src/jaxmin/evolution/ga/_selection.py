@@ -7,6 +7,8 @@ of ``count`` parents; their ``*_from`` forms take the uniforms U[0, 1) they draw
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -37,11 +39,11 @@ def distinct_indices(u: jax.Array, n: int) -> jax.Array:
     keys)."""
     k = u.shape[0]
     draws = integers(u, jnp.arange(n - k + 1, n + 1))
-    chosen = jnp.full(k, -1, draws.dtype)
-    for i in range(k):
-        j = n - k + i
-        chosen = chosen.at[i].set(jnp.where(jnp.any(chosen == draws[i]), j, draws[i]))
-    return chosen
+    chosen: list[jax.Array] = []
+    for i in range(k):  # elementwise only (no scatter): cheap to compile, also under vmap
+        taken = functools.reduce(jnp.logical_or, [c == draws[i] for c in chosen], False)
+        chosen.append(jnp.where(taken, n - k + i, draws[i]))
+    return jnp.stack(chosen)
 
 
 def tournament(key: jax.Array, fitness: jax.Array, count: int, size: int) -> jax.Array:
