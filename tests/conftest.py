@@ -12,7 +12,7 @@ jax.config.update("jax_enable_x64", True)
 # (tests of the cache name their own folder)
 os.environ.setdefault("JAXMIN_CACHE_DIR", "off")
 
-settings.register_profile("jaxmin", deadline=None, max_examples=20, derandomize=True)
+settings.register_profile("jaxmin", deadline=None, max_examples=10, derandomize=True)
 settings.load_profile("jaxmin")
 
 

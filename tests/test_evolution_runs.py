@@ -276,6 +276,7 @@ def test_integer_records_stay_exact_beyond_float32s_integers():
         np.testing.assert_array_equal(host["count"], [2**24, 2**24 + 1, 2**24 + 2, 2**24 + 3])
 
 
+@pytest.mark.slow  # two fresh processes compile every program: ~30 s
 def test_a_run_on_two_devices_resumes_in_a_fresh_process_to_identical_results(tmp_path):
     """The population is sharded over the devices while the state is not: a checkpoint read
     back in a new process (two CPU devices, fixed at JAX's start) continues as the whole run.

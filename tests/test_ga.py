@@ -12,6 +12,11 @@ from hypothesis import strategies as st
 
 from jaxmin import Status, cmaes, ga, objectives
 
+# Compiled once per shape: eager operations would compile each of their steps per random shape.
+_crossover = jax.jit(ga.single_point_crossover)
+_truncation = jax.jit(ga.truncation, static_argnums=(2, 3))
+_tournament = jax.jit(ga.tournament, static_argnums=(2, 3))
+
 
 def test_multiplicative_mutation_is_relative_and_cannot_move_zero():
     theta = jnp.asarray([[0.0, 2.0, -3.0]] * 20_000)
@@ -36,7 +41,7 @@ def test_single_point_crossover_takes_a_prefix_of_a_and_a_suffix_of_b(n, count, 
     rng = np.random.default_rng(seed)
     a = jnp.asarray(rng.normal(size=(count, n)))
     b = jnp.asarray(rng.normal(size=(count, n)) + 10.0)  # every gene tells its parent
-    child = np.asarray(ga.single_point_crossover(jax.random.key(seed), a, b))
+    child = np.asarray(_crossover(jax.random.key(seed), a, b))
     from_b = child >= 5.0
     np.testing.assert_array_equal(np.where(from_b, np.asarray(b), np.asarray(a)), child)
     cuts = np.argmax(from_b, axis=1)
@@ -52,7 +57,7 @@ def test_crossover_probability_zero_copies_the_first_parent():
 @given(st.integers(4, 40), st.integers(0, 2**31 - 1), st.floats(0.1, 1.0))
 def test_truncation_selects_only_from_the_best_fraction(size, seed, fraction):
     f = jnp.asarray(np.random.default_rng(seed).permutation(size).astype(float))
-    chosen = np.asarray(ga.truncation(jax.random.key(seed), f, 200, fraction))
+    chosen = np.asarray(_truncation(jax.random.key(seed), f, 200, fraction))
     keep = int(np.ceil(fraction * size))
     assert np.all(np.asarray(f)[chosen] < keep)
 
@@ -60,7 +65,7 @@ def test_truncation_selects_only_from_the_best_fraction(size, seed, fraction):
 @given(st.integers(3, 40), st.integers(0, 2**31 - 1), st.integers(2, 5))
 def test_tournament_never_picks_the_worst_and_favours_the_best(size, seed, k):
     f = jnp.asarray(np.random.default_rng(seed).permutation(size).astype(float))
-    chosen = np.asarray(ga.tournament(jax.random.key(seed), f, 400, k))
+    chosen = np.asarray(_tournament(jax.random.key(seed), f, 400, k))
     picked = np.asarray(f)[chosen]
     assert picked.max() < size - 1  # the worst loses every tournament of ≥ 2 distinct entrants
     assert picked.mean() < (size - 1) / 2  # better than a uniform draw

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jaxmin import Status, _checks, minimize, objectives, optim
@@ -18,27 +18,29 @@ loop_module = importlib.import_module("jaxmin._loop")
 
 
 def spd_quadratic(n, seed):
-    """E(x) = ½ (x − c)ᵀ A (x − c) with eigenvalues of A in [1, 10]; minimiser c, L = λ_max."""
+    """A and c of E(x) = ½ (x − c)ᵀ A (x − c) (:func:`quadratic_with_data`) with eigenvalues of
+    A in [1, 10], and L = λ_max. Passed as ``args``: one program per n, not one per example."""
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     eig = rng.uniform(1.0, 10.0, n)
     a = jnp.asarray(q @ np.diag(eig) @ q.T)
     c = jnp.asarray(rng.standard_normal(n))
+    return (a, c), float(eig.max())
 
-    def fun(x):
-        d = x - c
-        return 0.5 * d @ a @ d
 
-    return fun, np.asarray(c), float(eig.max())
+def quadratic_with_data(x, a, c):
+    d = x - c
+    return 0.5 * d @ a @ d
 
 
 @given(n=st.integers(1, 6), seed=st.integers(0, 10_000), fraction=st.floats(0.2, 0.95))
 def test_gd_below_two_over_l_converges_to_the_minimiser(n, seed, fraction):
-    fun, c, lipschitz = spd_quadratic(n, seed)
+    data, lipschitz = spd_quadratic(n, seed)
     x0 = jnp.asarray(np.random.default_rng(seed + 1).standard_normal(n))
-    result = minimize(fun, x0, optim.gd(fraction * 2 / lipschitz), steps=5000, gtol=1e-10)
+    rule = optim.gd(fraction * 2 / lipschitz)
+    result = minimize(quadratic_with_data, x0, rule, steps=5000, gtol=1e-10, args=data)
     assert result.status_name == "converged"
-    np.testing.assert_allclose(result.x, c, atol=1e-9)
+    np.testing.assert_allclose(result.x, data[1], atol=1e-9)
     assert result.grad_norm <= 1e-10
     assert result.nfev == result.nit + 1
 
@@ -145,12 +147,9 @@ def test_vmapped_starts_equal_one_by_one(seed, k):
             np.testing.assert_allclose(a, b[i], rtol=1e-12, atol=1e-12)
 
 
-def quadratic_with_data(x, a, c):
-    d = x - c
-    return 0.5 * d @ a @ d
-
-
-@settings(max_examples=9)
+@settings(max_examples=3)
+@example(n=3, seed=1, rate=40.0, record_every=8, gtol=None, steps=240)  # overflows in a chunk
+@example(n=2, seed=5, rate=1.2, record_every=40, gtol=1e-6, steps=37)  # shorter than one chunk
 @given(
     n=st.integers(1, 4),
     seed=st.integers(0, 10_000),
@@ -166,14 +165,10 @@ def test_chunked_loop_stops_counts_and_records_as_the_step_by_step_loop(
     end (replayed step by step when anything happened inside); record_every = 1 checks every
     step. The larger rates diverge (the largest overflows within the longer budget); 37 steps
     end with a chunk shorter than the others (or are shorter than one), run step by step."""
-    _, c, lipschitz = spd_quadratic(n, seed)
-    rng = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    eig = rng.uniform(1.0, 10.0, n)
-    a = jnp.asarray(q @ np.diag(eig) @ q.T)
-    starts = jnp.asarray(rng.standard_normal((2, n)))
-    opt = optim.momentum(rate * 2 / (eig.max() * 1.9), 0.5)
-    settings_ = dict(steps=steps, gtol=gtol, args=(a, jnp.asarray(c)))
+    data, lipschitz = spd_quadratic(n, seed)
+    starts = jnp.asarray(np.random.default_rng(seed + 1).standard_normal((2, n)))
+    opt = optim.momentum(rate * 2 / (lipschitz * 1.9), 0.5)
+    settings_ = dict(steps=steps, gtol=gtol, args=data)
     batched = minimize(
         quadratic_with_data, starts, opt, record_every=record_every, batched=True, **settings_
     )

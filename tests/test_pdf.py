@@ -124,6 +124,7 @@ def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkey
         pdf.fit(**(SMALL | {"steps": 301}), closure_fits=2, checkpoint=path)
 
 
+@pytest.mark.slow  # fresh processes on several devices compile every program
 def test_resume_on_two_devices_gives_identical_results(tmp_path):
     """A checkpoint is read back to the host: the resumed state is sharded again as a fresh
     one is, over two CPU devices. Subprocesses: the device count is fixed at JAX's start, and
