@@ -33,6 +33,7 @@ from .._result import EvolutionHistory, EvolutionResult
 from ._operators import (
     additive_mutation_from,
     multiplicative_mutation_from,
+    normals,
     single_point_crossover_from,
     uniforms,
 )
@@ -143,10 +144,13 @@ def breed(key, population, fitness, g, rate, scale, config):
     g_rate = config.rate_schedule.value(g) if config.rate_schedule else rate
     g_scale = config.scale_schedule.value(g) if config.scale_schedule else scale
     p = config.mutation_probability
+    # the mutations' normals in one transform (with both, one erf⁻¹ for XLA to compile)
+    mutations = [name for name in ("multiplicative", "additive") if name in u]
+    z = normals(jnp.stack([u[name][0] for name in mutations]))
     if "multiplicative" in u:
-        children = multiplicative_mutation_from(u["multiplicative"], children, g_rate, p)
+        children = multiplicative_mutation_from(z[0], u["multiplicative"][1], children, g_rate, p)
     if "additive" in u:
-        children = additive_mutation_from(u["additive"], children, g_scale, p)
+        children = additive_mutation_from(z[-1], u["additive"][1], children, g_scale, p)
     return elite, elite_f, children
 
 

@@ -45,13 +45,13 @@ def multiplicative_mutation(
     move — use :func:`additive_mutation` (or both) when parameters may start at or cross zero.
     """
     u = uniforms(key, (2, *population.shape), population.dtype)
-    return multiplicative_mutation_from(u, population, rate, probability)
+    return multiplicative_mutation_from(normals(u[0]), u[1], population, rate, probability)
 
 
-def multiplicative_mutation_from(u, population, rate, probability=1.0) -> jax.Array:
-    """:func:`multiplicative_mutation` with its uniforms ``u`` of shape (2, λ, n) given."""
-    eta = rate * normals(u[0])
-    return jnp.where(u[1] < probability, population * (1 + eta), population)
+def multiplicative_mutation_from(z, gate, population, rate, probability=1.0) -> jax.Array:
+    """:func:`multiplicative_mutation` with its standard normals ``z`` and uniforms ``gate``
+    (each of the population's shape) given."""
+    return jnp.where(gate < probability, population * (1 + rate * z), population)
 
 
 def additive_mutation(
@@ -62,12 +62,13 @@ def additive_mutation(
     ``scale`` s is a scalar or one scale per parameter (shape (n,)).
     """
     u = uniforms(key, (2, *population.shape), population.dtype)
-    return additive_mutation_from(u, population, scale, probability)
+    return additive_mutation_from(normals(u[0]), u[1], population, scale, probability)
 
 
-def additive_mutation_from(u, population, scale, probability=1.0) -> jax.Array:
-    """:func:`additive_mutation` with its uniforms ``u`` of shape (2, λ, n) given."""
-    return jnp.where(u[1] < probability, population + scale * normals(u[0]), population)
+def additive_mutation_from(z, gate, population, scale, probability=1.0) -> jax.Array:
+    """:func:`additive_mutation` with its standard normals ``z`` and uniforms ``gate`` (each of
+    the population's shape) given."""
+    return jnp.where(gate < probability, population + scale * z, population)
 
 
 def single_point_crossover(
