@@ -146,11 +146,13 @@ def breed(key, population, fitness, g, rate, scale, config):
     p = config.mutation_probability
     # the mutations' normals in one transform (with both, one erf⁻¹ for XLA to compile)
     mutations = [name for name in ("multiplicative", "additive") if name in u]
-    z = normals(jnp.stack([u[name][0] for name in mutations]))
-    if "multiplicative" in u:
-        children = multiplicative_mutation_from(z[0], u["multiplicative"][1], children, g_rate, p)
-    if "additive" in u:
-        children = additive_mutation_from(z[-1], u["additive"][1], children, g_scale, p)
+    z = dict(zip(mutations, normals(jnp.stack([u[name][0] for name in mutations])), strict=True))
+    if "multiplicative" in z:
+        children = multiplicative_mutation_from(
+            z["multiplicative"], u["multiplicative"][1], children, g_rate, p
+        )
+    if "additive" in z:
+        children = additive_mutation_from(z["additive"], u["additive"][1], children, g_scale, p)
     return elite, elite_f, children
 
 
