@@ -364,7 +364,8 @@ def test_padded_restarts_run_what_separate_programs_run(seed):
 
 def chunk_compilations(caplog, run) -> int:
     """How many times XLA compiles the driver's chunk program while ``run()`` runs (jax's
-    compile log; a first chunk from host arrays and the next from device arrays share one)."""
+    compile log; every chunk, the first from the start's arrays and the next from the host
+    arrays the last one handed back, runs one program)."""
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
         run()

@@ -9,6 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from jaxmin.evolution import _driver, cmaes, ga
 
@@ -274,6 +277,27 @@ def test_integer_records_stay_exact_beyond_float32s_integers():
         assert np.all(np.isnan(np.asarray(history["x"][4:])))
         _, _, host = _driver.run_chunked(_Counting(), (), start, -1, length=6, chunk=2)
         np.testing.assert_array_equal(host["count"], [2**24, 2**24 + 1, 2**24 + 2, 2**24 + 3])
+
+
+LEAF = hnp.arrays(
+    st.sampled_from([np.float64, np.float32, np.int32, np.bool_]),
+    hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+)
+
+
+@given(st.dictionaries(st.text("abc", min_size=1, max_size=2), st.lists(LEAF, max_size=3)))
+def test_packed_outputs_unpack_to_the_same_leaves(tree):
+    """A chunk's outputs cross to the host as one flat array per dtype: any pytree of arrays
+    (scalars, empty arrays, mixed dtypes in any order) unpacks to its leaves, bit for bit."""
+    leaves, structure = jax.tree.flatten(tree)
+    packing = _driver.Packing.of(leaves, structure)
+    flat = packing.pack([jnp.asarray(leaf) for leaf in leaves]) if leaves else ()
+    assert len(flat) == len({leaf.dtype for leaf in leaves})
+    back = packing.unpack(flat)
+    assert jax.tree.structure(back) == structure
+    for got, leaf in zip(jax.tree.leaves(back), leaves, strict=True):
+        assert got.dtype == leaf.dtype and got.shape == leaf.shape
+        np.testing.assert_array_equal(got, leaf)
 
 
 @pytest.mark.slow  # two fresh processes compile every program: ~30 s

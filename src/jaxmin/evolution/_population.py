@@ -58,7 +58,7 @@ def flatten_start(
         raise TypeError(f"fun must be callable, got {fun!r}")
     _checks.finite_tree("x0", x0)
     leaves, treedef = jax.tree.flatten(x0)
-    leaves = [jnp.asarray(leaf) for leaf in leaves]
+    leaves = [leaf if isinstance(leaf, jax.Array) else jnp.asarray(leaf) for leaf in leaves]
     leaves = [
         leaf if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf.astype(float) for leaf in leaves
     ]

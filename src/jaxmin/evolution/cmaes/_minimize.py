@@ -340,7 +340,7 @@ def minimize(
     status = Status.FTARGET if Status.FTARGET in statuses else statuses[-1]
     merged = {name: finished.history[name] for name in (*_FIELDS, "restart")}
     dtype = finished.best_x.dtype
-    x, fun, nfev, nit, status = _on_device(
+    x, fun, nfev, nit, status = _driver.on_device(
         finished.best_x,
         np.asarray(finished.best_f, dtype),
         *np.asarray([finished.used, len(merged["best"]), int(status)], np.int32),
@@ -388,6 +388,7 @@ def _padded_run(
         carry, status, history, _ = compiled(_driver.run_chunk, sequence)(
             sequence, operands, carry, RUNNING, length, batch_axis()
         )
+        fields = (carry.best_x, carry.best_f, carry.used + carry.run.nfev, carry.nit, status)
     else:
         status, history = RUNNING, None
         if checkpoint is not None and Path(checkpoint).exists():
@@ -426,12 +427,15 @@ def _padded_run(
         bar.close()
         history = {name: _host_record(value) for name, value in history.items()}
         sizes = sizes[: int(carry.restart) + 1]
-        status = jnp.asarray(status, jnp.int32)
+        fields = _driver.on_device(  # the host's carry as the result's arrays, in one call
+            carry.best_x, carry.best_f, carry.used + carry.run.nfev, carry.nit, np.int32(status)
+        )
+    best_x, best_f, nfev, nit, status = fields
     return EvolutionResult(
-        x=unravel(carry.best_x),
-        fun=carry.best_f,
-        nfev=carry.used + carry.run.nfev,
-        nit=carry.nit,
+        x=unravel(best_x),
+        fun=best_f,
+        nfev=nfev,
+        nit=nit,
         status=status,
         history=EvolutionHistory(mean=history.pop("mean", None), **history),
         popsizes=sizes,
@@ -443,12 +447,6 @@ def _host_record(values: Any) -> np.ndarray:
     path, and the run's own counts), the rest float64."""
     values = np.asarray(values)
     return values.astype(np.int32 if np.issubdtype(values.dtype, np.integer) else np.float64)
-
-
-@jax.jit
-def _on_device(*values: np.ndarray) -> tuple[jax.Array, ...]:
-    """Host values as device arrays, in one call (one transfer each costs a dispatch)."""
-    return values
 
 
 def _resumed_status(

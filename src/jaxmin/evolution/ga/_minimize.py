@@ -404,14 +404,21 @@ def minimize(
         bar.close()
         xp = np
     population, fitness, g, nfev = carry
-    best = jnp.argmin(ranked(fitness))
+    if xp is np:  # the carry is on the host (run_chunked): the result's arrays in one call
+        best = int(np.argmin(np.where(np.isnan(fitness), np.inf, fitness)))  # as ranked()
+        x, fun, nfev, g, status = _driver.on_device(
+            population[best], fitness[best], nfev, g, np.int32(status)
+        )
+    else:
+        best = jnp.argmin(ranked(fitness))
+        x, fun, status = population[best], fitness[best], jnp.asarray(status, jnp.int32)
     history["nfev"] = xp.asarray(history["nfev"]).astype(xp.int32)
     return EvolutionResult(
-        x=unravel(population[best]),
-        fun=fitness[best],
+        x=unravel(x),
+        fun=fun,
         nfev=nfev,
         nit=g,
-        status=jnp.asarray(status, jnp.int32),
+        status=status,
         history=EvolutionHistory(
             mean=history.pop("mean", None),
             restart=_driver.one_run_restarts(history["nfev"]),
