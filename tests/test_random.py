@@ -31,6 +31,33 @@ def test_uniform_and_normal_equal_jax_random_bit_for_bit(seed, shape, dtype):
         np.testing.assert_array_equal(a, b)
 
 
+TRANSPOSED = jax.jit(
+    lambda key, shape, dtype: _random.normal(key, shape, dtype, transposed=True),
+    static_argnums=(1, 2),
+)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.sampled_from([(0, 3), (1, 1), (40, 3), (3, 40)]),
+    dtype=dtypes,
+)
+def test_a_transposed_normal_draw_is_the_transpose_of_jax_randoms(seed, shape, dtype):
+    """The layout CMA-ES samples λ > n candidates in: the same numbers, transposed."""
+    key = jax.random.key(seed)
+    a, b = TRANSPOSED(key, shape, dtype), PAIRS[1][1](key, shape, dtype)
+    assert a.dtype == b.dtype and a.shape == b.T.shape
+    np.testing.assert_array_equal(a, b.T)
+    rbg = jax.random.key(seed, impl="rbg")  # another generator: jax.random's own, transposed
+    np.testing.assert_array_equal(TRANSPOSED(rbg, shape, dtype), PAIRS[1][1](rbg, shape, dtype).T)
+
+
+def test_a_transposed_draw_needs_two_axes():
+    with pytest.raises(ValueError, match="2-D shape"):
+        _random.normal(jax.random.key(0), (3,), transposed=True)
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), data=st.integers(0, 2**31 - 1))
 def test_fold_in_equals_jax_random(seed, data):

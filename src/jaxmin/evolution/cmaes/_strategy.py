@@ -169,9 +169,14 @@ def popsize_of(state: CMAState) -> int:
 def ask(key: jax.Array, state: CMAState) -> tuple[jax.Array, CMAState]:
     """Sample λ candidates x_k = m + σ B (D ⊙ z_k), z_k ~ N(0, I): ``(candidates (λ, n),
     state)`` (the state is unchanged; the shape evosax users know)."""
-    n = state.mean.shape[0]
-    z = _random.normal(key, (popsize_of(state), n), state.mean.dtype)
-    return state.mean + state.sigma * ((z * state.D) @ state.B.T), state
+    n, popsize = state.mean.shape[0], popsize_of(state)
+    if popsize <= n:
+        z = _random.normal(key, (popsize, n), state.mean.dtype)
+        return state.mean + state.sigma * ((z * state.D) @ state.B.T), state
+    # More candidates than coordinates: z drawn and scaled as zᵀ (n, λ), the layout in which
+    # XLA's CPU code vectorises the draw (the same numbers; 2–3× faster at n = 10, λ = 1000).
+    scaled = _random.normal(key, (popsize, n), state.mean.dtype, transposed=True) * state.D[:, None]
+    return state.mean + state.sigma * jnp.einsum("ki,jk->ij", scaled, state.B), state
 
 
 def _rank(fitness: jax.Array, popsize: jax.Array) -> tuple[jax.Array, jax.Array]:
