@@ -27,8 +27,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _harness import parse_args, repeats_for, time_interleaved, timed_call, write_results
+from _harness import (
+    parse_args,
+    repeats_for,
+    time_calls,
+    time_interleaved,
+    timed_call,
+    write_results,
+)
 
+from jaxmin import _random
 from jaxmin.evolution import cmaes, ga
 
 NAME = "bench_batched_population"
@@ -89,15 +97,62 @@ def row(method: str, runs: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def per_iteration(body: Callable[[jax.Array], jax.Array], x: jax.Array, repeats: int) -> float:
+    """Seconds of one ``body(x)`` inside a compiled loop of :data:`INNER` iterations (no
+    dispatch): the median sample over ``repeats``, divided by the iterations."""
+    loop = jax.jit(lambda x: jax.lax.fori_loop(0, INNER, lambda i, x: body(x), x))
+    return time_calls(loop, x, repeats=repeats, number=10).median / INNER
+
+
+INNER = 50
+"""Iterations of each compiled loop of :func:`per_iteration`."""
+
+
+def cmaes_split(row: dict[str, Any], runs: int, repeats: int) -> dict[str, Any]:
+    """What a batched CMA-ES generation of ``runs`` runs (n = 10, λ = 10, float32) costs beside
+    the two parts every generation needs however it is written: drawing the runs' λ n normals
+    (jaxmin's written-out Threefry and √2 erf⁻¹, as the strategy draws them) and, every second
+    generation (the lazy interval at n = 10), eigendecomposing the runs' covariances."""
+    keys = jax.random.split(jax.random.key(0), runs)
+    eye = jnp.broadcast_to(jnp.eye(N, dtype=jnp.float32), (runs, N, N))
+
+    def normals(x: jax.Array) -> jax.Array:
+        z = jax.vmap(lambda k: _random.normal(k, (N, N), jnp.float32))(keys)
+        return x + 1e-30 * z
+
+    def eigh(c: jax.Array) -> jax.Array:
+        return c + 1e-30 * jnp.linalg.eigh(c)[1]
+
+    generations = row["generations (max over runs)"]
+    batched = row["batched s"] / generations
+    budget = row["loop s"] / 10 / generations  # a batched generation at the 10x target
+    draw, decompose = per_iteration(normals, eye, repeats), per_iteration(eigh, eye, repeats)
+    return {
+        "runs": runs,
+        "batched us/generation": 1e6 * batched,
+        "us/generation at the 10x target": 1e6 * budget,
+        "normals of all runs us": 1e6 * draw,
+        "eigh of all runs us": 1e6 * decompose,
+        "normals + eigh/2 us/generation": 1e6 * (draw + decompose / 2),
+        "share of the 10x budget": (draw + decompose / 2) / budget,
+        "rest of a generation now us": 1e6 * (batched - draw - decompose / 2),
+        "rest at the 10x target us": 1e6 * (budget - draw - decompose / 2),
+    }
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     repeats = repeats_for(args, full=5, quick=2)
     runs = 20 if args.quick else 100
     start = time.perf_counter()
     rows = [row(method, runs, repeats) for method in ("cmaes", "ga")]
+    split = cmaes_split(rows[0], runs, repeats)
     write_results(
         NAME,
-        {f"{runs} runs at n = {N}: one batched call vs a Python loop": rows},
+        {
+            f"{runs} runs at n = {N}: one batched call vs a Python loop": rows,
+            "Where a batched CMA-ES generation goes": [split],
+        },
         notes=[
             "Medians of interleaved repeats (batched, loop, batched, …); the first call of each "
             "contender, compilation included, is reported apart.",
@@ -110,6 +165,16 @@ def main() -> None:
             "CMA-ES decomposes C in the generations where some running run is due (its lazy "
             "interval, 0.5/(n (c1 + cmu)) = 1.29 generations at n = 10: every second "
             "generation).",
+            "Where a batched CMA-ES generation goes: the batched run's time per generation "
+            "(its longest run's), the time per generation a batched call would have at the "
+            "10x target (loop s / 10 / generations), and two parts of every batched "
+            "generation, each timed alone inside a compiled loop of 50 (no dispatch): the "
+            "runs' λ n = 100 normals each (vmap of jaxmin's Threefry draw, √2 erf⁻¹ of "
+            "uniforms) and the batched eigendecomposition of their 10 × 10 covariances "
+            "(jnp.linalg.eigh of the batch), due every second generation. 'rest': the rest of "
+            "a generation (the candidates' product, the evaluations, ranking, the updates of "
+            "the state, termination, records, the loop), as it is now and as much as the 10x "
+            "target leaves it.",
             f"Wall time of this run: {time.perf_counter() - start:.0f} s.",
         ],
         config={"runs": runs, "n": N, "repeats": repeats, "jax": jax.__version__},
