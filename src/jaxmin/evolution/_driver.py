@@ -137,6 +137,8 @@ class Packing:
     def unpack(self, flat: tuple) -> Any:
         """The pytree, its leaves NumPy views of the flat arrays (one transfer each)."""
         host = [np.asarray(array) for array in flat]
+        if [array.dtype for array in host] != list(self.dtypes):
+            raise RuntimeError(f"packed outputs {[a.dtype for a in host]} for {self.dtypes}")
         leaves = [
             host[which][start : start + math.prod(shape)].reshape(shape)
             for which, start, shape in self.slots
@@ -145,8 +147,9 @@ class Packing:
 
 
 _PACKINGS: dict = {}
-"""The packing of :func:`run_chunk`'s outputs, by its static arguments, the structure, shapes
-and dtypes of its inputs, and whether 64-bit types are on."""
+"""The packing of :func:`run_chunk`'s outputs, by its static arguments, the structure, shapes,
+dtypes and weak types of its inputs, and whether 64-bit types are on."""
+_PACKINGS_MOST = 64
 
 
 def _packing(generation: Callable, operands: Any, carry: Any, length: int) -> Packing:
@@ -154,11 +157,18 @@ def _packing(generation: Callable, operands: Any, carry: Any, length: int) -> Pa
     abstract evaluation, as its program computes it)."""
     leaves, structure = jax.tree.flatten((operands, carry))
     signature = tuple(
-        (type(leaf), getattr(leaf, "shape", None), getattr(leaf, "dtype", None)) for leaf in leaves
+        (
+            getattr(leaf, "shape", None),
+            getattr(leaf, "dtype", type(leaf)),
+            getattr(leaf, "weak_type", isinstance(leaf, int | float | complex)),
+        )
+        for leaf in leaves
     )
     key = (generation, length, structure, signature, jax.config.jax_enable_x64)
     packing = _PACKINGS.get(key)
     if packing is None:
+        if len(_PACKINGS) >= _PACKINGS_MOST:  # the oldest first (each holds its objective)
+            del _PACKINGS[next(iter(_PACKINGS))]
         outputs = jax.eval_shape(
             functools.partial(_traced_run_chunk, generation, length=length),
             operands,
@@ -193,8 +203,9 @@ def run_chunked(
 
     ``history`` (host arrays, generations first) is what earlier chunks recorded (a resumed
     run); ``save(carry, status, history)`` runs after every chunk (a checkpoint); ``bar`` shows
-    ``done(carry)`` generations. Returns (carry, status, history), all on the host (NumPy: the
-    chunk's outputs come back packed, :class:`Packing`; a next chunk takes them as its inputs).
+    ``done(carry)`` generations. Returns (carry, status, history): on the host (NumPy: the
+    chunk's outputs come back packed, :class:`Packing`; a next chunk takes them as its inputs),
+    or the carry as given where no chunk ran (a status other than −1 on entry).
     """
     length = max(1, min(chunk, length))
     status = int(status)

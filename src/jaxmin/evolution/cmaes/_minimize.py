@@ -541,7 +541,7 @@ class _Finished:
             },
             statuses=np.append(self.statuses, np.int64(status)),
             used=self.used + int(state.nfev),
-            best_x=np.asarray(state.best_x) if better else self.best_x,
+            best_x=np.array(state.best_x) if better else self.best_x,  # a copy, not a view
             best_f=float(state.best_f) if better else self.best_f,
         )
 

@@ -404,7 +404,7 @@ def minimize(
         bar.close()
         xp = np
     population, fitness, g, nfev = carry
-    if xp is np:  # the carry is on the host (run_chunked): the result's arrays in one call
+    if xp is np:  # the result's arrays from the carry (on the host, or as given), in one call
         best = int(np.argmin(np.where(np.isnan(fitness), np.inf, fitness)))  # as ranked()
         x, fun, nfev, g, status = _driver.on_device(
             population[best], fitness[best], nfev, g, np.int32(status)
