@@ -404,13 +404,13 @@ def minimize(
         bar.close()
         xp = np
     population, fitness, g, nfev = carry
+    best = jnp.argmin(ranked(fitness))
     if xp is np:  # the result's arrays from the carry (on the host, or as given), in one call
-        best = int(np.argmin(np.where(np.isnan(fitness), np.inf, fitness)))  # as ranked()
+        best = int(best)
         x, fun, nfev, g, status = _driver.on_device(
             population[best], fitness[best], nfev, g, np.int32(status)
         )
     else:
-        best = jnp.argmin(ranked(fitness))
         x, fun, status = population[best], fitness[best], jnp.asarray(status, jnp.int32)
     history["nfev"] = xp.asarray(history["nfev"]).astype(xp.int32)
     return EvolutionResult(
