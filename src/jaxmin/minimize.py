@@ -109,10 +109,11 @@ def minimize(
     squared norm beyond the dtype's range) at a step inside it that leaves θ finite (a rule such as
     ``optax.zero_nans``, or a tiny learning rate); ``record_every=1`` checks every step. With
     ``gtol=None`` and ``record_every=steps`` a step costs within a few per cent of a step of a bare
-    ``lax.fori_loop`` of the rule, and a call 32–46 µs more on a 2-core CPU (its checks, the start's
-    evaluation, the result's arrays: ``benchmarks/bench_minimize.py``); inside the caller's
+    ``lax.fori_loop`` of the rule, and a call 32–46 µs more on a 2-core CPU (55–85 µs in the
+    machine's slower state: its checks, the start's evaluation, the result's arrays:
+    ``benchmarks/bench_minimize.py``); inside the caller's
     ``jax.jit``, which returns only the fields it keeps, the settings are checked once, at
-    tracing, and a Rosenbrock run of 10³ steps costs 1.07–1.27× the bare loop. ``batched=True``
+    tracing, and a Rosenbrock run of 10³ steps costs 1.07–1.36× the bare loop. ``batched=True``
     runs all starts in one loop that ends when the last start stops: a stopped start keeps its
     result, and the rule's state is not selected per start, so ``batched=True`` costs what a
     ``vmap`` of the bare loop costs (``benchmarks/bench_multistart.py``).
