@@ -179,17 +179,18 @@ _IS_ZERO = jax.jit(lambda a: a == 0)  # compiled, as the ranking's comparisons a
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.sampled_from([2, 10, _strategy.PAIRWISE_RANKING, _strategy.PAIRWISE_RANKING + 1]).flatmap(
-        lambda size: st.lists(_VALUE, min_size=size, max_size=size)
-    ),
-    st.integers(1, _strategy.PAIRWISE_RANKING + 1),
+    st.sampled_from([2, 10, _strategy.PAIRWISE_RANKING, _strategy.PAIRWISE_RANKING + 1, 300])
+    .flatmap(lambda size: st.lists(_VALUE, min_size=size, max_size=size))
+    .flatmap(lambda values: st.tuples(st.just(values), st.integers(1, len(values)))),
+    st.sampled_from([np.float32, np.float64]),
 )
-def test_ranking_is_a_stable_sort_with_nan_and_padding_last(values, popsize):
-    """Pairwise ranking (small λ) and the sort (large λ) give NumPy's stable order of f with
-    NaN and the padded candidates beyond popsize as +inf, ties broken by index (subnormal
-    numbers compare as zero where the backend's compiled comparisons flush them, as XLA's on a
-    CPU do)."""
-    fitness = np.asarray(values)
+def test_ranking_is_a_stable_sort_with_nan_and_padding_last(values_and_popsize, dtype):
+    """Pairwise ranking (small λ) and the sorts of integer keys (large λ) give NumPy's stable
+    order of f with NaN and the padded candidates beyond popsize as +inf, ties broken by index
+    and −0 equal to +0 (subnormal numbers compare as zero where the backend's compiled
+    comparisons flush them, as XLA's on a CPU do), in float32 and float64."""
+    values, popsize = values_and_popsize
+    fitness = np.asarray(values, dtype)
     tiny = np.finfo(fitness.dtype).tiny
     flushes = bool(_IS_ZERO(jnp.asarray(tiny / 4, fitness.dtype)))
     flushed = np.where(flushes & (np.abs(fitness) < tiny), 0.0, fitness)
