@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from jax.extend.core import Jaxpr
 
 from jaxmin import Status, objectives
-from jaxmin.evolution import cmaes
+from jaxmin.evolution import _ranking, cmaes
 from jaxmin.evolution.cmaes import _strategy
 
 
@@ -179,7 +179,7 @@ _IS_ZERO = jax.jit(lambda a: a == 0)  # compiled, as the ranking's comparisons a
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.sampled_from([2, 10, _strategy.PAIRWISE_RANKING, _strategy.PAIRWISE_RANKING + 1, 300])
+    st.sampled_from([2, 10, _ranking.PAIRWISE_RANKING, _ranking.PAIRWISE_RANKING + 1, 300])
     .flatmap(lambda size: st.lists(_VALUE, min_size=size, max_size=size))
     .flatmap(lambda values: st.tuples(st.just(values), st.integers(1, len(values)))),
     st.sampled_from([np.float32, np.float64]),

@@ -30,10 +30,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ... import _checks, _random
 from .._population import generation_info
+from .._ranking import stable_order
 from ._parameters import StrategyParameters, default_popsize, strategy_parameters
 
 
@@ -182,53 +182,12 @@ def ask(key: jax.Array, state: CMAState) -> tuple[jax.Array, CMAState]:
 
 def _rank(fitness: jax.Array, popsize: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Stable ascending order of f with NaN ranked last (as +inf), and after them the padded
-    candidates beyond ``popsize`` (as +inf, later in the order); returns (order, sorted f).
-
-    Up to :data:`PAIRWISE_RANKING` candidates the order comes from pairwise comparisons, the
-    position of candidate i being #{j: f_j < f_i} + #{j < i: f_j = f_i} — the same order as a
-    stable sort, in a few fused element-wise kernels instead of XLA's sort (a few times faster
-    for a small population on a CPU); beyond, from two sorts of integers
-    (:func:`_stable_order`)."""
+    candidates beyond ``popsize`` (as +inf, later in the order); returns (order, sorted f)
+    (:func:`jaxmin.evolution._ranking.stable_order`)."""
     counted = jnp.arange(fitness.shape[0]) < popsize
     ranked = jnp.where(jnp.isnan(fitness) | ~counted, jnp.inf, fitness)
-    if fitness.shape[0] > PAIRWISE_RANKING:
-        order = _stable_order(ranked)
-        return order, ranked[order]
-    index = jnp.arange(fitness.shape[0])
-    before = (ranked[None, :] < ranked[:, None]) | (
-        (ranked[None, :] == ranked[:, None]) & (index[None, :] < index[:, None])
-    )
-    position = jnp.sum(before, axis=1)
-    order = jnp.sum(jnp.where(position[None, :] == index[:, None], index[None, :], 0), axis=1)
+    order = stable_order(ranked)
     return order, ranked[order]
-
-
-def _stable_order(ranked: jax.Array) -> jax.Array:
-    """``jnp.argsort(ranked, stable=True)`` for λ floats without NaN, from two sorts of integers.
-
-    XLA's CPU sort runs a compiled comparison per pair for floats or several operands, and
-    ``std::sort`` itself for one operand of integers (λ = 1000: 150 µs against 20 µs). The
-    floats' order is that of integer keys — their bits, with the magnitude bits of negative
-    numbers flipped, −0 (and what the backend flushes to zero) made +0 —, so that the group
-    of each candidate, g_i = #{j: f_j < f_i}, is the position of its key among the sorted
-    keys; one sort of g_i λ + i then orders by f and, within equal f, by index: the stable
-    order (51 µs at λ = 1000 in float32, 3× faster). For λ² beyond the int32 range,
-    ``jnp.argsort``."""
-    size = ranked.shape[0]
-    if size * size > np.iinfo(np.int32).max:
-        return jnp.argsort(ranked, stable=True)
-    if ranked.dtype.itemsize < 4:  # float16 and bfloat16 convert to float32 exactly
-        ranked = ranked.astype(jnp.float32)
-    bits_type = jnp.int32 if ranked.dtype.itemsize == 4 else jnp.int64
-    bits = jax.lax.bitcast_convert_type(jnp.where(ranked == 0, 0.0, ranked), bits_type)
-    keys = jnp.where(bits < 0, bits ^ jnp.iinfo(bits_type).max, bits)
-    group = jnp.searchsorted(jax.lax.sort(keys), keys).astype(jnp.int32)
-    return jax.lax.sort(group * size + jnp.arange(size, dtype=jnp.int32)) % size
-
-
-PAIRWISE_RANKING = 64
-"""The largest population that :func:`_rank` orders by pairwise comparisons (λ² of them; XLA's
-sort is as fast from about 100 candidates on)."""
 
 
 _ONE_AT_A_TIME = contextvars.ContextVar("jaxmin_cmaes_eigh_one_at_a_time", default=False)

@@ -29,6 +29,7 @@ from ..._progress import ProgressBar
 from ...result import Status
 from .. import _driver
 from .._population import batch_axis, batched_runs, evaluate, flatten_start
+from .._ranking import stable_order
 from .._result import EvolutionHistory, EvolutionResult
 from ._operators import (
     additive_mutation_from,
@@ -97,7 +98,8 @@ def _spread(population: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def _record(population, fitness, nfev, config):
-    f = jnp.sort(ranked(fitness))
+    f = ranked(fitness)
+    f = f[stable_order(f)]
     sigma, ratio = _spread(population)
     record = {
         "nfev": jnp.asarray(nfev),
@@ -132,7 +134,7 @@ def breed(key, population, fitness, g, rate, scale, config):
             shapes.items(), jnp.split(block, np.cumsum(sizes)[:-1]), strict=True
         )
     }
-    order = jnp.argsort(ranked(fitness), stable=True)
+    order = stable_order(ranked(fitness))
     elite, elite_f = population[order[:e]], fitness[order[:e]]
     if config.selection == "tournament":
         parents = tournament_from(u["select"], fitness)

@@ -12,6 +12,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from .._ranking import stable_order
 from ._operators import integers, uniforms
 
 
@@ -28,7 +29,7 @@ def truncation(key: jax.Array, fitness: jax.Array, count: int, fraction: float) 
 def truncation_from(u: jax.Array, fitness: jax.Array, fraction: float) -> jax.Array:
     """:func:`truncation` with its uniforms ``u`` of shape (count,) given."""
     keep = max(1, int(-(-fraction * fitness.shape[0] // 1)))
-    best = jnp.argsort(ranked(fitness), stable=True)[:keep]
+    best = stable_order(ranked(fitness))[:keep]
     return best[integers(u, keep)]
 
 
