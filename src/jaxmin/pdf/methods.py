@@ -30,6 +30,7 @@ from jax.flatten_util import ravel_pytree
 
 from .. import _random
 from ..evolution import cmaes, ga
+from ..evolution._ranking import stable_order
 from ..evolution.ga._minimize import breed
 from ..evolution.ga._selection import ranked
 from ..optim import RULES
@@ -137,7 +138,7 @@ class GeneticAlgorithm(NamedTuple):
         elite, elite_train, children = breed(
             key, state.population, train, epoch, rate, scale, config
         )
-        order = jnp.argsort(ranked(train), stable=True)
+        order = stable_order(ranked(train))  # the order breed ranked its elites by
         child_train, child_val = evaluate(children)
         population = jnp.concatenate([elite, children])
         train = jnp.concatenate([elite_train, child_train])
