@@ -172,7 +172,9 @@ def covariance_run(x0, A, key):
     return jax.lax.scan(step, cmaes.init(x0, 1.0), jnp.arange(150))
 
 
-_VALUE = st.sampled_from([-1.0, 0.0, 0.5, 2.0, np.inf, -np.inf, np.nan]) | st.floats(-3, 3)
+_VALUE = st.sampled_from(
+    [-1.0, 0.0, -0.0, 1e-40, -1e-40, 5e-324, 0.5, 2.0, np.inf, -np.inf, np.nan]
+) | st.floats(-3, 3)
 _RANK = jax.jit(_strategy._rank)
 _IS_ZERO = jax.jit(lambda a: a == 0)  # compiled, as the ranking's comparisons are
 
@@ -199,6 +201,47 @@ def test_ranking_is_a_stable_sort_with_nan_and_padding_last(values_and_popsize, 
     expected = np.argsort(np.where(np.isinf(ranked), ranked, flushed), kind="stable")
     np.testing.assert_array_equal(np.asarray(order), expected)
     np.testing.assert_array_equal(np.asarray(f_sorted), ranked[expected])
+
+
+_STABLE_ORDER = jax.jit(_ranking.stable_order)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_stable_order_under_vmap_and_in_half_precision(seed):
+    """The integer-key ranking (300 candidates, many ties, ±0, ±inf) under vmap, and for
+    bfloat16 and float16 (converted to float32 exactly), is NumPy's stable argsort."""
+    rng = np.random.default_rng(seed)
+    edges = np.array([0.0, -0.0, 1.0, -1.0, 2.5, np.inf, -np.inf])
+    rows = np.where(
+        rng.uniform(size=(3, 300)) < 0.5,
+        rng.choice(edges, (3, 300)),
+        rng.normal(size=(3, 300)).round(1),
+    ).astype(np.float32)
+    orders = jax.vmap(_ranking.stable_order)(jnp.asarray(rows))
+    assert orders.dtype == jnp.int32
+    for row, order in zip(rows, orders, strict=True):
+        np.testing.assert_array_equal(order, np.argsort(row, kind="stable"))
+    for dtype in (jnp.bfloat16, jnp.float16):
+        row = jnp.asarray(rows[0], dtype)
+        expected = np.argsort(np.asarray(row, np.float32), kind="stable")
+        np.testing.assert_array_equal(_STABLE_ORDER(row), expected)
+
+
+def test_weighted_outer_sum_takes_either_form_alike():
+    """Σ_k w_k y_k y_kᵀ with λ < n, λ = n (the transposed factor behind a barrier) and λ > n (the
+    plain contraction), alone and under vmap."""
+    rng = np.random.default_rng(0)
+    n = 5
+    for lam in (3, 5, 8):
+        y, w = rng.normal(size=(2, lam, n)), rng.normal(size=(2, lam))
+        expected = np.einsum("bk,bki,bkj->bij", w, y, y)
+        np.testing.assert_allclose(
+            jax.jit(_strategy._weighted_outer_sum)(y[0], w[0]), expected[0], rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            jax.vmap(_strategy._weighted_outer_sum)(y, w), expected, rtol=1e-12, atol=1e-14
+        )
 
 
 @given(st.integers(2, 8), st.integers(0, 2**31 - 1), st.floats(1.0, 8.0))

@@ -387,7 +387,9 @@ def _weighted_outer_sum(y: jax.Array, w: jax.Array) -> jax.Array:
     operands' first axis: 100 batched runs at n = λ = 10 take ~11 % less time per generation,
     one run ~8 % less at n = 10 and ~3 % at n = 400 (2026-12-05, alternating runs). Where
     λ > n the contraction over the long first axis is the faster one (n = 100, λ = 1000: 1.4×
-    slower the other way)."""
+    slower the other way). The two forms can round differently in the last bit, so a padded
+    IPOP program (λ_max rows) and separate programs agree exactly only where both take the same
+    form."""
     if y.shape[0] > y.shape[1]:
         return (y * w[:, None]).T @ y
     return jax.lax.optimization_barrier(y.T * w) @ y
