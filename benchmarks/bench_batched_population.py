@@ -101,8 +101,8 @@ def per_iteration(
     body: Callable[[jax.Array, jax.Array], jax.Array], x: jax.Array, repeats: int
 ) -> float:
     """Seconds of one ``body(i, x)`` inside a compiled loop of :data:`INNER` iterations (no
-    dispatch; ``i`` the iteration, so that nothing in the body can be hoisted out of the loop):
-    the median sample over ``repeats``, divided by the iterations."""
+    dispatch; ``i`` the iteration, for a body whose work depends on no carried value): the
+    median sample over ``repeats``, divided by the iterations."""
     loop = jax.jit(lambda x: jax.lax.fori_loop(0, INNER, body, x))
     return time_calls(loop, x, repeats=repeats, number=10).median / INNER
 
@@ -128,7 +128,7 @@ def cmaes_split(row: dict[str, Any], runs: int, repeats: int) -> dict[str, Any]:
     c = covariances(runs)
 
     def normals(i: jax.Array, x: jax.Array) -> jax.Array:
-        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, i)
+        step_keys = jax.vmap(_random.fold_in, in_axes=(0, None))(keys, i)  # as the driver
         z = jax.vmap(lambda k: _random.normal(k, (N, N), jnp.float32))(step_keys)
         return x + 1e-30 * z
 
