@@ -417,20 +417,33 @@ def chunk_compilations(caplog, run) -> int:
 
 
 def test_padded_restarts_compile_one_program_for_every_population(caplog):
-    """Counted by jax's compile log (a dimension and chunk no other test uses)."""
+    """Counted by jax's compile log (a dimension no other test uses). A restart runs on what the
+    earlier ones left of max_evals, which differs from seed to seed; the chunk's length is
+    rounded up to a power of two, so another seed compiles no new program."""
     x0 = np.linspace(-3.0, 3.0, 7)
-    options = dict(key=jax.random.key(1), restarts=2, max_evals=20_000, chunk_steps=37)
     results = {}
 
-    def run(padded):
+    def run(padded, seed=1):
         return lambda: results.setdefault(
-            padded, cmaes.minimize(rastrigin, x0, 2.0, padded_restarts=padded, **options)
+            (padded, seed),
+            cmaes.minimize(
+                rastrigin,
+                x0,
+                2.0,
+                key=jax.random.key(seed),
+                restarts=2,
+                max_evals=20_000,
+                padded_restarts=padded,
+            ),
         )
 
     assert chunk_compilations(caplog, run(False)) == 3
-    assert len(results[False].popsizes) == 3  # every restart ran
+    assert len(results[False, 1].popsizes) == 3  # every restart ran
+    assert chunk_compilations(caplog, run(False, seed=2)) == 0
+    assert results[False, 2].popsizes == results[False, 1].popsizes
+    assert int(results[False, 2].nfev) != int(results[False, 1].nfev)  # other budgets left
     assert chunk_compilations(caplog, run(True)) == 1
-    assert results[True].popsizes == results[False].popsizes
+    assert results[True, 1].popsizes == results[False, 1].popsizes
 
 
 def test_padded_restarts_stop_diverged_runs_as_separate_programs_do():

@@ -198,8 +198,13 @@ def run_chunked(
     bar: ProgressBar | None = None,
     done: Callable[[Any], int] = lambda carry: 0,
 ) -> tuple[Any, int, dict]:
-    """Chunks of ``min(chunk, length)`` generations until the status is not −1 (``length``: the
-    most generations the run can have).
+    """Chunks of up to ``min(chunk, 2^⌈log₂ length⌉)`` generations until the status is not −1
+    (``length``: the most generations the run can have; a generation sets the status when the
+    budget is spent, so the chunk's length only bounds its loop and sizes its record buffer).
+    Rounding the length up to a power of two lets runs whose budgets differ by less than a
+    factor of two share one compiled program: a loop over seeds of IPOP runs, whose later
+    restarts each have what the earlier ones left of ``max_evals``, otherwise compiled a
+    program for every seed and restart.
 
     ``history`` (host arrays, generations first) is what earlier chunks recorded (a resumed
     run); ``save(carry, status, history)`` runs after every chunk (a checkpoint); ``bar`` shows
@@ -207,7 +212,7 @@ def run_chunked(
     chunk's outputs come back packed, :class:`Packing`; a next chunk takes them as its inputs),
     or the carry as given where no chunk ran (a status other than −1 on entry).
     """
-    length = max(1, min(chunk, length))
+    length = min(chunk, 1 << (max(1, length) - 1).bit_length())
     status = int(status)
     while status == RUNNING:
         packing = _packing(generation, operands, carry, length)
