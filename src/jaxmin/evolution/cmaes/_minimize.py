@@ -25,11 +25,11 @@ from . import _restarts
 from ._parameters import LAZY_GAP, default_steps
 from ._strategy import (
     CMAState,
-    ask,
     axis_ratio,
     check_popsize,
     eigh_one_at_a_time,
     init,
+    sample,
     several_cpu_devices,
     told,
 )
@@ -74,7 +74,7 @@ class _Generation:
     ) -> tuple[CMAState, jax.Array, dict]:
         key, restart, max_evals, max_generations, args = operands
         generation_key = _random.fold_in(_random.fold_in(key, restart), state.generation)
-        candidates, asked = ask(generation_key, state)
+        candidates, asked = sample(generation_key, state)
         fitness = evaluate(self.fun.value, candidates, args)
         new, ranked = told(candidates, fitness, asked, active)
         ok = _finite_state(new) & jnp.any(jnp.isfinite(ranked))  # the counted f values
