@@ -246,7 +246,8 @@ def test_an_eager_ask_tell_loop_compiles_once_per_shapes(caplog):
         ),
     ):
         eager, first = compiled_while(run, state, 0, 1)
-        assert "jit(ask)" in first and "jit(tell)" in first, (name, first)
+        names = {m.removeprefix("jit(").removesuffix(")").lstrip("_") for m in first}
+        assert {"ask", "tell"} <= names, (name, first)
         eager, later = compiled_while(run, eager, 1, 4)
         assert later == [], (name, later)
         jitted = jax.jit(run, static_argnums=(1, 2))(state, 0, 4)

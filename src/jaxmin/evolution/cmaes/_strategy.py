@@ -201,6 +201,10 @@ def _rank(fitness: jax.Array, popsize: jax.Array) -> tuple[jax.Array, jax.Array]
 
 
 _ONE_AT_A_TIME = contextvars.ContextVar("jaxmin_cmaes_eigh_one_at_a_time", default=False)
+"""Read where a vmapped :func:`eigh` is batched. JAX batches a jitted function's program once
+per shapes and keeps it, so under ``vmap`` of the public, jitted :func:`tell` the setting in
+force at its first batching stays; ``cmaes.minimize`` traces :func:`told` into its own program
+inside the context instead."""
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from ... import _random
+from ..._identity import compiled
 from .. import _population
 from ._minimize import Rate, _Config, breed, make_config
 from ._selection import ranked
@@ -89,14 +90,19 @@ def init(key: jax.Array, x0: jax.Array, config: _Config, init_scale: float = 1.0
     )
 
 
-@functools.partial(jax.jit, static_argnames="config")
 def ask(key: jax.Array, state: GAState, config: _Config) -> tuple[jax.Array, GAState]:
     """The λ candidates to evaluate: the first population, then elites and children.
 
-    ``ask`` and ``tell`` are compiled once per shapes and ``config`` (static: :func:`settings`
-    is hashable), so an eager ask/evaluate/tell loop runs compiled code (µs a generation where
-    op-by-op dispatch took ~20 ms); inside your own ``jit`` or ``vmap`` they are part of your
-    program."""
+    ``ask`` and ``tell`` are compiled once per shapes (``ask`` per ``config`` too: a static
+    argument, :func:`settings` is hashable), so an eager ask/evaluate/tell loop runs compiled
+    code (µs a generation where op-by-op dispatch took ~20 ms); inside your own ``jit`` or
+    ``vmap`` they are part of your program. A ``config`` whose schedule holds your traced values
+    is traced inline instead (no cache keeps your trace alive)."""
+    return compiled(_ask, config)(key, state, config)
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def _ask(key: jax.Array, state: GAState, config: _Config) -> tuple[jax.Array, GAState]:
     dtype = state.population.dtype
     elite, _, children = breed(
         key,
@@ -111,14 +117,21 @@ def ask(key: jax.Array, state: GAState, config: _Config) -> tuple[jax.Array, GAS
     return jnp.where(state.generation == 0, state.population, bred), state
 
 
-@functools.partial(jax.jit, static_argnames="config")
 def tell(
     key: jax.Array, candidates: jax.Array, fitness: jax.Array, state: GAState, config: _Config
 ) -> tuple[GAState, dict]:
     """Make the evaluated candidates the population: ``(state, info)``
-    (:func:`jaxmin.evolution._population.generation_info`). ``key`` is accepted for the shared
-    ask/tell shape; the GA's randomness is all in ``ask``."""
-    del key, config
+    (:func:`jaxmin.evolution._population.generation_info`). ``key`` and ``config`` are accepted
+    for the shared ask/tell shape; the GA's randomness and settings are all in ``ask``."""
+    del config
+    return _tell(key, candidates, fitness, state)
+
+
+@jax.jit
+def _tell(
+    key: jax.Array, candidates: jax.Array, fitness: jax.Array, state: GAState
+) -> tuple[GAState, dict]:
+    del key
     ranks = ranked(fitness)
     best = jnp.argmin(ranks)
     better = ranks[best] < state.best_f
