@@ -1,6 +1,8 @@
 """The shared driver of CMA-ES and the GA: chunks, checkpoints, budgets, many runs at once."""
 
+import functools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -246,6 +248,53 @@ def test_a_finished_run_extended_gives_what_one_longer_run_gives(method, tmp_pat
     done = int(resumed.nit) - int(np.sum(restart < restart.max()))  # its last run's generations
     with pytest.raises(ValueError, match=f"more than steps={done - 1}: pass steps >= {done}"):
         RUNS[method](checkpoint=path, **(budget | {"steps": done - 1}))
+
+
+@pytest.mark.parametrize("method", ["cmaes", "ga"])
+def test_a_run_stopped_while_running_resumes_within_a_smaller_budget(method, tmp_path, monkeypatch):
+    """Killed after two chunks of 8 generations and resumed with steps=16: it ends there with
+    max_steps, as a run of 16 steps does, with no generation beyond the budget."""
+    path = tmp_path / "run.npz"
+    budget = {"steps": 60, "restarts": 0} if method == "cmaes" else {"steps": 45}
+    monkeypatch.setitem(RUNS, method, functools.partial(RUNS[method], **budget))
+    killed_in_chunk(3, method, path, monkeypatch)
+    resumed = RUNS[method](checkpoint=path, steps=16)
+    assert int(resumed.nit) == 16 and resumed.status_name == "max_steps"
+    assert_same(resumed, RUNS[method](steps=16))
+
+
+def test_runs_of_nearby_budgets_share_one_chunk_program(caplog):
+    """A chunk's record buffer is sized to the power of two above the generations left (at
+    most the chunk): budgets of 5 and 7 generations run one program, 9 another; the status set
+    by the generation, not the buffer, ends each run."""
+    lengths = {}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
+        for budget in (5, 7, 9):
+            _, status, history = _driver.run_chunked(
+                _CountingTo(), jnp.int32(budget), jnp.int32(0), -1, length=budget, chunk=1000
+            )
+            assert status == 1
+            np.testing.assert_array_equal(history["count"], np.arange(1, budget + 1))
+            lengths[budget] = sum(
+                "Compiling jit(run_chunk)" in record.getMessage() for record in caplog.records
+            )
+    assert lengths == {5: 1, 7: 1, 9: 2}
+
+
+class _CountingTo:
+    """A toy generation for the driver: counts up by one until the count its operand gives."""
+
+    def __call__(self, target, count, active):
+        del active
+        count = count + 1
+        return count, jnp.where(count >= target, 1, -1), {"count": count}
+
+    def __hash__(self):
+        return 1
+
+    def __eq__(self, other):
+        return isinstance(other, _CountingTo)
 
 
 class _Counting:

@@ -236,8 +236,10 @@ def extended(path: str | Path, status: int, spent: dict[str, tuple[int, int]], m
     """The status to resume a checkpoint with under a budget that may differ from its run's.
 
     ``spent`` maps each budget argument to (what the checkpoint has used, what it allows now):
-    a checkpoint beyond the budget is refused. A run that ended on its budget (``max_steps``)
-    runs on when ``more`` (the new budget allows another generation) — as one longer run would.
+    a checkpoint beyond the budget is refused. A run that ended on its budget (``max_steps``),
+    or was stopped while running, runs on when ``more`` (the new budget allows another
+    generation) — as one longer run would — and otherwise ends with ``max_steps``, with no
+    generation beyond the budget.
     """
     for name, (used, allowed) in spent.items():
         if used > allowed:
@@ -245,7 +247,9 @@ def extended(path: str | Path, status: int, spent: dict[str, tuple[int, int]], m
                 f"checkpoint {str(path)!r} has used {used}, more than {name}={allowed}: "
                 f"pass {name} >= {used} to resume it"
             )
-    return RUNNING if status == int(Status.MAX_STEPS) and more else status
+    if status in (RUNNING, int(Status.MAX_STEPS)):
+        return RUNNING if more else int(Status.MAX_STEPS)
+    return status
 
 
 def settings_of(arguments: dict) -> dict:
