@@ -1,5 +1,7 @@
 """Training: loss goes down, look-back, patience, divergence, ensembles, checkpoints, inputs."""
 
+import shutil
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -147,6 +149,15 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_identical_results(tmp_pat
         _train(steps=50, chunk_steps=10, dropout=0.1, checkpoint=path)
     monkeypatch.setattr(train_module, "_chunk_many", real_chunk)
     assert path.exists()
+    # stopped while running after 20 epochs: resumed with steps=20 it ends there, as a
+    # 20-epoch run does (it used to come back with status -1)
+    early = tmp_path / "early.npz"
+    shutil.copy(path, early)
+    short = _train(steps=20, chunk_steps=10, dropout=0.1, checkpoint=early)
+    assert short.status_name == "max_steps" and int(short.nit) == 20
+    np.testing.assert_array_equal(
+        short.train_loss, _train(steps=20, chunk_steps=10, dropout=0.1).train_loss
+    )
     resumed = _train(steps=50, chunk_steps=10, dropout=0.1, checkpoint=path)
     np.testing.assert_array_equal(resumed.train_loss, uninterrupted.train_loss)
     np.testing.assert_array_equal(resumed.best_epoch, uninterrupted.best_epoch)

@@ -174,15 +174,17 @@ def _meta(cfg: Config, chunk_steps: int, members: int, identity: dict) -> dict:
 
 def _extend(state: Any, epochs: int, path: Any) -> Any:
     """A resumed state for a run of ``epochs``: members that ended on the epoch budget of a
-    shorter run (``max_steps``) run on; a checkpoint further than ``steps`` is refused."""
+    shorter run (``max_steps``) run on, and members stopped while running that have reached
+    ``epochs`` end with ``max_steps``; a checkpoint further than ``steps`` is refused."""
     done = int(jnp.max(state.epoch))
     if done > epochs:
         raise ValueError(
             f"checkpoint {str(path)!r} has run {done} epochs, more than steps={epochs}: "
             f"pass steps >= {done} to resume it"
         )
-    more = (state.status == int(Status.MAX_STEPS)) & (state.epoch < epochs)
-    return state._replace(status=jnp.where(more, -1, state.status).astype(state.status.dtype))
+    budget = (state.status == int(Status.MAX_STEPS)) | (state.status == -1)
+    status = jnp.where(state.epoch < epochs, -1, int(Status.MAX_STEPS))
+    return state._replace(status=jnp.where(budget, status, state.status).astype(state.status.dtype))
 
 
 _SETTINGS = (
