@@ -173,8 +173,8 @@ def ask(key: jax.Array, state: CMAState) -> tuple[jax.Array, CMAState]:
     state)`` (the state is unchanged; the shape evosax users know).
 
     Compiled once per shapes, as :func:`tell` is: an eager ask/evaluate/tell loop runs compiled
-    code (tens of µs a generation where op-by-op dispatch took 0.2 s), and inside your own
-    ``jit`` or ``vmap`` it is part of your program."""
+    code (~0.1 ms a call at n = 5 on a CPU, where op-by-op dispatch took 0.2 s a ``tell``), and
+    inside your own ``jit`` or ``vmap`` it is part of your program."""
     return sample(key, state)
 
 
