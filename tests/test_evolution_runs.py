@@ -263,10 +263,44 @@ def test_a_run_stopped_while_running_resumes_within_a_smaller_budget(method, tmp
     assert_same(resumed, RUNS[method](steps=16))
 
 
+@pytest.mark.parametrize("method", ["cmaes", "cmaes-padded"])
+def test_a_checkpoint_whose_earlier_restart_ran_beyond_the_steps_is_refused(
+    method, tmp_path, monkeypatch
+):
+    """Killed in restart 1: under steps below restart 0's generations a run would have ended in
+    restart 0 with max_steps, so the checkpoint is refused, saying so."""
+    path = tmp_path / "run.npz"
+    whole = RUNS[method]()
+    first = int(np.sum(np.asarray(whole.history.restart) == 0))
+    assert first < 60 and int(np.max(np.asarray(whole.history.restart))) >= 1
+    killed_in_chunk(-(-first // 8) + 2, method, path, monkeypatch)  # after restart 1's first
+    pattern = f"has run {first} generations in restart 0, more than steps={first - 1}"
+    with pytest.raises(ValueError, match=pattern):
+        RUNS[method](checkpoint=path, steps=first - 1)
+
+
+def test_a_padded_checkpoint_at_a_restart_s_start_is_refused_under_a_budget_without_it(
+    tmp_path, monkeypatch
+):
+    """A chunk that ends on the generation that stopped restart 0 leaves restart 1 started (at
+    its generation 0) in the checkpoint: a max_evals that leaves no room for its λ is refused
+    (a run with that budget would have ended in restart 0)."""
+    path = tmp_path / "run.npz"
+    whole = run_cmaes_padded()
+    restart = np.asarray(whole.history.restart)
+    first, used = int(np.sum(restart == 0)), int(np.asarray(whole.history.nfev)[restart == 0][-1])
+    monkeypatch.setitem(
+        RUNS, "cmaes-padded", functools.partial(run_cmaes_padded, chunk_steps=first)
+    )
+    killed_in_chunk(2, "cmaes-padded", path, monkeypatch)
+    with pytest.raises(ValueError, match=f"has started restart 1 .* pass max_evals >= {used + 14}"):
+        run_cmaes_padded(checkpoint=path, chunk_steps=first, max_evals=used)
+
+
 def test_runs_of_nearby_budgets_share_one_chunk_program(caplog):
-    """A chunk's record buffer is sized to the power of two above the generations left (at
-    most the chunk): budgets of 5 and 7 generations run one program, 9 another; the status set
-    by the generation, not the buffer, ends each run."""
+    """A chunk's record buffer is sized to the smallest power of two at or above the generations
+    left (at most the chunk): budgets of 5 and 7 generations run one program, 9 another; the
+    status set by the generation, not the buffer, ends each run."""
     lengths = {}
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():

@@ -305,6 +305,9 @@ def minimize(
             )
             finished = _Finished.restore(saved)
             operands, _, length = start(restart, finished.used)
+            _check_earlier_restarts(
+                checkpoint, finished.history["restart"], restart, popsize, budget
+            )
             status = _resumed_status(
                 checkpoint,
                 status,
@@ -394,7 +397,15 @@ def _padded_run(
         if checkpoint is not None and Path(checkpoint).exists():
             empty = _driver.empty_history(sequence, operands, carry)
             carry, status, history = _driver.load(checkpoint, identity, carry, empty)
-            lam = sizes[int(carry.restart)]
+            restart = int(carry.restart)
+            lam = sizes[restart]
+            _check_earlier_restarts(checkpoint, history["restart"], restart, popsize, budget)
+            if restart > 0 and int(carry.used) + lam > limit:  # started on the last generation
+                raise ValueError(
+                    f"checkpoint {str(checkpoint)!r} has started restart {restart} (λ = {lam}) "
+                    f"after {int(carry.used)} evaluations, which max_evals={limit} does not "
+                    f"allow: pass max_evals >= {int(carry.used) + lam} to resume it"
+                )
             status = _resumed_status(
                 checkpoint,
                 status,
@@ -447,6 +458,22 @@ def _host_record(values: Any) -> np.ndarray:
     path, and the run's own counts), the rest float64."""
     values = np.asarray(values)
     return values.astype(np.int32 if np.issubdtype(values.dtype, np.integer) else np.float64)
+
+
+def _check_earlier_restarts(
+    checkpoint: str | Path, restarts: Any, current: int, popsize: int, budget: Callable
+) -> None:
+    """Refuse a checkpoint whose earlier restarts ran more generations than today's budget
+    allows them (``restarts``: the restart of each recorded generation): a run with that
+    budget would have stopped there with ``max_steps`` and never reached restart ``current``."""
+    counts = np.bincount(np.asarray(restarts)[np.asarray(restarts) >= 0], minlength=current)
+    for r in range(current):
+        allowed = budget(popsize * 2**r)
+        if counts[r] > allowed:
+            raise ValueError(
+                f"checkpoint {str(checkpoint)!r} has run {counts[r]} generations in restart {r}, "
+                f"more than steps={allowed}: pass steps >= {counts[r]} to resume it"
+            )
 
 
 def _resumed_status(
