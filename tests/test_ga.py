@@ -255,6 +255,23 @@ def test_an_eager_ask_tell_loop_compiles_once_per_shapes(caplog):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=name)
 
 
+def test_ask_with_a_schedule_over_traced_values_runs_inline():
+    """Settings built inside the user's jit from its traced values: ask is traced inline into
+    the user's program (no nested compiled ask, whose caches would keep the user's trace), and
+    each value mutates by its own scale."""
+    x0, key = jnp.zeros(3), jax.random.key(0)
+
+    def children(scale):
+        config = ga.settings(8, mutation="additive", mutation_scale=lambda g: scale * 0.9**g)
+        state = ga.init(key, x0, config, init_scale=0.0)  # every individual at x0
+        state = ga.tell(key, state.population, jnp.arange(8.0), state, config)[0]
+        return ga.ask(key, state, config)[0]
+
+    assert "_ask" not in str(jax.make_jaxpr(children)(0.1))
+    small, large = jax.jit(children)(0.1), jax.jit(children)(10.0)
+    np.testing.assert_allclose(large, 100.0 * small, rtol=1e-10)  # x0 = 0: steps ∝ the scale
+
+
 def test_ask_tell_settings_are_checked():
     with pytest.raises(ValueError, match="elitism must be < popsize"):
         ga.settings(4, elitism=4)
