@@ -305,9 +305,6 @@ def minimize(
             )
             finished = _Finished.restore(saved)
             operands, _, length = start(restart, finished.used)
-            _check_earlier_restarts(
-                checkpoint, finished.history["restart"], restart, popsize, budget
-            )
             status = _resumed_status(
                 checkpoint,
                 status,
@@ -317,6 +314,9 @@ def minimize(
                 steps=budget(lam),
                 limit=limit,
                 max_evals=max_evals,
+            )  # the current restart's budget first, then the earlier ones'
+            _check_earlier_restarts(
+                checkpoint, finished.history["restart"], restart, popsize, budget
             )
 
         def save(state, status, history, meta=meta, finished=finished):
@@ -399,13 +399,6 @@ def _padded_run(
             carry, status, history = _driver.load(checkpoint, identity, carry, empty)
             restart = int(carry.restart)
             lam = sizes[restart]
-            _check_earlier_restarts(checkpoint, history["restart"], restart, popsize, budget)
-            if restart > 0 and int(carry.used) + lam > limit:  # started on the last generation
-                raise ValueError(
-                    f"checkpoint {str(checkpoint)!r} has started restart {restart} (λ = {lam}) "
-                    f"after {int(carry.used)} evaluations, which max_evals={limit} does not "
-                    f"allow: pass max_evals >= {int(carry.used) + lam} to resume it"
-                )
             status = _resumed_status(
                 checkpoint,
                 status,
@@ -415,7 +408,14 @@ def _padded_run(
                 steps=budget(lam),
                 limit=limit,
                 max_evals=max_evals,
-            )
+            )  # the current restart's budget first, then the earlier ones'
+            _check_earlier_restarts(checkpoint, history["restart"], restart, popsize, budget)
+            if restart > 0 and int(carry.used) + lam > limit:  # started on the last generation
+                raise ValueError(
+                    f"checkpoint {str(checkpoint)!r} has started restart {restart} (λ = {lam}) "
+                    f"after {int(carry.used)} evaluations, which max_evals={limit} does not "
+                    f"allow: pass max_evals >= {int(carry.used) + lam} to resume it"
+                )
             # a restart that its budget stopped may start under a larger one
             carry, status = sequence.next_restart(carry, jnp.int32(status), limit, params, start)
             status = int(status)
