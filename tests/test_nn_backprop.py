@@ -1,5 +1,7 @@
 """The hand-written backpropagation equals jax.grad on random architectures, losses and masks."""
 
+import logging
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -151,6 +153,43 @@ def test_backprop_jits_and_vmaps_over_networks(activation):
         np.testing.assert_allclose(values[i], ref_value, rtol=1e-12)
         for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(ref), strict=True):
             np.testing.assert_allclose(a[i], b, rtol=1e-10, atol=1e-14)
+
+
+def test_eager_calls_compile_one_program_per_shapes_and_loss_content(caplog):
+    """Called eagerly, forward, backprop and autodiff_grad run one compiled program each (a
+    1–6–2 network no other test uses): later calls, and a fresh custom loss of the same code,
+    compile nothing; a custom loss over the caller's traced values is traced inline."""
+    params = nn.init_mlp(jax.random.key(0), [1, 6, 2])
+    x = np.linspace(-1.0, 1.0, 7)[:, None]
+    y = np.stack([np.sin(3 * x[:, 0]), np.cos(2 * x[:, 0])], axis=1)
+
+    def calls(scale):
+        loss = nn.custom(lambda yhat, y: scale * jnp.sum((yhat - y) ** 4))
+        return (
+            nn.forward(params, x, activation="elu"),
+            nn.backprop(params, x, y, activation="elu", loss=loss),
+            nn.autodiff_grad(params, x, y, activation="elu", loss=loss),
+        )
+
+    def compilations(run):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
+            result = run()
+        return result, [
+            r.getMessage().split()[1] for r in caplog.records if "Compiling" in r.getMessage()
+        ]
+
+    first, compiled = compilations(lambda: calls(1.0))
+    assert {"jit(_outputs)", "jit(_rule_program)"} <= set(compiled), compiled
+    again, compiled = compilations(lambda: calls(1.0))  # a fresh lambda, the same content
+    assert compiled == []
+    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again), strict=True):
+        np.testing.assert_array_equal(a, b)
+    traced = jax.jit(calls)(2.0)  # the loss closes over the caller's tracer
+    assert "_rule_program" not in str(jax.make_jaxpr(calls)(2.0))
+    np.testing.assert_allclose(traced[1][0], 2.0 * first[1][0], rtol=1e-12)
+    for a, b in zip(jax.tree.leaves(traced[2]), jax.tree.leaves(first[2]), strict=True):
+        np.testing.assert_allclose(a, 2.0 * b, rtol=1e-12, atol=1e-14)
 
 
 def test_step_activation_has_zero_gradient_below_the_output():

@@ -16,6 +16,7 @@ contraction of length 1 or 2 costs a kernel of its own).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -176,10 +177,19 @@ def forward(
 
     **Returns**
 
-    ŷ of shape ``(N, n_L)``.
+    ŷ of shape ``(N, n_L)``, from one program compiled per shapes and activations.
     """
     sizes = sizes_of(params)
     x = as_rows("x", x, sizes[0])
     masks = check_dropout_mask(dropout_mask, sizes, x.shape[0])
     hidden, out = get_activation(activation), get_activation(output)
-    return forward_cache(params, x, hidden, out, masks).outputs
+    return _outputs(params, x, masks, hidden, out)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _outputs(
+    params: Params, x: jax.Array, masks: list | None, hidden: Activation, output: Activation
+) -> jax.Array:
+    """:func:`forward`'s outputs as one compiled program per shapes and activations (eagerly,
+    each layer's operations would be dispatched on their own)."""
+    return forward_cache(params, x, hidden, output, masks).outputs
