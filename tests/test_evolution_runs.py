@@ -272,11 +272,14 @@ def test_a_checkpoint_whose_earlier_restart_ran_beyond_the_steps_is_refused(
     path = tmp_path / "run.npz"
     whole = RUNS[method]()
     first = int(np.sum(np.asarray(whole.history.restart) == 0))
-    assert first < 60 and int(np.max(np.asarray(whole.history.restart))) >= 1
+    assert 16 <= first < 60 and int(np.max(np.asarray(whole.history.restart))) >= 1
     killed_in_chunk(-(-first // 8) + 2, method, path, monkeypatch)  # after restart 1's first
     pattern = f"has run {first} generations in restart 0, more than steps={first - 1}"
     with pytest.raises(ValueError, match=pattern):
         RUNS[method](checkpoint=path, steps=first - 1)
+    # a budget below the checkpoint's restart's λ: refused as spent, not a restart skipped
+    with pytest.raises(ValueError, match="more than max_evals=10: pass max_evals >= "):
+        RUNS[method](checkpoint=path, max_evals=10)
 
 
 def test_a_padded_checkpoint_at_a_restart_s_start_is_refused_under_a_budget_without_it(

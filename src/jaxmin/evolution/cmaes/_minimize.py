@@ -293,12 +293,13 @@ def minimize(
         )
     for restart in range(first, restarts + 1):
         lam = popsize * 2**restart
-        if limit - finished.used < lam:
+        resumed = checkpoint is not None and restart == first and Path(checkpoint).exists()
+        if not resumed and limit - finished.used < lam:  # (a resumed one: its budget below)
             break
         operands, state, length = start(restart, finished.used)
         status, history = RUNNING, None
         meta = None if checkpoint is None else identity | {"restart": restart}
-        if checkpoint is not None and restart == first and Path(checkpoint).exists():
+        if resumed:
             empty = _driver.empty_history(generation, operands, state)
             state, status, history, saved = _driver.load(
                 checkpoint, meta, state, empty, finished.template()
