@@ -185,6 +185,12 @@ def test_eager_calls_compile_one_program_per_shapes_and_loss_content(caplog):
     assert compiled == []
     for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again), strict=True):
         np.testing.assert_array_equal(a, b)
+    # an Activation built with an array α (not hashable, no static argument): runs inline
+    alphas = jnp.asarray([0.5, 1.5])
+    by_array = jax.vmap(lambda a: nn.forward(params, x, activation=nn.Activation("elu", a)))
+    for alpha, outputs in zip([0.5, 1.5], by_array(alphas), strict=True):
+        expected = nn.forward(params, x, activation=nn.activation("elu", alpha=alpha))
+        np.testing.assert_allclose(outputs, expected, rtol=1e-12)
     traced = jax.jit(calls)(2.0)  # the loss closes over the caller's tracer
     assert "_rule_program" not in str(jax.make_jaxpr(calls)(2.0))
     np.testing.assert_allclose(traced[1][0], 2.0 * first[1][0], rtol=1e-12)

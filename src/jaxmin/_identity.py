@@ -262,5 +262,13 @@ def compiled(jitted: Any, *statics: Any) -> Any:
     function it compiles where one of ``statics`` holds the user's traced values: such a call
     runs inline in the user's trace. Through the jitted function, JAX's caches would keep each
     such static argument, and with it the user's trace, alive for good, and would reuse the
-    first closure's values when the same closure is called again with its cells changed."""
-    return jitted.__wrapped__ if holds_traced(*statics) else jitted
+    first closure's values when the same closure is called again with its cells changed. A
+    static argument that cannot be hashed (say an activation built with an array for its α)
+    runs inline too, as it ran before it was compiled."""
+    if holds_traced(*statics):
+        return jitted.__wrapped__
+    try:
+        hash(statics)
+    except TypeError:
+        return jitted.__wrapped__
+    return jitted

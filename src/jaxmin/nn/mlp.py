@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from .._identity import compiled
 from .activations import Activation
 from .activations import activation as get_activation
 
@@ -183,7 +184,7 @@ def forward(
     x = as_rows("x", x, sizes[0])
     masks = check_dropout_mask(dropout_mask, sizes, x.shape[0])
     hidden, out = get_activation(activation), get_activation(output)
-    return _outputs(params, x, masks, hidden, out)
+    return compiled(_outputs, hidden, out)(params, x, masks, hidden, out)
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
