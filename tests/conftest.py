@@ -1,5 +1,6 @@
 """Test configuration: float64 for tight comparisons with references, modest hypothesis budgets."""
 
+import logging
 import os
 
 import jax
@@ -31,3 +32,18 @@ def parton_pdf():
         return pdf
 
     return read
+
+
+@pytest.fixture
+def compilations(caplog):
+    """``compilations(run)``: ``run()``'s result and the programs XLA compiled while it ran, by
+    name (``"jit(run_chunk)"``), from jax's compile log."""
+
+    def compiled_while(run):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
+            result = run()
+        messages = (record.getMessage() for record in caplog.records)
+        return result, [m.split()[1] for m in messages if m.startswith("Compiling ")]
+
+    return compiled_while

@@ -1,7 +1,6 @@
 """CMA-ES: pycma's parameters, invariances, positive definiteness, stopping, restarts, sharding."""
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -406,17 +405,14 @@ def test_padded_restarts_run_what_separate_programs_run(seed):
     np.testing.assert_allclose(padded.x, separate.x, rtol=1e-9, atol=1e-12)
 
 
-def chunk_compilations(caplog, run) -> int:
-    """How many times XLA compiles the driver's chunk program while ``run()`` runs (jax's
-    compile log; every chunk, the first from the start's arrays and the next from the host
-    arrays the last one handed back, runs one program)."""
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
-        run()
-    return sum("Compiling jit(run_chunk)" in record.getMessage() for record in caplog.records)
+def chunk_compilations(compilations, run) -> int:
+    """How many times XLA compiles the driver's chunk program while ``run()`` runs (every
+    chunk, the first from the start's arrays and the next from the host arrays the last one
+    handed back, runs one program)."""
+    return compilations(run)[1].count("jit(run_chunk)")
 
 
-def test_padded_restarts_compile_one_program_for_every_population(caplog):
+def test_padded_restarts_compile_one_program_for_every_population(compilations):
     """Counted by jax's compile log (a dimension no other test uses). A restart runs on what the
     earlier ones left of max_evals, which differs from seed to seed; the chunk's length is
     rounded up to a power of two, so another seed compiles no new program."""
@@ -437,12 +433,12 @@ def test_padded_restarts_compile_one_program_for_every_population(caplog):
             ),
         )
 
-    assert chunk_compilations(caplog, run(False)) == 3
+    assert chunk_compilations(compilations, run(False)) == 3
     assert len(results[False, 1].popsizes) == 3  # every restart ran
-    assert chunk_compilations(caplog, run(False, seed=2)) == 0
+    assert chunk_compilations(compilations, run(False, seed=2)) == 0
     assert results[False, 2].popsizes == results[False, 1].popsizes
     assert int(results[False, 2].nfev) != int(results[False, 1].nfev)  # other budgets left
-    assert chunk_compilations(caplog, run(True)) == 1
+    assert chunk_compilations(compilations, run(True)) == 1
     assert results[True, 1].popsizes == results[False, 1].popsizes
 
 

@@ -2,7 +2,6 @@
 
 import collections
 import functools
-import logging
 import math
 
 import jax
@@ -211,7 +210,7 @@ def test_ask_tell_in_the_evosax_shape_minimises_inside_jit():
     assert set(info) == set(cma)
 
 
-def test_an_eager_ask_tell_loop_compiles_once_per_shapes(caplog):
+def test_an_eager_ask_tell_loop_compiles_once_per_shapes(compilations):
     """ask and tell of both methods are each one compiled program (op by op, a CMA-ES
     generation took ~0.2 s): the first generation compiles them (shapes no other test uses),
     the next compile nothing, and the eager loop gives what the same loop gives inside jit."""
@@ -226,13 +225,6 @@ def test_an_eager_ask_tell_loop_compiles_once_per_shapes(caplog):
             state = tell(k, x, sphere(x), state, *extra)[0]
         return state
 
-    def compiled_while(run, *args):
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
-            result = run(*args)
-        messages = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
-        return result, [m.split()[1] for m in messages]
-
     for name, state, run in (
         (
             "cmaes",
@@ -245,10 +237,10 @@ def test_an_eager_ask_tell_loop_compiles_once_per_shapes(caplog):
             functools.partial(generations, ga.ask, ga.tell, (config,)),
         ),
     ):
-        eager, first = compiled_while(run, state, 0, 1)
+        eager, first = compilations(functools.partial(run, state, 0, 1))
         names = {m.removeprefix("jit(").removesuffix(")").lstrip("_") for m in first}
         assert {"ask", "tell"} <= names, (name, first)
-        eager, later = compiled_while(run, eager, 1, 4)
+        eager, later = compilations(functools.partial(run, eager, 1, 4))
         assert later == [], (name, later)
         jitted = jax.jit(run, static_argnums=(1, 2))(state, 0, 4)
         for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted), strict=True):

@@ -1,7 +1,5 @@
 """The hand-written backpropagation equals jax.grad on random architectures, losses and masks."""
 
-import logging
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -155,7 +153,7 @@ def test_backprop_jits_and_vmaps_over_networks(activation):
             np.testing.assert_allclose(a[i], b, rtol=1e-10, atol=1e-14)
 
 
-def test_eager_calls_compile_one_program_per_shapes_and_loss_content(caplog):
+def test_eager_calls_compile_one_program_per_shapes_and_loss_content(compilations):
     """Called eagerly, forward, backprop and autodiff_grad run one compiled program each (a
     1–6–2 network no other test uses): later calls, and a fresh custom loss of the same code,
     compile nothing; a custom loss over the caller's traced values is traced inline."""
@@ -170,14 +168,6 @@ def test_eager_calls_compile_one_program_per_shapes_and_loss_content(caplog):
             nn.backprop(params, x, y, activation="elu", loss=loss),
             nn.autodiff_grad(params, x, y, activation="elu", loss=loss),
         )
-
-    def compilations(run):
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="jax"), jax.log_compiles():
-            result = run()
-        return result, [
-            r.getMessage().split()[1] for r in caplog.records if "Compiling" in r.getMessage()
-        ]
 
     first, compiled = compilations(lambda: calls(1.0))
     assert {"jit(_outputs)", "jit(_rule_program)"} <= set(compiled), compiled

@@ -309,15 +309,15 @@ def minimize(
             status = _resumed_status(
                 checkpoint,
                 status,
+                restart=restart,
                 done=int(state.generation),
-                used=finished.used + int(state.nfev),
-                lam=lam,
-                steps=budget(lam),
+                before=finished.used,
+                nfev=int(state.nfev),
+                recorded=finished.history["restart"],
+                popsize=popsize,
+                budget=budget,
                 limit=limit,
                 max_evals=max_evals,
-            )  # the current restart's budget first, then the earlier ones'
-            _check_earlier_restarts(
-                checkpoint, finished.history["restart"], restart, popsize, budget
             )
 
         def save(state, status, history, meta=meta, finished=finished):
@@ -398,25 +398,19 @@ def _padded_run(
         if checkpoint is not None and Path(checkpoint).exists():
             empty = _driver.empty_history(sequence, operands, carry)
             carry, status, history = _driver.load(checkpoint, identity, carry, empty)
-            restart = int(carry.restart)
-            lam = sizes[restart]
             status = _resumed_status(
                 checkpoint,
                 status,
+                restart=int(carry.restart),
                 done=int(carry.run.generation),
-                used=int(carry.used + carry.run.nfev),
-                lam=lam,
-                steps=budget(lam),
+                before=int(carry.used),
+                nfev=int(carry.run.nfev),
+                recorded=history["restart"],
+                popsize=popsize,
+                budget=budget,
                 limit=limit,
                 max_evals=max_evals,
-            )  # the current restart's budget first, then the earlier ones'
-            _check_earlier_restarts(checkpoint, history["restart"], restart, popsize, budget)
-            if restart > 0 and int(carry.used) + lam > limit:  # started on the last generation
-                raise ValueError(
-                    f"checkpoint {str(checkpoint)!r} has started restart {restart} (λ = {lam}) "
-                    f"after {int(carry.used)} evaluations, which max_evals={limit} does not "
-                    f"allow: pass max_evals >= {int(carry.used) + lam} to resume it"
-                )
+            )
             # a restart that its budget stopped may start under a larger one
             carry, status = sequence.next_restart(carry, jnp.int32(status), limit, params, start)
             status = int(status)
@@ -461,41 +455,53 @@ def _host_record(values: Any) -> np.ndarray:
     return values.astype(np.int32 if np.issubdtype(values.dtype, np.integer) else np.float64)
 
 
-def _check_earlier_restarts(
-    checkpoint: str | Path, restarts: Any, current: int, popsize: int, budget: Callable
-) -> None:
-    """Refuse a checkpoint whose earlier restarts ran more generations than today's budget
-    allows them (``restarts``: the restart of each recorded generation): a run with that
-    budget would have stopped there with ``max_steps`` and never reached restart ``current``."""
-    counts = np.bincount(np.asarray(restarts)[np.asarray(restarts) >= 0], minlength=current)
-    for r in range(current):
+def _resumed_status(
+    checkpoint: str | Path,
+    status: int,
+    *,
+    restart: int,
+    done: int,
+    before: int,
+    nfev: int,
+    recorded: Any,
+    popsize: int,
+    budget: Callable[[int], int],
+    limit: int,
+    max_evals: int | None,
+) -> int:
+    """The status to resume a checkpoint's run with under today's budget
+    (:func:`_driver.extended`): its current ``restart`` has run ``done`` generations and
+    ``nfev`` evaluations after the ``before`` of the earlier restarts, out of ``limit``
+    (``max_evals``, None where no evaluation budget was given); ``recorded`` is the restart of
+    each recorded generation.
+
+    Refused, after the current restart's own budget, where a run under today's budget would
+    have ended before the checkpoint: an earlier restart ran more generations than its budget
+    now allows, or the current restart began (a padded checkpoint can hold one at generation 0)
+    where the evaluations left cannot hold its λ."""
+    lam = popsize * 2**restart
+    steps = budget(lam)
+    used = before + nfev
+    spent = {"steps": (done, steps)}
+    if max_evals is not None:
+        spent["max_evals"] = (used, limit)
+    status = _driver.extended(checkpoint, status, spent, done < steps and used + lam <= limit)
+    recorded = np.asarray(recorded)
+    counts = np.bincount(recorded[recorded >= 0], minlength=restart)
+    for r in range(restart):
         allowed = budget(popsize * 2**r)
         if counts[r] > allowed:
             raise ValueError(
                 f"checkpoint {str(checkpoint)!r} has run {counts[r]} generations in restart {r}, "
                 f"more than steps={allowed}: pass steps >= {counts[r]} to resume it"
             )
-
-
-def _resumed_status(
-    checkpoint: str | Path,
-    status: int,
-    *,
-    done: int,
-    used: int,
-    lam: int,
-    steps: int,
-    limit: int,
-    max_evals: int | None,
-) -> int:
-    """The status to resume a checkpoint's run with under today's budget
-    (:func:`_driver.extended`): its current restart (of λ ``lam``, budget ``steps``) has run
-    ``done`` generations, all restarts ``used`` evaluations out of ``limit`` (``max_evals``,
-    None where no evaluation budget was given)."""
-    spent = {"steps": (done, steps)}
-    if max_evals is not None:
-        spent["max_evals"] = (used, limit)
-    return _driver.extended(checkpoint, status, spent, done < steps and used + lam <= limit)
+    if restart > 0 and before + lam > limit:
+        raise ValueError(
+            f"checkpoint {str(checkpoint)!r} has started restart {restart} (λ = {lam}) after "
+            f"{before} evaluations, which max_evals={limit} does not allow: pass "
+            f"max_evals >= {before + lam} to resume it"
+        )
+    return status
 
 
 def _initial(x0: jax.Array, sigma0: Any, popsize: int, *, traced: bool) -> CMAState:
