@@ -366,24 +366,22 @@ def test_ftarget_and_pytree_parameters():
 
 
 def test_ipop_restarts_find_the_global_minimum_of_rastrigin():
-    """n = 10, x0 ~ U[-4, 4]ⁿ, σ₀ = 2: restarts with doubling λ reach f < 1e-8 in most seeds."""
-    reached, popsizes = 0, set()
-    for seed in range(5):
-        x0 = np.random.default_rng(seed).uniform(-4, 4, 10)
-        r = cmaes.minimize(
-            rastrigin,
-            x0,
-            2.0,
-            key=jax.random.key(seed),
-            max_evals=300_000,
-            ftarget=1e-8,
-            restarts=8,
-        )
-        reached += r.status_name == "ftarget"
-        popsizes.update(r.popsizes)
-        assert np.all(np.diff(r.history.restart) >= 0)
-    assert reached >= 4
-    assert max(popsizes) > 10  # restarts did happen, with doubled populations
+    """n = 10, x0 ~ U[-4, 4]ⁿ, σ₀ = 2: restarts with doubling λ reach f < 1e-8 in most seeds.
+    The five seeds run as one batch (padded restarts, one program: a fifth of the time of five
+    runs of separate programs, which run the same restarts:
+    test_padded_restarts_run_what_separate_programs_run)."""
+    seeds = range(5)
+    x0 = np.stack([np.random.default_rng(seed).uniform(-4, 4, 10) for seed in seeds])
+    keys = jnp.stack([jax.random.key(seed) for seed in seeds])
+    r = cmaes.minimize(
+        rastrigin, x0, 2.0, key=keys, max_evals=300_000, ftarget=1e-8, restarts=8, batched=True
+    )
+    assert r.status_name.count("ftarget") >= 4
+    restarts = np.asarray(r.history.restart)
+    for row, generations in zip(restarts, np.asarray(r.nit), strict=True):
+        assert np.all(row[generations:] == -1)  # the history's rows after the run's end
+        assert np.all(np.diff(row[:generations]) >= 0)
+    assert restarts.max() > 0  # restarts did happen, with doubled populations
 
 
 @given(seed=st.integers(0, 2**31 - 1))
@@ -583,7 +581,7 @@ def test_ipop_restarts_inside_the_users_jit_run_padded():
 def test_batched_runs_on_several_cpu_devices_finish(tmp_path):
     """jaxlib 0.10's batched CPU eigh deadlocked a program partitioned over several host
     devices (16 runs at n = 40 on 2 devices hung); batched runs there decompose one matrix after
-    the other, and every run converges as a single run does."""
+    the other, and every run converges as a single run does (f from 40 to 1e-5–1e-4)."""
     script = textwrap.dedent(
         f"""
         import jax, jax.numpy as jnp, numpy as np
@@ -594,14 +592,13 @@ def test_batched_runs_on_several_cpu_devices_finish(tmp_path):
         def sphere(x):
             return jnp.sum(x**2)
         many = cmaes.minimize(sphere, x0, 0.5, key=keys, batched=True, max_evals=3000)
-        one = cmaes.minimize(sphere, x0[3], 0.5, key=keys[3], max_evals=3000)
-        np.save({str(tmp_path / "f.npy")!r}, np.append(np.asarray(many.fun), one.fun))
+        np.save({str(tmp_path / "f.npy")!r}, np.asarray(many.fun))
         """
     )
     env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=240)
     values = np.load(tmp_path / "f.npy")
-    # from f = 40 at the start to ~3e-5 in 3000 evaluations, the batch as the single run
+    # from f = 40 at the start to ~3e-5 in 3000 evaluations
     assert np.all(values < 1e-3) and np.all(values > 0)
 
 
