@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxmin import nn
 
@@ -28,6 +30,65 @@ def test_init_shapes_and_zeros():
     assert [p["W"].shape for p in params] == [(3, 5), (5, 1)]
     assert [p["b"].shape for p in params] == [(5,), (1,)]
     assert all(float(jnp.max(jnp.abs(leaf))) == 0.0 for leaf in jax.tree.leaves(params))
+
+
+def _jax_random_init(key, sizes, init, scale, dtype):
+    """init_mlp as jax.random draws each layer's shape (eagerly)."""
+    params = []
+    keys = jax.random.split(key, len(sizes) - 1)
+    for key_l, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True):
+        std = np.sqrt(nn.weight_variance(init, n_in, n_out, scale))
+        if init == "zeros":
+            w = jnp.zeros((n_in, n_out), dtype)
+        elif init.endswith("uniform"):
+            limit = float(np.sqrt(3.0) * std)
+            w = jax.random.uniform(key_l, (n_in, n_out), dtype, -limit, limit)
+        else:
+            w = float(std) * jax.random.normal(key_l, (n_in, n_out), dtype)
+        params.append({"W": w, "b": jnp.zeros(n_out, dtype)})
+    return params
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=2, max_size=3),
+    init=st.sampled_from(nn.INIT_NAMES),
+    dtype=st.sampled_from([jnp.float32, jnp.float64]),
+    raw_key=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+    rows=st.integers(1, 50),
+    rate=st.floats(0.0, 0.95),
+)
+def test_eager_draws_equal_jax_random_bit_for_bit(sizes, init, dtype, raw_key, seed, rows, rate):
+    """Called eagerly, init_mlp and dropout_masks cut their draws from longer flat ones of
+    shared programs: the numbers jax.random draws for each layer's shape, bit for bit."""
+    key = jax.random.PRNGKey(seed) if raw_key else jax.random.key(seed)
+    eager = nn.init_mlp(key, sizes, init=init, scale=0.7, dtype=dtype)
+    masks = nn.dropout_masks(key, sizes, rows, rate, dtype)
+    keep = 1.0 - rate
+    want_masks = [
+        jax.random.bernoulli(k, keep, (rows, n)).astype(dtype) / keep
+        for k, n in zip(jax.random.split(key, max(len(sizes) - 2, 1)), sizes[1:-1], strict=False)
+    ]
+    want = (_jax_random_init(key, sizes, init, 0.7, dtype), want_masks)
+    assert jax.tree.structure((eager, masks)) == jax.tree.structure(want)
+    for got, expected in zip(jax.tree.leaves((eager, masks)), jax.tree.leaves(want), strict=True):
+        assert isinstance(got, jax.Array) and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_eager_draws_of_a_similar_network_compile_nothing(compilations):
+    """Draws of similar sizes (up to the next power of two, at least 64 numbers) share one
+    program: a second network and its masks compile nothing."""
+    nn.init_mlp(jax.random.key(0), [3, 20, 6, 2])
+    nn.dropout_masks(jax.random.key(0), [3, 20, 6, 2], 100, 0.3)
+    _, compiled = compilations(
+        lambda: (
+            nn.init_mlp(jax.random.key(1), [3, 17, 6, 2]),
+            nn.dropout_masks(jax.random.key(1), [3, 17, 6, 2], 90, 0.2),
+        )
+    )
+    assert compiled == []
 
 
 def test_forward_is_the_layer_recursion():

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from .. import _checks
+from .. import _checks, _prefix_draws
 
 
 def check_rate(rate: float) -> float:
@@ -26,7 +26,10 @@ def dropout_masks(
     rate: float,
     dtype: jnp.dtype | None = None,
 ) -> list[jax.Array]:
-    """One ``(rows, n_l)`` mask per hidden layer of a network with widths ``sizes``.
+    """One ``(rows, n_l)`` mask per hidden layer of a network with widths ``sizes``: layer l's
+    ``jax.random.bernoulli(k_l, 1 − p, (rows, n_l)) / (1 − p)`` with k_l from
+    ``jax.random.split(key)``, called eagerly cut from shared programs as in
+    :func:`~jaxmin.nn.init_mlp`.
 
     **Arguments**
 
@@ -42,7 +45,14 @@ def dropout_masks(
     rate = check_rate(rate)
     hidden = tuple(sizes)[1:-1]
     keep = 1.0 - rate
+    dtype = jnp.zeros(0, dtype).dtype
+    keys = jax.random.split(key, max(len(hidden), 1))
+    if _prefix_draws.serves(key, dtype):  # eagerly: programs shared by similar sizes
+        masks = (
+            _prefix_draws.bernoulli(k, keep, (rows, n)) for k, n in zip(keys, hidden, strict=False)
+        )
+        return jax.device_put([mask.astype(dtype) / keep for mask in masks])
     return [
-        jax.random.bernoulli(k, keep, (rows, n)).astype(dtype or jnp.zeros(0).dtype) / keep
-        for k, n in zip(jax.random.split(key, max(len(hidden), 1)), hidden, strict=False)
+        jax.random.bernoulli(k, keep, (rows, n)).astype(dtype) / keep
+        for k, n in zip(keys, hidden, strict=False)
     ]

@@ -28,8 +28,9 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .. import _checks
+from .. import _checks, _prefix_draws
 
 INIT_NAMES: tuple[str, ...] = (
     "zeros",
@@ -74,6 +75,12 @@ def init_mlp(
 ) -> list[dict[str, jax.Array]]:
     """Parameters of a multilayer perceptron with layer widths ``sizes``.
 
+    The weights are ``jax.random``'s draws for each layer's shape from ``jax.random.split(key,
+    L)``, whether called eagerly or inside the caller's ``jit``/``vmap``. Called eagerly with a
+    Threefry key, the draws are cut from programs shared by all layers of similar size
+    (:mod:`jaxmin._prefix_draws`): a new network compiles nothing where its layers' sizes have
+    been drawn before (``jax.random`` compiles a program for every new shape, ~1 s a network).
+
     **Arguments**
 
     - ``key``: a JAX random key.
@@ -92,6 +99,9 @@ def init_mlp(
     _checks.one_of("init", init, INIT_NAMES)
     scale = _checks.positive("scale", scale)
     dtype = jnp.zeros(0, dtype).dtype
+    # Called eagerly, the draws come from programs shared by networks of similar sizes, cut and
+    # scaled on the host (the same numbers; jax.random compiles a program for every new shape).
+    xp, draws = (np, _prefix_draws) if _prefix_draws.serves(key, dtype) else (jnp, jax.random)
     params = []
     for key_l, n_in, n_out in zip(
         jax.random.split(key, len(sizes) - 1), sizes, sizes[1:], strict=False
@@ -99,11 +109,11 @@ def init_mlp(
         std = math.sqrt(weight_variance(init, n_in, n_out, scale))
         shape = (n_in, n_out)
         if init == "zeros":
-            w = jnp.zeros(shape, dtype)
+            w = xp.zeros(shape, dtype)
         elif init.endswith("uniform"):
             limit = math.sqrt(3.0) * std  # U(−l, l) has variance l²/3
-            w = jax.random.uniform(key_l, shape, dtype, -limit, limit)
+            w = draws.uniform(key_l, shape, dtype, -limit, limit)
         else:
-            w = std * jax.random.normal(key_l, shape, dtype)
-        params.append({"W": w, "b": jnp.zeros((n_out,), dtype)})
-    return params
+            w = std * draws.normal(key_l, shape, dtype)
+        params.append({"W": w, "b": xp.zeros((n_out,), dtype)})
+    return params if xp is jnp else jax.device_put(params)  # (no program per shape either)
