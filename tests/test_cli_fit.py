@@ -56,12 +56,12 @@ def test_fit_writes_report_band_replicas_and_figures(tmp_path, capsys, parton_pd
 
 
 def test_merge_of_replica_ranges_equals_one_run(tmp_path, capsys):
-    """Two replicas, merged from two ranges of one each (which share one compiled program)."""
+    """Four replicas, merged from two ranges of two each (which share one compiled program)."""
     whole, a, b, merged = (tmp_path / n for n in ("whole", "a", "b", "merged"))
-    two = ["--replicas", "2", "--epochs", "40"]
-    assert run(["fit", *two, "--out", str(whole)], capsys)[0] == 0
-    assert run(["fit", *two, "--replica-range", "0:1", "--out", str(a)], capsys)[0] == 0
-    assert run(["fit", *two, "--replica-range", "1:2", "--out", str(b)], capsys)[0] == 0
+    four = ["--replicas", "4", "--epochs", "40"]
+    assert run(["fit", *four, "--out", str(whole)], capsys)[0] == 0
+    assert run(["fit", *four, "--replica-range", "0:2", "--out", str(a)], capsys)[0] == 0
+    assert run(["fit", *four, "--replica-range", "2:4", "--out", str(b)], capsys)[0] == 0
     assert run(["fit", "merge", str(b), str(a), "--out", str(merged)], capsys)[0] == 0
     assert (merged / "band.csv").read_text() == (whole / "band.csv").read_text()
 

@@ -581,7 +581,7 @@ def test_ipop_restarts_inside_the_users_jit_run_padded():
 def test_batched_runs_on_several_cpu_devices_finish(tmp_path):
     """jaxlib 0.10's batched CPU eigh deadlocked a program partitioned over several host
     devices (16 runs at n = 40 on 2 devices hung); batched runs there decompose one matrix after
-    the other, and every run converges as a single run does (f from 40 to 1e-5–1e-4)."""
+    the other, and every run converges (f from 40 to 1e-5–1e-4, as a single run does)."""
     script = textwrap.dedent(
         f"""
         import jax, jax.numpy as jnp, numpy as np

@@ -4,8 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from jaxmin import nn
 
@@ -49,19 +47,25 @@ def _jax_random_init(key, sizes, init, scale, dtype):
     return params
 
 
-@settings(max_examples=4, deadline=None)
-@given(
-    sizes=st.lists(st.integers(1, 40), min_size=2, max_size=3),
-    init=st.sampled_from(nn.INIT_NAMES),
-    dtype=st.sampled_from([jnp.float32, jnp.float64]),
-    raw_key=st.booleans(),
-    seed=st.integers(0, 2**31 - 1),
-    rows=st.integers(1, 50),
-    rate=st.floats(0.0, 0.95),
+@pytest.mark.parametrize(
+    ("init", "dtype", "raw_key"),
+    [
+        ("normal", jnp.float32, True),
+        ("glorot_normal", jnp.float64, False),
+        ("glorot_uniform", jnp.float32, False),
+        ("he_normal", jnp.float32, True),
+        ("he_uniform", jnp.float64, True),
+        ("zeros", jnp.float64, False),
+    ],
 )
-def test_eager_draws_equal_jax_random_bit_for_bit(sizes, init, dtype, raw_key, seed, rows, rate):
+def test_eager_draws_equal_jax_random_bit_for_bit(init, dtype, raw_key):
     """Called eagerly, init_mlp and dropout_masks cut their draws from longer flat ones of
-    shared programs: the numbers jax.random draws for each layer's shape, bit for bit."""
+    shared programs: the numbers jax.random draws for each layer's shape, bit for bit (every
+    scheme, both float dtypes, typed and raw keys; widths across the 64-number smallest draw)."""
+    rng = np.random.default_rng(len(init) + 10 * raw_key)
+    sizes = tuple(int(n) for n in rng.integers(1, 70, size=rng.integers(2, 5)))
+    rows, rate = int(rng.integers(1, 50)), float(rng.uniform(0.0, 0.95))
+    seed = int(rng.integers(0, 2**31 - 1))
     key = jax.random.PRNGKey(seed) if raw_key else jax.random.key(seed)
     eager = nn.init_mlp(key, sizes, init=init, scale=0.7, dtype=dtype)
     masks = nn.dropout_masks(key, sizes, rows, rate, dtype)
@@ -75,6 +79,19 @@ def test_eager_draws_equal_jax_random_bit_for_bit(sizes, init, dtype, raw_key, s
     for got, expected in zip(jax.tree.leaves((eager, masks)), jax.tree.leaves(want), strict=True):
         assert isinstance(got, jax.Array) and got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+def test_eager_draws_follow_a_committed_key_and_check_their_sizes():
+    """As jax.random's draws: on the device a key is committed to (uncommitted otherwise); NumPy
+    integers as sizes and rows, and a negative row count refused."""
+    committed = jax.device_put(jax.random.key(0), jax.devices()[0])
+    for key, expected in ((committed, True), (jax.random.key(0), False)):
+        params = nn.init_mlp(key, [2, 3, 1])
+        masks = nn.dropout_masks(key, np.array([2, 3, 1]), np.int64(4), 0.3)
+        assert [m.shape for m in masks] == [(4, 3)]
+        assert all(leaf.committed == expected for leaf in jax.tree.leaves((params, masks)))
+    with pytest.raises(ValueError, match="rows must be an integer >= 0"):
+        nn.dropout_masks(committed, [2, 1, 1], -1, 0.3)
 
 
 def test_eager_draws_of_a_similar_network_compile_nothing(compilations):

@@ -23,13 +23,19 @@ SMALLEST = 64
 """The smallest flat draw: shapes of up to 64 numbers share one program."""
 
 
-def serves(key: Any, dtype: Any) -> bool:
+LARGEST = 1 << 22
+"""The largest draw served (4M numbers): beyond it the draw itself, and the copies to the host
+and back, outweigh a compilation."""
+
+
+def serves(key: Any, dtype: Any, largest: int) -> bool:
     """Whether draws of ``key`` are prefixes of longer flat draws: a concrete Threefry key (typed,
     or a raw ``uint32[2]`` of the default implementation) under the partitionable layout, for
-    numbers of ``dtype`` float32 or float64 (whose arithmetic NumPy does as XLA does)."""
+    numbers of ``dtype`` float32 or float64 (whose arithmetic NumPy does as XLA does), and
+    draws of at most ``largest`` ≤ :data:`LARGEST` numbers each."""
     if isinstance(key, jax.core.Tracer) or not jax.config.jax_threefry_partitionable:
         return False
-    if np.dtype(dtype) not in (np.float32, np.float64):
+    if np.dtype(dtype) not in (np.float32, np.float64) or largest > LARGEST:
         return False
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key.ndim == 0 and str(jax.random.key_impl(key)) == "threefry2x32"
@@ -59,6 +65,13 @@ def bernoulli(key: jax.Array, p: float, shape: tuple[int, ...]) -> np.ndarray:
     program in JAX's default float, the dtype jax.random draws in for a Python float)."""
     dtype = jax.dtypes.canonicalize_dtype(np.float64)
     return _prefix("bernoulli", key, shape, dtype, np.asarray(p, dtype))
+
+
+def to_device(tree: Any, key: Any) -> Any:
+    """Host arrays as JAX arrays, without a program per shape (``jnp.asarray`` compiles one):
+    on the key's device where the key is committed to one, as jax.random's draws would be."""
+    committed = getattr(key, "committed", False)
+    return jax.device_put(tree, key.sharding if committed else None)
 
 
 def _prefix(draw: str, key: jax.Array, shape: tuple[int, ...], dtype: Any, *params) -> np.ndarray:

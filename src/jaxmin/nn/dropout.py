@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import _checks, _prefix_draws
+from .initializers import check_sizes
 
 
 def check_rate(rate: float) -> float:
@@ -43,15 +44,17 @@ def dropout_masks(
     :func:`~jaxmin.nn.backprop` and :func:`~jaxmin.nn.forward`.
     """
     rate = check_rate(rate)
-    hidden = tuple(sizes)[1:-1]
+    hidden = check_sizes(tuple(sizes))[1:-1]
+    rows = _checks.integer_at_least("rows", rows, 0)
     keep = 1.0 - rate
     dtype = jnp.zeros(0, dtype).dtype
     keys = jax.random.split(key, max(len(hidden), 1))
-    if _prefix_draws.serves(key, dtype):  # eagerly: programs shared by similar sizes
+    if _prefix_draws.serves(key, dtype, rows * max(hidden, default=0)):
+        # eagerly: programs shared by similar sizes (see init_mlp)
         masks = (
             _prefix_draws.bernoulli(k, keep, (rows, n)) for k, n in zip(keys, hidden, strict=False)
         )
-        return jax.device_put([mask.astype(dtype) / keep for mask in masks])
+        return _prefix_draws.to_device([mask.astype(dtype) / keep for mask in masks], key)
     return [
         jax.random.bernoulli(k, keep, (rows, n)).astype(dtype) / keep
         for k, n in zip(keys, hidden, strict=False)

@@ -78,8 +78,9 @@ def init_mlp(
     The weights are ``jax.random``'s draws for each layer's shape from ``jax.random.split(key,
     L)``, whether called eagerly or inside the caller's ``jit``/``vmap``. Called eagerly with a
     Threefry key, the draws are cut from programs shared by all layers of similar size
-    (:mod:`jaxmin._prefix_draws`): a new network compiles nothing where its layers' sizes have
-    been drawn before (``jax.random`` compiles a program for every new shape, ~1 s a network).
+    (:mod:`jaxmin._prefix_draws`): a new network compiles nothing where its depth and its
+    layers' sizes have been drawn before (``jax.random`` compiles a program for every new
+    shape, ~1 s a network on a CPU).
 
     **Arguments**
 
@@ -101,7 +102,9 @@ def init_mlp(
     dtype = jnp.zeros(0, dtype).dtype
     # Called eagerly, the draws come from programs shared by networks of similar sizes, cut and
     # scaled on the host (the same numbers; jax.random compiles a program for every new shape).
-    xp, draws = (np, _prefix_draws) if _prefix_draws.serves(key, dtype) else (jnp, jax.random)
+    largest = max(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:], strict=False))
+    fast = _prefix_draws.serves(key, dtype, largest)
+    xp, draws = (np, _prefix_draws) if fast else (jnp, jax.random)
     params = []
     for key_l, n_in, n_out in zip(
         jax.random.split(key, len(sizes) - 1), sizes, sizes[1:], strict=False
@@ -116,4 +119,4 @@ def init_mlp(
         else:
             w = std * draws.normal(key_l, shape, dtype)
         params.append({"W": w, "b": xp.zeros((n_out,), dtype)})
-    return params if xp is jnp else jax.device_put(params)  # (no program per shape either)
+    return _prefix_draws.to_device(params, key) if fast else params
