@@ -4,6 +4,7 @@ import collections
 import functools
 import math
 
+import _tracing
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -292,9 +293,6 @@ def test_ga_inside_the_users_jit_and_vmap():
                 assert getattr(got, field).dtype == getattr(one, field).dtype == jnp.int32
 
 
-POPULATION_TRACES = []
-
-
 def test_population_methods_take_data_as_args_without_new_programs():
     """cmaes.minimize and ga.minimize: data through args (traced), programs keyed by the
     content of fun: new data or a fresh closure of the same code compiles nothing, and a jit over
@@ -302,7 +300,7 @@ def test_population_methods_take_data_as_args_without_new_programs():
 
     def make():
         def shifted(x, centre):
-            POPULATION_TRACES.append(1)
+            _tracing.count("population")
             return jnp.sum((x - centre) ** 2)
 
         return shifted
@@ -321,11 +319,10 @@ def test_population_methods_take_data_as_args_without_new_programs():
             mutation_scale=lambda g: 0.3 * 0.97**g,
         ),
     ):
-        POPULATION_TRACES.clear()
         first = run(make(), jnp.array([1.0, -2.0, 0.5]))
-        traced = len(POPULATION_TRACES)
+        traced = _tracing.COUNTS["population"]
         second = run(make(), jnp.array([-1.0, 0.0, 2.0]))
-        assert len(POPULATION_TRACES) == traced
+        assert _tracing.COUNTS["population"] == traced
         np.testing.assert_allclose(first.x, [1.0, -2.0, 0.5], atol=0.05)
         np.testing.assert_allclose(second.x, [-1.0, 0.0, 2.0], atol=0.05)
         # jit over the data alone (x0 and key concrete): the run is traced, the same run

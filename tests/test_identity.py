@@ -169,3 +169,74 @@ def test_bound_methods_differ_by_their_instance_and_minimize_keeps_them_apart():
     key = content_key(swapped)
     swapped.__class__ = type("Other", (Quadratic,), {})
     assert content_key(swapped) != key
+
+
+TARGET = np.array([1.0, 2.0])
+WEIGHT = 1.0
+
+
+def _weighted(x):
+    return WEIGHT * (x - TARGET)
+
+
+def _objective_reading_globals(x):
+    return jnp.sum(_weighted(x) ** 2)
+
+
+def test_a_rebound_global_is_a_new_objective_and_an_equal_one_compiles_nothing(compilations):
+    """The globals an objective reads — data, and functions of its module (followed) — enter its
+    fingerprint: rebinding one between calls (a notebook cell) runs the new objective, where
+    the program compiled for the old values returned the old minimum."""
+    global TARGET, WEIGHT, _weighted
+
+    def run():
+        return minimize(_objective_reading_globals, jnp.zeros(2), optim.gd(0.1), steps=300)
+
+    try:
+        np.testing.assert_allclose(run().x, [1.0, 2.0], atol=1e-6)
+        TARGET = np.array([5.0, -3.0])
+        np.testing.assert_allclose(run().x, [5.0, -3.0], atol=1e-6)
+        TARGET = np.array([5.0, -3.0])  # an equal array: the same program
+        assert compilations(run)[1] == []
+        WEIGHT = 0.0  # a number read by a helper of the same module
+        np.testing.assert_array_equal(run().x, [0.0, 0.0])
+        _weighted = lambda x: x + 1.0  # noqa: E731 - a helper redefined
+        np.testing.assert_allclose(run().x, [-1.0, -1.0], atol=1e-6)
+    finally:
+        TARGET, WEIGHT = np.array([1.0, 2.0]), 1.0
+        _weighted = _weighted_original
+
+
+_weighted_original = _weighted
+
+
+def _reads_libraries(x):
+    return jnp.sum(np.float64(2.0) * x) + len(minimize.__name__) + float(optax.sgd is not None)
+
+
+def test_library_globals_are_known_by_name():
+    """Modules, classes, builtins and functions of other modules are known by name, not
+    followed: a function's fingerprint does not hash the libraries it calls."""
+    from jaxmin._identity import _read_globals
+
+    assert _read_globals(_reads_libraries) == {}
+    assert set(_read_globals(_objective_reading_globals)) == {"_weighted"}
+    assert set(_read_globals(_weighted)) == {"WEIGHT", "TARGET"}
+
+
+@jax.jit
+def _jitted_helper(x):
+    return x**2
+
+
+def _reads_a_jitted_helper(x):
+    return jnp.sum(_jitted_helper(x))
+
+
+def test_a_decorated_global_is_known_by_the_function_it_wraps():
+    """A jitted helper enters by the function it wraps (the jit wrapper's own settings are not
+    hashed at every call)."""
+    from jaxmin._identity import _read_globals
+
+    assert _read_globals(_reads_a_jitted_helper) == {"_jitted_helper": _jitted_helper.__wrapped__}
+    assert content_key(_reads_a_jitted_helper) == fingerprint(_reads_a_jitted_helper)

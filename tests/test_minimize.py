@@ -3,6 +3,7 @@
 import importlib
 import weakref
 
+import _tracing
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -80,37 +81,27 @@ def test_a_traced_non_finite_start_ends_diverged_instead_of_raising():
     assert result.status_name == "diverged" and int(result.nit) == 0
 
 
-TRACES = []
-"""Appended to while JAX traces a test's loss (a global: closures see it by name only)."""
-
-
 def test_a_new_closure_of_the_same_code_compiles_nothing():
-    traces = TRACES
-    traces.clear()
-
     def make_loss(scale):
         def loss(x):
-            TRACES.append(1)  # runs only while JAX traces the function
+            _tracing.count("closure")  # runs only while JAX traces the function
             return scale * jnp.sum((x - 1.0) ** 2)
 
         return loss
 
     x0 = jnp.zeros(3)
     first = minimize(make_loss(2.0), x0, optim.gd(0.1), steps=20)
-    traced = len(traces)
+    traced = _tracing.COUNTS["closure"]
     again = minimize(make_loss(2.0), x0, optim.gd(0.1), steps=20)  # fresh closure, fresh rule
-    assert len(traces) == traced
+    assert _tracing.COUNTS["closure"] == traced
     np.testing.assert_array_equal(first.x, again.x)
     minimize(make_loss(3.0), x0, optim.gd(0.1), steps=20)  # other values: a new program
-    assert len(traces) > traced
+    assert _tracing.COUNTS["closure"] > traced
 
 
 def test_args_pass_data_without_a_new_program():
-    traces = TRACES
-    traces.clear()
-
     def residuals(x, data, weights):
-        TRACES.append(1)
+        _tracing.count("residuals")
         return jnp.sum(weights * (data - x) ** 2)
 
     x0 = jnp.zeros(4)
@@ -119,7 +110,8 @@ def test_args_pass_data_without_a_new_program():
         data = jnp.asarray(np.random.default_rng(seed).normal(size=4))
         result = minimize(residuals, x0, optim.gd(0.25), steps=100, args=(data, weights), gtol=None)
         np.testing.assert_allclose(result.x, data, rtol=1e-10)
-    assert len(traces) <= 3  # the loss is traced while compiling the first program only
+    # the loss is traced while compiling the first program only
+    assert _tracing.COUNTS["residuals"] <= 3
     many = minimize(
         residuals,
         jnp.zeros((5, 4)),

@@ -2,6 +2,7 @@
 
 import functools
 
+import _tracing
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -307,20 +308,15 @@ def test_bad_objectives_and_starts_raise_clear_errors():
         newton(residuals, jnp.zeros(2), method="gauss-newton", covariance=-np.eye(2))
 
 
-NEWTON_TRACES = []
-"""Appended to while JAX traces a test's function (a global: closures see it by name only)."""
-
-
 @pytest.mark.parametrize("method", ["newton", "damped", "newton-cg", "gauss-newton"])
 def test_newton_inside_the_users_jit_and_vmap_with_args(method):
     """Every method: the same numbers inside jit and vmap as called directly; data as args;
     a fresh closure of the same code compiles nothing."""
-    NEWTON_TRACES.clear()
     x = jnp.linspace(0.0, 1.0, 8)
 
     def make(scale):
         def model(theta, data):
-            NEWTON_TRACES.append(1)
+            _tracing.count(f"newton {method}")
             residuals = scale * (theta[0] * jnp.exp(theta[1] * x) - data)
             return residuals if method == "gauss-newton" else 0.5 * jnp.sum(residuals**2)
 
@@ -333,9 +329,9 @@ def test_newton_inside_the_users_jit_and_vmap_with_args(method):
 
     starts = jnp.array([[1.5, -0.5], [2.5, -1.0]])
     direct = [solve(x0, data) for x0 in starts]
-    traced = len(NEWTON_TRACES)
+    traced = _tracing.COUNTS[f"newton {method}"]
     solve(starts[0], data + 0.0)  # a fresh closure and new data of the same shapes
-    assert len(NEWTON_TRACES) == traced
+    assert _tracing.COUNTS[f"newton {method}"] == traced
     jitted = jax.jit(solve)(starts[1], data)
     vmapped = jax.vmap(solve, in_axes=(0, None))(starts, data)
     for i, one in enumerate(direct):

@@ -2,15 +2,17 @@
 
 ``fingerprint(obj)`` is a SHA-256 digest of ``obj``'s content: arrays by dtype, shape and bytes;
 numbers, strings and containers by value; a function by its code (bytecode, constants, names),
-its defaults and the values it closes over (globals by name only), a bound method by its function
-and its instance, so ``adam(1e-2)`` and ``adam(0.5)`` differ while two closures of the same code
-over equal values agree; other objects by their type and attributes. Checkpoints use it to
-refuse resuming another run.
+its defaults, the values it closes over and the globals it reads (see :func:`_read_globals`), a
+bound method by its function and its instance, so ``adam(1e-2)`` and ``adam(0.5)`` differ while
+two closures of the same code over equal values agree, and an objective that reads a module's
+``target`` array is another objective once ``target`` is rebound; other objects by their type
+and attributes. Checkpoints use it to refuse resuming another run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import dis
 import functools
 import hashlib
 import operator
@@ -95,6 +97,7 @@ def _held_by(part: Any) -> Any:
             part.__defaults__,
             part.__kwdefaults__,
             *map(_cell, part.__closure__ or ()),
+            *_read_globals(part).values(),
         )
     if isinstance(part, list):
         return part
@@ -177,6 +180,7 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
         _feed(digest, obj.__kwdefaults__, seen)
         cells = obj.__closure__ or ()
         _feed(digest, [_cell(cell) for cell in cells], seen)
+        _feed(digest, _read_globals(obj), seen)
     elif isinstance(obj, types.BuiltinFunctionType | types.ModuleType | type):
         digest.update(
             f"{type(obj).__name__}:{getattr(obj, '__qualname__', obj.__name__)};".encode()
@@ -199,6 +203,67 @@ def _feed_code(digest: Any, code: types.CodeType, seen: dict[int, Any]) -> None:
             _feed_code(digest, const, seen)
         else:
             _feed(digest, const, seen)
+
+
+def _read_globals(function: types.FunctionType) -> dict[str, Any]:
+    """The globals ``function`` reads whose values enter its fingerprint, by name: data
+    (numbers, strings, arrays, containers and other objects by content) and functions of its
+    own module (followed as any function is: a helper redefined in a notebook is new code).
+    Modules, classes, builtins and functions of other modules are known by their names in the
+    code, as before: a library's functions do not change under a running program, and following
+    them would hash much of the library at every call."""
+    namespace = function.__globals__
+    read = {}
+    for name in _global_names(function.__code__):
+        value = namespace.get(name, _MISSING)
+        if value is _MISSING or isinstance(value, _NAMED):
+            continue
+        value = _unwrapped(value)
+        if type(value) is types.FunctionType and value.__module__ != function.__module__:
+            continue
+        read[name] = value
+    return read
+
+
+def _unwrapped(value: Any) -> Any:
+    """The function a decorated global wraps (``jax.jit``, ``functools.lru_cache``, anything
+    made with ``functools.wraps``): its code is what the global computes, where the wrapper's
+    own attributes (a jit's compilation settings) would be hashed at every call."""
+    for _ in range(8):
+        try:
+            wrapped = getattr(value, "__wrapped__", None)
+        except Exception:  # an object whose attribute look-up raises: taken as it is
+            return value
+        if not callable(wrapped):
+            return value
+        value = wrapped
+    return value
+
+
+_MISSING = object()
+_NAMED = (types.ModuleType, type, types.BuiltinFunctionType, functools.partial, types.MethodType)
+"""Globals known by name: modules, classes, builtins, and partials and bound methods (mostly a
+library's, such as ``jnp.sum`` bound to a module object)."""
+
+
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """The names ``code`` (and the code nested in it: lambdas, comprehensions) loads as
+    globals, remembered by the code object's identity (hashing a code object reads its
+    bytecode)."""
+    known = _GLOBAL_NAMES.get(id(code))
+    if known is not None and known[0] is code:
+        return known[1]
+    names = {op.argval for op in dis.get_instructions(code) if op.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names.update(_global_names(const))
+    if len(_GLOBAL_NAMES) >= _REMEMBER_MOST * 16:
+        del _GLOBAL_NAMES[next(iter(_GLOBAL_NAMES))]
+    _GLOBAL_NAMES[id(code)] = (code, tuple(sorted(names)))
+    return _GLOBAL_NAMES[id(code)][1]
+
+
+_GLOBAL_NAMES: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}
 
 
 def _cell(cell: types.CellType) -> Any:

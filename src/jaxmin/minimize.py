@@ -121,9 +121,11 @@ def minimize(
     ``minimize`` composes with the user's ``jax.jit``, ``jax.vmap`` and ``jax.grad``-free
     transformations: settings are checked eagerly, values only where they are known (a traced
     non-finite start ends with status ``diverged``). Programs are cached by the content of
-    ``fun`` and ``optimizer`` (their code and the values they close over) and by shapes, so a
-    fresh closure of the same code or a fresh ``optim.gd(0.1)`` compiles nothing; pass data
-    through ``args`` rather than closing over it, so that new data needs no new program.
+    ``fun`` and ``optimizer`` (their code, the values they close over and the module globals
+    they read: data, and helper functions of their module) and by shapes, so a fresh closure of
+    the same code or a fresh ``optim.gd(0.1)`` compiles nothing, and a global ``target``
+    rebound between calls gives the new objective; pass data through ``args`` rather than
+    closing over it, so that new data needs no new program.
 
     **Arguments**
 
