@@ -2,6 +2,10 @@
 shows."""
 
 import functools
+import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -215,13 +219,97 @@ def _reads_libraries(x):
 
 
 def test_library_globals_are_known_by_name():
-    """Modules, classes, builtins and functions of other modules are known by name, not
-    followed: a function's fingerprint does not hash the libraries it calls."""
-    from jaxmin._identity import _read_globals
+    """Modules, classes, builtins and top-level functions of other modules enter by their
+    names, not followed: a function's fingerprint does not hash the libraries it calls."""
+    from jaxmin._identity import _Named, _read_globals
 
-    assert _read_globals(_reads_libraries) == {}
-    assert set(_read_globals(_objective_reading_globals)) == {"_weighted"}
+    read = _read_globals(_reads_libraries)
+    assert set(read) == {"jnp", "np", "minimize", "optax"}
+    assert all(isinstance(value, _Named) for value in read.values())
+    assert set(_read_globals(_objective_reading_globals)) == {"_weighted", "jnp"}
     assert set(_read_globals(_weighted)) == {"WEIGHT", "TARGET"}
+
+
+ACTIVATION = jnp.sin
+PART = functools.partial(lambda x, target: jnp.sum((x - target) ** 2), target=1.0)
+
+
+def _scaled(factor):
+    def decorate(fun):
+        @functools.wraps(fun)
+        def wrapper(x):
+            return factor * fun(x)
+
+        return wrapper
+
+    return decorate
+
+
+def _base(x):
+    return jnp.sum(jnp.cos(x))
+
+
+DERIVED = jax.grad(_base)
+
+
+def _reads_rebindable(x):
+    return jnp.sum(ACTIVATION(x)) + PART(x) + jnp.sum(DERIVED(x))
+
+
+def test_rebinding_a_library_function_a_partial_or_a_transformed_function_is_seen():
+    """What a global holds is seen however it is known: ``jnp.sin`` rebound to ``jnp.cos``
+    (by name), a partial with other arguments, ``jax.grad(f)`` against ``jax.grad(g)`` and a
+    decorator's closed-over factor (by content)."""
+    global ACTIVATION, PART, DERIVED
+    keep = ACTIVATION, PART, DERIVED
+    try:
+        seen = {fingerprint(_reads_rebindable)}
+        for name, value in (
+            ("ACTIVATION", jnp.cos),
+            ("PART", functools.partial(PART.func, target=2.0)),
+            ("DERIVED", jax.grad(lambda x: jnp.sum(x**3))),
+            ("DERIVED", _scaled(1.0)(_base)),
+            ("DERIVED", _scaled(4.0)(_base)),
+        ):
+            globals()[name] = value
+            seen.add(fingerprint(_reads_rebindable))
+        assert len(seen) == 6
+    finally:
+        ACTIVATION, PART, DERIVED = keep
+
+
+def test_fingerprints_of_globals_agree_between_processes():
+    """A global set (its order depends on the hash seed), a random generator and a logger (reprs
+    holding addresses, state) enter in a way two processes agree on: a checkpoint written by
+    one is resumed by the other."""
+    script = textwrap.dedent(
+        """
+        import logging
+        import numpy as np
+        from jaxmin._identity import fingerprint
+
+        NAMES = {"alpha", "beta", "gamma", "delta"}
+        RNG = np.random.default_rng(0)
+        LOG = logging.getLogger("jaxmin.test")
+
+        def f(x):
+            LOG.debug("tracing")
+            return x * len(NAMES) + RNG.bit_generator.state["state"]["inc"] * 0
+
+        print(fingerprint(f))
+        """
+    )
+    printed = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env=os.environ | {"PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(printed) == 1
 
 
 @jax.jit
@@ -238,5 +326,5 @@ def test_a_decorated_global_is_known_by_the_function_it_wraps():
     hashed at every call)."""
     from jaxmin._identity import _read_globals
 
-    assert _read_globals(_reads_a_jitted_helper) == {"_jitted_helper": _jitted_helper.__wrapped__}
+    assert _read_globals(_reads_a_jitted_helper)["_jitted_helper"] is _jitted_helper.__wrapped__
     assert content_key(_reads_a_jitted_helper) == fingerprint(_reads_a_jitted_helper)

@@ -48,8 +48,8 @@ def content_key(obj: Any) -> str:
     """``fingerprint(obj)``, remembered while ``obj`` is built from the very same objects.
 
     What a function, partial or container is built from (code, defaults, closed-over values,
-    items and attributes, recursively) is compared by identity with what it held at the last
-    call; where some part can change in place unseen (a NumPy array, an object without a
+    globals read, items and attributes, recursively) is compared by identity with what it held
+    at the last call; where some part can change in place unseen (a NumPy array, an object without a
     ``__dict__``), the fingerprint is computed afresh. Only the parts that can change in place
     (functions, lists, dicts, partials, objects with attributes) are read again: a tuple, code
     or number is the same object as long as what holds it is. A repeated call with the same
@@ -87,17 +87,24 @@ def _holdings(mutable: list) -> list:
     return held
 
 
-def _held_by(part: Any) -> Any:
-    """What a part that can change in place holds: a function its code, defaults and
-    closed-over values; a list its items; a dict its keys and values; a partial its function
-    and arguments; an object its type and attributes."""
+def _held_by(part: Any, *, globals_as_read: bool = False) -> Any:
+    """What a part that can change in place holds: a function its code, defaults,
+    closed-over values and the values of the globals it loads (as bound: a rebinding is a
+    change; with ``globals_as_read``, as :func:`_read_globals` takes them, for walking through
+    what the fingerprint follows); a list its items; a dict its keys and values; a partial its
+    function and arguments; an object its type and attributes."""
     if type(part) is types.FunctionType:
+        if globals_as_read:
+            read = _read_globals(part).values()
+        else:
+            namespace = part.__globals__
+            read = [namespace.get(name, _MISSING) for name in _global_names(part.__code__)]
         return (
             part.__code__,
             part.__defaults__,
             part.__kwdefaults__,
             *map(_cell, part.__closure__ or ()),
-            *_read_globals(part).values(),
+            *read,
         )
     if isinstance(part, list):
         return part
@@ -116,7 +123,7 @@ def _mutable_parts(obj: Any) -> list | None:
     while stack:
         obj = stack.pop()
         kind = type(obj)
-        if kind in _ATOM_TYPES or id(obj) in seen:
+        if kind in _ATOM_TYPES or kind is _Named or id(obj) in seen:
             continue
         if kind is not types.FunctionType and isinstance(obj, _ATOMS):
             continue
@@ -131,7 +138,7 @@ def _mutable_parts(obj: Any) -> list | None:
             or (hasattr(obj, "__dict__") and not isinstance(obj, np.ndarray))
         ):
             mutable.append(obj)
-            stack += _held_by(obj)
+            stack += _held_by(obj, globals_as_read=True)
         else:
             return None
     return mutable
@@ -152,6 +159,9 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
         digest.update(f"array:{array.dtype}:{array.shape};".encode())
         digest.update(np.ascontiguousarray(array).tobytes())
         return
+    if isinstance(obj, _Named):
+        digest.update(f"named:{obj.name};".encode())
+        return
     if id(obj) in seen:
         digest.update(b"cycle;")
         return
@@ -160,6 +170,10 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
         digest.update(f"{type(obj).__name__}[{len(obj)}];".encode())
         for item in obj:
             _feed(digest, item, seen)
+    elif isinstance(obj, set | frozenset):  # in an order that no hash seed changes
+        digest.update(f"{type(obj).__name__}[{len(obj)}];".encode())
+        for item in sorted(map(fingerprint, obj)):
+            digest.update(item.encode())
     elif isinstance(obj, dict):
         digest.update(f"dict[{len(obj)}];".encode())
         for key in sorted(obj, key=repr):
@@ -180,7 +194,9 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
         _feed(digest, obj.__kwdefaults__, seen)
         cells = obj.__closure__ or ()
         _feed(digest, [_cell(cell) for cell in cells], seen)
-        _feed(digest, _read_globals(obj), seen)
+        read = _read_globals(obj)
+        if read:  # (a function that reads none keeps the fingerprint it had before globals)
+            _feed(digest, read, seen)
     elif isinstance(obj, types.BuiltinFunctionType | types.ModuleType | type):
         digest.update(
             f"{type(obj).__name__}:{getattr(obj, '__qualname__', obj.__name__)};".encode()
@@ -206,44 +222,89 @@ def _feed_code(digest: Any, code: types.CodeType, seen: dict[int, Any]) -> None:
 
 
 def _read_globals(function: types.FunctionType) -> dict[str, Any]:
-    """The globals ``function`` reads whose values enter its fingerprint, by name: data
-    (numbers, strings, arrays, containers and other objects by content) and functions of its
-    own module (followed as any function is: a helper redefined in a notebook is new code).
-    Modules, classes, builtins and functions of other modules are known by their names in the
-    code, as before: a library's functions do not change under a running program, and following
-    them would hash much of the library at every call."""
+    """The globals ``function`` loads, by name, as they enter its fingerprint (empty where it
+    loads none that are bound: builtins are left out).
+
+    Data — numbers, strings, arrays, containers, dataclasses, partials and objects of classes
+    from ``function``'s own module — enter by content, as do functions of its module and
+    closures (followed in turn: a helper redefined in a notebook is new code, ``jax.grad(f)``
+    is f's gradient). The rest is known by what it is, a :class:`_Named`: modules, classes,
+    builtins and top-level functions of other modules by their qualified names, other objects
+    (loggers, random generators) and bound methods of them by their type's, so that rebinding
+    ``act = jnp.sin`` to ``jnp.cos`` is seen while a library's code and state are not hashed
+    at every call (nor a memory address, which would differ between the processes that write
+    and resume a checkpoint). A ``jax.jit`` or ``functools.lru_cache`` wrapper is the function
+    it wraps. Attributes read from a module or class (``mydata.TARGET``) are not followed."""
     namespace = function.__globals__
     read = {}
     for name in _global_names(function.__code__):
         value = namespace.get(name, _MISSING)
-        if value is _MISSING or isinstance(value, _NAMED):
-            continue
-        value = _unwrapped(value)
-        if type(value) is types.FunctionType and value.__module__ != function.__module__:
-            continue
-        read[name] = value
+        if value is not _MISSING:
+            read[name] = _as_read(value, function.__module__)
     return read
 
 
-def _unwrapped(value: Any) -> Any:
-    """The function a decorated global wraps (``jax.jit``, ``functools.lru_cache``, anything
-    made with ``functools.wraps``): its code is what the global computes, where the wrapper's
-    own attributes (a jit's compilation settings) would be hashed at every call."""
-    for _ in range(8):
-        try:
-            wrapped = getattr(value, "__wrapped__", None)
-        except Exception:  # an object whose attribute look-up raises: taken as it is
+def _as_read(value: Any, module: str) -> Any:
+    """A global's value as :func:`_read_globals` takes it (see there)."""
+    if type(value).__name__ in _TRANSPARENT and callable(getattr(value, "__wrapped__", None)):
+        value = value.__wrapped__
+    kind = type(value)
+    if isinstance(value, types.ModuleType):
+        return _named(value, f"module:{value.__name__}")
+    if isinstance(value, type | types.BuiltinFunctionType):
+        return _named(value, f"{kind.__name__}:{_qualified(value)}")
+    if isinstance(value, _DATA):
+        return value
+    if kind is types.FunctionType:
+        if value.__module__ == module or value.__closure__:
             return value
-        if not callable(wrapped):
+        return _named(value, f"function:{_qualified(value)}")
+    if isinstance(value, types.MethodType):
+        owner = type(value.__self__)
+        if owner.__module__ == module:
             return value
-        value = wrapped
-    return value
+        return _named(value, f"method:{_qualified(owner)}.{value.__name__}")
+    if dataclasses.is_dataclass(value) or kind.__module__ == module:
+        return value
+    return _named(value, f"object:{_qualified(kind)}:{getattr(value, '__name__', '')}")
+
+
+def _qualified(obj: Any) -> str:
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?")
+    return f"{getattr(obj, '__module__', None)}.{name}"
 
 
 _MISSING = object()
-_NAMED = (types.ModuleType, type, types.BuiltinFunctionType, functools.partial, types.MethodType)
-"""Globals known by name: modules, classes, builtins, and partials and bound methods (mostly a
-library's, such as ``jnp.sum`` bound to a module object)."""
+_DATA = (
+    type(None), bool, int, float, complex, str, bytes, np.ndarray, np.generic, jax.Array,
+    tuple, list, dict, set, frozenset, functools.partial,
+)  # fmt: skip
+_TRANSPARENT = frozenset(("PjitFunction", "_lru_cache_wrapper"))
+"""The wrappers whose function computes what they do (``jax.jit``, ``functools.lru_cache``)."""
+
+
+class _Named:
+    """A global known by what it is (:func:`_read_globals`): the same object for the same
+    value, so that :func:`content_key`'s memo sees no change while the global is not
+    rebound."""
+
+    __slots__ = ("value", "name")
+
+    def __init__(self, value: Any, name: str) -> None:
+        self.value, self.name = value, name
+
+
+_NAMES: dict[int, _Named] = {}
+
+
+def _named(value: Any, name: str) -> _Named:
+    known = _NAMES.get(id(value))
+    if known is not None and known.value is value:
+        return known
+    if len(_NAMES) >= _REMEMBER_MOST * 16:
+        del _NAMES[next(iter(_NAMES))]
+    named = _NAMES[id(value)] = _Named(value, name)
+    return named
 
 
 def _global_names(code: types.CodeType) -> tuple[str, ...]:
@@ -257,10 +318,11 @@ def _global_names(code: types.CodeType) -> tuple[str, ...]:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names.update(_global_names(const))
+    found = tuple(sorted(names))
     if len(_GLOBAL_NAMES) >= _REMEMBER_MOST * 16:
-        del _GLOBAL_NAMES[next(iter(_GLOBAL_NAMES))]
-    _GLOBAL_NAMES[id(code)] = (code, tuple(sorted(names)))
-    return _GLOBAL_NAMES[id(code)][1]
+        _GLOBAL_NAMES.pop(next(iter(_GLOBAL_NAMES), None), None)
+    _GLOBAL_NAMES[id(code)] = (code, found)
+    return found
 
 
 _GLOBAL_NAMES: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}

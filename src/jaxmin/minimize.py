@@ -122,10 +122,11 @@ def minimize(
     transformations: settings are checked eagerly, values only where they are known (a traced
     non-finite start ends with status ``diverged``). Programs are cached by the content of
     ``fun`` and ``optimizer`` (their code, the values they close over and the module globals
-    they read: data, and helper functions of their module) and by shapes, so a fresh closure of
-    the same code or a fresh ``optim.gd(0.1)`` compiles nothing, and a global ``target``
-    rebound between calls gives the new objective; pass data through ``args`` rather than
-    closing over it, so that new data needs no new program.
+    they read: data by value, helper functions of their module followed, library functions by
+    name; docs/conventions.md) and by shapes, so a fresh closure of the same code or a fresh
+    ``optim.gd(0.1)`` compiles nothing, and a global ``target`` rebound between calls gives the
+    new objective; pass data through ``args`` rather than closing over it, so that new data
+    needs no new program.
 
     **Arguments**
 

@@ -259,8 +259,8 @@ def compiled_rule(
     of :func:`prepare`); inside the caller's ``jit`` it is part of the caller's program. The
     loss's functions are static arguments keyed by their content
     (:class:`~jaxmin._identity.ByContent`: a fresh ``nn.custom(lambda …)`` of the same code
-    compiles nothing; a global it reads enters by its value, as for ``minimize``'s ``fun``)
-    and its data an argument; functions holding the caller's traced values, or
+    compiles nothing; the globals it reads enter as for ``minimize``'s ``fun``, see
+    docs/conventions.md) and its data an argument; functions holding the caller's traced values, or
     activations that cannot be hashed, are traced inline."""
     functions = tuple(ByContent(function) for function in loss.functions())
     bare = dataclasses.replace(loss, value_fn=None, output_grad_fn=None, restrict_fn=None)
