@@ -385,7 +385,7 @@ def test_ipop_restarts_find_the_global_minimum_of_rastrigin():
 
 
 @given(seed=st.integers(0, 2**31 - 1))
-@settings(max_examples=3)
+@settings(max_examples=2)
 def test_padded_restarts_run_what_separate_programs_run(seed):
     """IPOP in one program (every population sampled at the largest λ, the current λ counted)
     runs the sequence of one program per λ: the same draws (the first rows of JAX's

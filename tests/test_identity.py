@@ -252,16 +252,20 @@ def _base(x):
 DERIVED = jax.grad(_base)
 
 
+PRECISION = jax.lax.Precision.DEFAULT
+
+
 def _reads_rebindable(x):
-    return jnp.sum(ACTIVATION(x)) + PART(x) + jnp.sum(DERIVED(x))
+    return jnp.dot(ACTIVATION(x), DERIVED(x), precision=PRECISION) + PART(x)
 
 
 def test_rebinding_a_library_function_a_partial_or_a_transformed_function_is_seen():
     """What a global holds is seen however it is known: ``jnp.sin`` rebound to ``jnp.cos``
-    (by name), a partial with other arguments, ``jax.grad(f)`` against ``jax.grad(g)`` and a
-    decorator's closed-over factor (by content)."""
-    global ACTIVATION, PART, DERIVED
-    keep = ACTIVATION, PART, DERIVED
+    (by name), a partial with other arguments, ``jax.grad(f)`` against ``jax.grad(g)``, a
+    decorator's closed-over factor and a ``jax.custom_jvp`` of other code (by content), an
+    enum member of another module (by its repr)."""
+    global ACTIVATION, PART, DERIVED, PRECISION
+    keep = ACTIVATION, PART, DERIVED, PRECISION
     try:
         seen = {fingerprint(_reads_rebindable)}
         for name, value in (
@@ -270,31 +274,37 @@ def test_rebinding_a_library_function_a_partial_or_a_transformed_function_is_see
             ("DERIVED", jax.grad(lambda x: jnp.sum(x**3))),
             ("DERIVED", _scaled(1.0)(_base)),
             ("DERIVED", _scaled(4.0)(_base)),
+            ("DERIVED", jax.custom_jvp(lambda x: jnp.sin(x))),
+            ("DERIVED", jax.custom_jvp(lambda x: jnp.tan(x))),
+            ("PRECISION", jax.lax.Precision.HIGHEST),
         ):
             globals()[name] = value
             seen.add(fingerprint(_reads_rebindable))
-        assert len(seen) == 6
+        assert len(seen) == 9
     finally:
-        ACTIVATION, PART, DERIVED = keep
+        ACTIVATION, PART, DERIVED, PRECISION = keep
 
 
 def test_fingerprints_of_globals_agree_between_processes():
-    """A global set (its order depends on the hash seed), a random generator and a logger (reprs
-    holding addresses, state) enter in a way two processes agree on: a checkpoint written by
-    one is resumed by the other."""
+    """A global set (its order depends on the hash seed), a random generator, a logger and a
+    ``jax.vmap`` (reprs holding addresses) enter in a way two processes agree on: a
+    checkpoint written by one is resumed by the other."""
     script = textwrap.dedent(
         """
         import logging
         import numpy as np
         from jaxmin._identity import fingerprint
 
+        import jax
+
         NAMES = {"alpha", "beta", "gamma", "delta"}
         RNG = np.random.default_rng(0)
         LOG = logging.getLogger("jaxmin.test")
+        BATCHED = jax.vmap(lambda v: v * 2.0)
 
         def f(x):
             LOG.debug("tracing")
-            return x * len(NAMES) + RNG.bit_generator.state["state"]["inc"] * 0
+            return BATCHED(x) * len(NAMES) + RNG.bit_generator.state["state"]["inc"] * 0
 
         print(fingerprint(f))
         """

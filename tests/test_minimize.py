@@ -126,7 +126,7 @@ def test_args_pass_data_without_a_new_program():
         minimize(residuals, x0, optim.gd(0.25), steps=5, args=data)
 
 
-@settings(max_examples=6)
+@settings(max_examples=4)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 6))
 def test_vmapped_starts_equal_one_by_one(seed, k):
     fun = objectives.himmelblau().fun
@@ -139,7 +139,7 @@ def test_vmapped_starts_equal_one_by_one(seed, k):
             np.testing.assert_allclose(a, b[i], rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=3)
+@settings(max_examples=1)  # and the two examples below
 @example(n=3, seed=1, rate=40.0, record_every=8, gtol=None, steps=240)  # overflows in a chunk
 @example(n=2, seed=5, rate=1.2, record_every=40, gtol=1e-6, steps=37)  # shorter than one chunk
 @given(

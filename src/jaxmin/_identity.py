@@ -172,7 +172,12 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
             _feed(digest, item, seen)
     elif isinstance(obj, set | frozenset):  # in an order that no hash seed changes
         digest.update(f"{type(obj).__name__}[{len(obj)}];".encode())
-        for item in sorted(map(fingerprint, obj)):
+        items = []
+        for item in obj:
+            sub = hashlib.sha256()
+            _feed(sub, item, seen)
+            items.append(sub.hexdigest())
+        for item in sorted(items):
             digest.update(item.encode())
     elif isinstance(obj, dict):
         digest.update(f"dict[{len(obj)}];".encode())
@@ -208,7 +213,8 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
         digest.update(f"object:{type(obj).__qualname__};".encode())
         _feed(digest, vars(obj), seen)
     else:
-        digest.update(f"{type(obj).__qualname__}:{obj!r};".encode())
+        text = repr(obj)  # an address differs between processes: the type alone then
+        digest.update(f"{type(obj).__qualname__}:{'' if _ADDRESS in text else text};".encode())
 
 
 def _feed_code(digest: Any, code: types.CodeType, seen: dict[int, Any]) -> None:
@@ -250,23 +256,27 @@ def _as_read(value: Any, module: str) -> Any:
         value = value.__wrapped__
     kind = type(value)
     if isinstance(value, types.ModuleType):
-        return _named(value, f"module:{value.__name__}")
+        return _Named(f"module:{value.__name__}")
     if isinstance(value, type | types.BuiltinFunctionType):
-        return _named(value, f"{kind.__name__}:{_qualified(value)}")
+        return _named(value, kind.__name__)
     if isinstance(value, _DATA):
         return value
     if kind is types.FunctionType:
         if value.__module__ == module or value.__closure__:
             return value
-        return _named(value, f"function:{_qualified(value)}")
+        return _named(value, "function")
     if isinstance(value, types.MethodType):
-        owner = type(value.__self__)
-        if owner.__module__ == module:
+        owner = value.__self__
+        if type(owner).__module__ == module or dataclasses.is_dataclass(owner):
             return value
-        return _named(value, f"method:{_qualified(owner)}.{value.__name__}")
+        return _named(value, "method")
     if dataclasses.is_dataclass(value) or kind.__module__ == module:
         return value
-    return _named(value, f"object:{_qualified(kind)}:{getattr(value, '__name__', '')}")
+    try:  # a wrapper object (jax.custom_jvp, np.vectorize): followed, as its function is new code
+        wraps = callable(getattr(value, "__wrapped__", None))
+    except Exception:
+        wraps = False
+    return value if wraps else _described(value)
 
 
 def _qualified(obj: Any) -> str:
@@ -284,27 +294,38 @@ _TRANSPARENT = frozenset(("PjitFunction", "_lru_cache_wrapper"))
 
 
 class _Named:
-    """A global known by what it is (:func:`_read_globals`): the same object for the same
-    value, so that :func:`content_key`'s memo sees no change while the global is not
-    rebound."""
+    """A global known by what it is (:func:`_read_globals`): only its description enters the
+    fingerprint (the memo compares the global's bound value itself, :func:`_held_by`)."""
 
-    __slots__ = ("value", "name")
+    __slots__ = ("name",)
 
-    def __init__(self, value: Any, name: str) -> None:
-        self.value, self.name = value, name
-
-
-_NAMES: dict[int, _Named] = {}
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-def _named(value: Any, name: str) -> _Named:
-    known = _NAMES.get(id(value))
-    if known is not None and known.value is value:
-        return known
-    if len(_NAMES) >= _REMEMBER_MOST * 16:
-        del _NAMES[next(iter(_NAMES))]
-    named = _NAMES[id(value)] = _Named(value, name)
-    return named
+def _named(value: Any, kind: str) -> _Named:
+    """``value`` described as ``kind:qualified name``, or by its type where that fails."""
+    try:
+        return _Named(f"{kind}:{_qualified(value)}")
+    except Exception:  # a metaclass or proxy whose names cannot be read
+        return _Named(f"{kind}:{type(value).__module__}.{type(value).__qualname__}")
+
+
+def _described(value: Any) -> _Named:
+    """Another module's object (an enum member, a dtype, a logger): by its type and its repr
+    where the repr holds no memory address (a value's description, ``Precision.HIGHEST``),
+    else by its type alone (the same in every process)."""
+    kind = type(value)
+    try:
+        text = repr(value)
+    except Exception:
+        text = ""
+    if _ADDRESS in text or len(text) > 1000:
+        text = ""
+    return _Named(f"object:{kind.__module__}.{kind.__qualname__}:{text}")
+
+
+_ADDRESS = " at 0x"
 
 
 def _global_names(code: types.CodeType) -> tuple[str, ...]:
