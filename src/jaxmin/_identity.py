@@ -213,8 +213,7 @@ def _feed(digest: Any, obj: Any, seen: dict[int, Any]) -> None:
         digest.update(f"object:{type(obj).__qualname__};".encode())
         _feed(digest, vars(obj), seen)
     else:
-        text = repr(obj)  # an address differs between processes: the type alone then
-        digest.update(f"{type(obj).__qualname__}:{'' if _ADDRESS in text else text};".encode())
+        digest.update(f"{type(obj).__qualname__}:{_repr_without_address(obj)};".encode())
 
 
 def _feed_code(digest: Any, code: types.CodeType, seen: dict[int, Any]) -> None:
@@ -316,16 +315,19 @@ def _described(value: Any) -> _Named:
     where the repr holds no memory address (a value's description, ``Precision.HIGHEST``),
     else by its type alone (the same in every process)."""
     kind = type(value)
-    try:
-        text = repr(value)
-    except Exception:
-        text = ""
-    if _ADDRESS in text or len(text) > 1000:
-        text = ""
+    text = _repr_without_address(value)
+    text = "" if len(text) > 1000 else text
     return _Named(f"object:{kind.__module__}.{kind.__qualname__}:{text}")
 
 
-_ADDRESS = " at 0x"
+def _repr_without_address(obj: Any) -> str:
+    """``repr(obj)``, or "" where it holds a memory address (which differs between processes)
+    or cannot be made."""
+    try:
+        text = repr(obj)
+    except Exception:
+        return ""
+    return "" if " at 0x" in text else text
 
 
 def _global_names(code: types.CodeType) -> tuple[str, ...]:

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _random
+
 SMALLEST = 64
 """The smallest flat draw: shapes of up to 64 numbers share one program."""
 
@@ -38,7 +40,7 @@ def serves(key: Any, dtype: Any, largest: int) -> bool:
     if np.dtype(dtype) not in (np.float32, np.float64) or largest > LARGEST:
         return False
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key.ndim == 0 and str(jax.random.key_impl(key)) == "threefry2x32"
+        return _random.partitionable_threefry(key)
     return (
         key.dtype == np.uint32
         and key.shape == (2,)

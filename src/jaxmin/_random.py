@@ -49,7 +49,7 @@ def threefry2x32(
     return x0, x1
 
 
-def _ours(key: jax.Array) -> bool:
+def partitionable_threefry(key: jax.Array) -> bool:
     """Whether ``key`` is one typed Threefry key drawn with the partitionable layout (anything
     else — raw uint32 keys, other generators, arrays of keys — goes to ``jax.random``)."""
     return (
@@ -117,7 +117,7 @@ def _draw(
     dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
     if transposed and len(shape) != 2:
         raise ValueError(f"a transposed draw needs a 2-D shape, got {shape}")
-    if not _ours(key) or dtype not in (jnp.float32, jnp.float64):
+    if not partitionable_threefry(key) or dtype not in (jnp.float32, jnp.float64):
         values = theirs(key, shape, dtype)
         return values.T if transposed else values
     return ours(key, tuple(shape), dtype, transposed)
@@ -150,7 +150,7 @@ def _normal(
 def fold_in(key: jax.Array, data: jax.Array | int) -> jax.Array:
     """``jax.random.fold_in(key, data)`` for a 32-bit ``data``: the key hashed with the
     counter (0, data)."""
-    if not _ours(key) or np.ndim(data):
+    if not partitionable_threefry(key) or np.ndim(data):
         return jax.random.fold_in(key, data)
     return _fold_in(key, data)
 

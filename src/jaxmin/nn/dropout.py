@@ -49,13 +49,11 @@ def dropout_masks(
     keep = 1.0 - rate
     dtype = jnp.zeros(0, dtype).dtype
     keys = jax.random.split(key, max(len(hidden), 1))
-    if _prefix_draws.serves(key, dtype, rows * max(hidden, default=0)):
-        # eagerly: programs shared by similar sizes (see init_mlp)
-        masks = (
-            _prefix_draws.bernoulli(k, keep, (rows, n)) for k, n in zip(keys, hidden, strict=False)
-        )
-        return _prefix_draws.to_device([mask.astype(dtype) / keep for mask in masks], key)
-    return [
-        jax.random.bernoulli(k, keep, (rows, n)).astype(dtype) / keep
+    # eagerly: programs shared by similar sizes, cut on the host (see init_mlp)
+    fast = _prefix_draws.serves(key, dtype, rows * max(hidden, default=0))
+    draws = _prefix_draws if fast else jax.random
+    masks = [
+        draws.bernoulli(k, keep, (rows, n)).astype(dtype) / keep
         for k, n in zip(keys, hidden, strict=False)
     ]
+    return _prefix_draws.to_device(masks, key) if fast else masks
