@@ -339,6 +339,7 @@ def test_a_killed_worker_s_trials_are_taken_over(tmp_path):
     assert _finished(resumed) == _finished(whole)
 
 
+@pytest.mark.slow  # three fresh processes; by default, a killed worker's trials taken over
 def test_three_workers_share_one_study(tmp_path):
     url = _url(tmp_path)
     study.run(Quadratic(), SPACE, trials=1, storage=url, batch=1)

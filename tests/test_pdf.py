@@ -448,6 +448,8 @@ def test_replicas_sharded_over_four_devices_give_the_same_numbers(small_fit, tmp
     np.testing.assert_allclose(np.load(tmp_path / "band.npy"), small_fit.f_band, rtol=1e-13)
 
 
+@pytest.mark.slow  # a fresh process; by default: the fit sharded over four devices (above),
+# CMA-ES batches on several devices (test_cmaes.py)
 def test_cmaes_replicas_on_several_cpu_devices_finish_and_match_one_device(tmp_path):
     # jaxlib's batched eigh waits on the CPU pool the host devices run on: CMA-ES keeps to one.
     settings = dict(optimizer="cmaes", replicas_count=3, steps=6, chunk_steps=3)
