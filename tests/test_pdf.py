@@ -91,6 +91,18 @@ def test_replica_does_not_depend_on_the_number_of_replicas(small_fit):
     np.testing.assert_array_equal(more.f_band[:6], small_fit.f_band[:6])
 
 
+def test_another_replica_count_of_the_same_bucket_compiles_nothing(small_fit, compilations):
+    """Stacks of replicas are padded to a power of two on the host (jaxmin.pdf.buckets): after
+    six replicas, five run the same programs (no new compilation at all, where each program
+    was compiled per count before), and give the same numbers."""
+    five, compiled = compilations(
+        lambda: pdf.fit(**(SMALL | {"replicas_count": 5}), closure_fits=2)
+    )
+    assert compiled == []
+    np.testing.assert_array_equal(five.f_band, small_fit.f_band[np.r_[0:5, 6:11]])
+    np.testing.assert_array_equal(five.chi2_val, small_fit.chi2_val[np.r_[0:5, 6:11]])
+
+
 @pytest.mark.parametrize(
     ("replica_range", "error"),
     [("0:7", ValueError), ((5, 2), ValueError), ((0.5, 2), TypeError), ((True, 2), TypeError)],

@@ -34,7 +34,7 @@ import jax
 import numpy as np
 
 from .. import _checks
-from ..pdf import fitting, replicas, setup
+from ..pdf import buckets, fitting, replicas, setup
 from ..result import Status
 from . import folds as kfold
 
@@ -228,10 +228,10 @@ class GluonProblem:
             count = len(members) * len(ids)
             per_model = np.repeat(settings[[t for t, _ in members]], len(ids), axis=0)
             eta, _, l2, patience_epochs = per_model.T
-            stack = replicas.concatenate([fold_data[j] for _, j in members])
+            stack = buckets.concatenate([fold_data[j] for _, j in members])
             start = (
-                replicas.concatenate([params] * len(members)),
-                replicas.concatenate([keys] * len(members)),
+                buckets.concatenate([params] * len(members)),
+                buckets.concatenate([keys] * len(members)),
                 replicas.member_settings(eta, patience_epochs, l2, count, plan.dtype),
             )
             start, stack = replicas.pad_to_blocks(

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import buckets
 from . import observables as obs
 from ._table import read_table
 
@@ -103,7 +104,8 @@ def gaussian(key: jax.Array, cholesky: np.ndarray) -> np.ndarray:
     """One draw of N(0, C) as L z with z ~ N(0, I) from ``key`` (float64, platform-independent
     up to JAX's threefry generator); a stack of keys gives a stack of draws (one per key, the
     same as drawn alone)."""
-    z = np.asarray(_standard_normal(key.reshape(-1), cholesky.shape[0]), np.float64)
+    z = buckets.per_replica(_standard_normal, key.reshape(-1), cholesky.shape[0])
+    z = z.astype(np.float64)
     draws = np.stack([cholesky @ row for row in z])  # row by row: the same bits in any stack
     return draws.reshape(*key.shape, cholesky.shape[0])
 

@@ -27,9 +27,9 @@ from ..nn.activations import activation as get_activation
 from ..nn.dropout import check_rate
 from ..nn.initializers import INIT_NAMES
 from ..result import Status
+from . import buckets, methods, model, observables, replicas, setup
 from . import data as pdf_data
 from . import grid as pdf_grid
-from . import methods, model, observables, replicas, setup
 from .result import FitResult
 from .truth import MOMENTUM_FRACTION, Truth, load_truth
 
@@ -127,6 +127,10 @@ def fit(
     - ``replicas_count``: replicas per fit; ``closure_fits``: independent level-1 data sets K.
     - ``replica_range``: fit only replicas ``start:stop`` of each data set (a string or a pair),
       to share a large fit between processes; :func:`jaxmin.pdf.merge` joins the outputs.
+      Replicas are stacked in a power of two of blocks (setup stacks in a power of two of
+      rows, :mod:`jaxmin.pdf.buckets`), so a range or a count that falls in the same bucket
+      as one fitted before in the process (5 after 6 replicas, 0:50 after 50:100) compiles
+      nothing; the padding never trains.
     - ``steps``, ``learning_rate``: the budget in epochs and the gradient rule's step (full
       batch: one update per epoch; one generation per epoch for ``cmaes`` and ``ga``).
     - ``hidden``, ``activation``, ``output``, ``init``: the network (inputs (x, ln x), one
@@ -167,20 +171,20 @@ def fit(
     settings, cfg, dtype, model_cfg = p.settings, p.engine, p.dtype, p.engine.model
     fits = np.repeat(np.arange(len(data_sets)), ids.size)
     replica_ids = np.tile(ids, len(data_sets))
-    rdata = replicas.concatenate(
+    rdata = buckets.concatenate(
         [
             setup.replica_data(ds, index, ids, level, seeds, validation, dtype)
             for index, ds in enumerate(data_sets)
         ]
     )
     settings["validation_points"] = int(rdata.val_rows.shape[1])
-    params = replicas.concatenate(
+    params = buckets.concatenate(
         [
             setup.initial_params(index, ids, seeds.init, model_cfg, dtype)
             for index in range(len(data_sets))
         ]
     )
-    keys = jnp.concatenate(
+    keys = buckets.concatenate(
         [setup.method_keys(index, ids, seeds.init) for index in range(len(data_sets))]
     )
     fit_grid = p.grid()
@@ -209,8 +213,8 @@ def fit(
         dtype,
     )
     best = state.best_params
-    f_eval = np.asarray(replicas.evaluate_many(best, fit_grid, model_cfg, cfg.block), np.float64)
-    f_band = np.asarray(replicas.evaluate_many(best, band_grid, model_cfg, cfg.block), np.float64)
+    f_eval = replicas.evaluate_many(best, fit_grid, model_cfg, cfg.block).astype(np.float64)
+    f_band = replicas.evaluate_many(best, band_grid, model_cfg, cfg.block).astype(np.float64)
     return FitResult(
         settings=settings,
         fits=fits,
@@ -475,7 +479,8 @@ def _method(name: str, settings: dict):
 
 _COMPILED: dict = {}
 """Compiled chunks by configuration and argument shapes: a second fit of the same shapes in
-the same process (a replica range, a merge check, a notebook re-run) compiles nothing."""
+the same process (a replica range or count in the same power-of-two bucket, a merge check, a
+notebook re-run) compiles nothing."""
 
 
 def _compiled_chunk(state, rdata, fit_grid, order, cfg):
@@ -507,17 +512,19 @@ def train(
     ``checkpoint``, the state is written after every chunk and resumed from when the file
     exists (refused unless its ``meta`` equals this run's).
 
-    **Returns** the final state, the per-epoch χ² history (``train``, ``val``) and the compile
-    time in seconds.
+    **Returns** the final state (host arrays, the members in order), the per-epoch χ² history
+    (``train``, ``val``) and the compile time in seconds.
     """
     path = checkpoint
     members = int(rdata.target.shape[0]) if members is None else members
-    rdata = replicas.pad_to_blocks(rdata, cfg.block, cfg.devices)
-    start = replicas.pad_to_blocks(start, cfg.block, cfg.devices)
+    # a power of two of blocks: fits of similar sizes share their programs
+    rdata = replicas.pad_to_blocks(rdata, cfg.block, cfg.devices, power_of_two=True)
+    start = replicas.pad_to_blocks(start, cfg.block, cfg.devices, power_of_two=True)
     state = replicas.init_many(*start, rdata, fit_grid, cfg)
     padded = int(rdata.target.shape[0])
     # the padding copies never run: their blocks are skipped once the members have moved out
-    state = state._replace(status=state.status.at[members:].set(int(Status.MAX_STEPS)))
+    real = np.arange(padded) < members
+    state = state._replace(status=jnp.where(real, state.status, int(Status.MAX_STEPS)))
     n_chunks = math.ceil(cfg.epochs / cfg.chunk)
     width = n_chunks * cfg.chunk
     history = {
@@ -568,8 +575,8 @@ def train(
             f"stopped {stopped}/{members}, best val χ²/N {best:.3g}, {rate:.0f} epochs/s",
         )
     bar.close()
-    state = replicas.permute(state, jnp.asarray(np.argsort(slots)[:members]))
-    run = int(jnp.max(state.epoch))
+    state = buckets.take(state, np.argsort(slots)[:members])
+    run = int(np.max(state.epoch))
     history = {key: history[key][:members, :run] for key in ("train", "val")}
     return state, history, compile_s
 

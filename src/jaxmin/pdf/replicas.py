@@ -39,7 +39,7 @@ from jax.sharding import PartitionSpec as P
 from ..nn.dropout import dropout_masks
 from ..nn.mlp import with_weight_decay
 from ..result import Status
-from . import model
+from . import buckets, model
 
 RUNNING = -1
 
@@ -90,10 +90,10 @@ def member_settings(
     learning_rate: Any, patience: Any, l2: Any, members: int, dtype
 ) -> MemberSettings:
     """:class:`MemberSettings` of ``members`` members from scalars or per-member sequences."""
-    return MemberSettings(
-        jnp.broadcast_to(jnp.asarray(learning_rate, dtype), (members,)),
-        jnp.broadcast_to(jnp.asarray(patience, jnp.int32), (members,)),
-        jnp.broadcast_to(jnp.asarray(l2, dtype), (members,)),
+    return MemberSettings(  # host arrays, as the stacks they join (:mod:`~jaxmin.pdf.buckets`)
+        np.broadcast_to(np.asarray(learning_rate, dtype), (members,)).copy(),
+        np.broadcast_to(np.asarray(patience, np.int32), (members,)).copy(),
+        np.broadcast_to(np.asarray(l2, dtype), (members,)).copy(),
     )
 
 
@@ -267,23 +267,19 @@ def engine_devices(method: Any) -> int:
 def pad_to_blocks(tree: Any, block: int, devices: int, *, power_of_two: bool = False) -> Any:
     """Pad the leading (replica) axis with copies of the first replica to whole blocks, and to a
     number of blocks that the devices share evenly (with ``power_of_two``, a power of two of
-    blocks per device: batches of similar sizes then share one compiled program)."""
-    n = jax.tree.leaves(tree)[0].shape[0]
+    blocks per device: batches of similar sizes then share one compiled program). Concrete
+    arrays are padded on the host and put on the device (no program compiled per shape,
+    :mod:`~jaxmin.pdf.buckets`); traced ones inside their program."""
+    leaves = jax.tree.leaves(tree)
+    n = leaves[0].shape[0]
     per_round = block * devices
     rounds = math.ceil(n / per_round)
     if power_of_two:
-        rounds = 1 << max(0, math.ceil(math.log2(rounds)))
-    return _pad(tree, rounds * per_round - n)
-
-
-def concatenate(trees: list) -> Any:
-    """Trees of stacked members joined along the member axis."""
-    return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *trees)
-
-
-@partial(jax.jit, static_argnums=1)
-def _pad(tree: Any, pad: int) -> Any:
-    return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]), tree)
+        rounds = buckets.size(rounds)
+    rows = rounds * per_round
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], rows - n, 0)]), tree)
+    return buckets.on_device(buckets.padded(tree, rows))
 
 
 def _vmapped(fn, shared: int):
@@ -385,9 +381,14 @@ def init_many(
     return _blocked(vmapped, cfg.block, cfg.devices, members, grid)
 
 
+def evaluate_many(params: Any, grid: model.Grid, cfg: model.ModelConfig, block: int) -> np.ndarray:
+    """F on the grid for every replica, ``(replicas, n_eval)`` (a host array; one program for a
+    bucket of replica counts, :mod:`~jaxmin.pdf.buckets`)."""
+    return buckets.per_replica(_evaluate_blocks, params, grid, cfg, block)
+
+
 @partial(jax.jit, static_argnums=(2, 3))
-def evaluate_many(params: Any, grid: model.Grid, cfg: model.ModelConfig, block: int) -> jax.Array:
-    """F on the grid for every replica, ``(replicas, n_eval)`` (computed in whole blocks)."""
+def _evaluate_blocks(params: Any, grid: model.Grid, cfg: model.ModelConfig, block: int):
     n = jax.tree.leaves(params)[0].shape[0]
     devices = jax.device_count()
     padded = pad_to_blocks(params, block, devices)

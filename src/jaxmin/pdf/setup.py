@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import buckets, model, observables
 from . import data as pdf_data
-from . import model, observables
 from .replicas import ReplicaData
 from .truth import Truth
 
@@ -42,14 +42,16 @@ def stream_key(seed: int, stream: int, *indices: int) -> jax.Array:
 
 
 @jax.jit
-def _fold_in_each(key: jax.Array, indices: jax.Array) -> jax.Array:
+def _fold_in_each(indices: jax.Array, key: jax.Array) -> jax.Array:
     return jax.vmap(lambda index: jax.random.fold_in(key, index))(indices)
 
 
 def replica_keys(seed: int, stream: int, fit: int, replicas: np.ndarray) -> jax.Array:
-    """``stream_key(seed, stream, fit, k)`` for every replica k, stacked (one program: the
-    same keys, bit for bit, as one call per replica)."""
-    return _fold_in_each(stream_key(seed, stream, fit), jnp.asarray(replicas, jnp.uint32))
+    """``stream_key(seed, stream, fit, k)`` for every replica k, stacked (one program for a
+    bucket of replica counts, :mod:`~jaxmin.pdf.buckets`: the same keys, bit for bit, as one
+    call per replica)."""
+    indices = np.asarray(replicas, np.uint32)
+    return buckets.per_replica(_fold_in_each, indices, stream_key(seed, stream, fit))
 
 
 def closure_data_sets(
@@ -90,7 +92,7 @@ def split_rows(keys: jax.Array, kinds: tuple[str, ...], validation: float):
     for index, kind in enumerate(dict.fromkeys(kinds)):
         rows = np.flatnonzero(kinds_array == kind)
         n_val = min(int(round(validation * rows.size)), rows.size - 1)
-        order = np.asarray(_permutations(keys, index, rows.size))
+        order = buckets.per_replica(_permutations, keys, index, rows.size)
         val.append(rows[order[:, :n_val]])
         train.append(rows[order[:, n_val:]])
     return np.sort(np.concatenate(train, axis=1)), np.sort(np.concatenate(val, axis=1))
@@ -148,11 +150,12 @@ def member_data(
         )
         pieces[f"design_{part}"] = design
         pieces[f"whitened_{part}"] = whitened
+    # host arrays (the fit joins and pads them on the host, :mod:`~jaxmin.pdf.buckets`)
     return ReplicaData(
-        target=jnp.asarray(targets, dtype),
-        train_rows=jnp.asarray(train),
-        val_rows=jnp.asarray(val),
-        **{name: jnp.asarray(array, dtype) for name, array in pieces.items()},
+        target=np.asarray(targets, dtype),
+        train_rows=np.asarray(train),
+        val_rows=np.asarray(val),
+        **{name: np.asarray(array, dtype) for name, array in pieces.items()},
     )
 
 
@@ -169,8 +172,9 @@ def whitened_system(table: np.ndarray, target: np.ndarray, cov: np.ndarray):
 def initial_params(
     fit: int, replicas: np.ndarray, seed: int, cfg: model.ModelConfig, dtype
 ) -> dict:
-    """Initial parameters of the given replicas of one fit (stacked)."""
-    return _init_each(replica_keys(seed, INIT_STREAM, fit, replicas), cfg, jnp.dtype(dtype))
+    """Initial parameters of the given replicas of one fit (stacked host arrays)."""
+    keys = replica_keys(seed, INIT_STREAM, fit, replicas)
+    return buckets.per_replica(_init_each, keys, cfg, jnp.dtype(dtype))
 
 
 @partial(jax.jit, static_argnums=(1, 2))
