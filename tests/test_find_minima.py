@@ -33,6 +33,25 @@ def test_all_minima_and_saddles_are_recovered(name):
     assert summary["status"] == "converged" and len(summary["x"]) == len(obj.minima)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_points_newton_has_not_converged_onto_count_once(dtype):
+    """Three Newton steps leave the minima of a double well ~1e-5 from ±1 (‖∇f‖ ~ 1e-4, under
+    the stationarity test in float32): each minimum once, found by the most converged point."""
+    with jax.enable_x64(dtype == "float64"):
+        result = find_minima(
+            lambda x: (x[0] ** 2 - 1) ** 2 + x[1] ** 2,
+            [-2, -2],
+            [2, 2],
+            key=jax.random.key(1),
+            n_starts=64,
+            steps=50,
+            newton_steps=3,
+            gtol=1e-3,
+        )
+    assert result.x.shape == (2, 2) and result.saddles.shape == (1, 2)
+    assert np.all(nearest(result.x, np.array([[-1.0, 0.0], [1.0, 0.0]])) < 1e-4)
+
+
 def test_degenerate_saddle_has_no_minimum():
     obj = objectives.monkey_saddle()
     result = find_minima(

@@ -92,7 +92,9 @@ def find_minima(
        all λᵢ > τ → minimum, all λᵢ < −τ → maximum, mixed signs → saddle, with
        τ = 1e-6·(1 + maxᵢ|λᵢ|). Where the test is inconclusive (a singular Hessian, as at the
        monkey saddle), f is compared with its values on a small sphere around the point.
-    4. Points closer than 1e-6 of the box diagonal are merged.
+    4. Points of one kind closer than 1e-6 of the box diagonal, or than the sum of their
+       distances from convergence (‖∇f‖/min|λᵢ|, which bounds the Newton step ‖H⁻¹∇f‖; at most
+       1e-3 of the diagonal) are one point: the one with the smallest ‖∇f‖ is kept.
 
     All of it is one computation in JAX, so ``find_minima`` runs inside the user's ``jit`` and
     ``vmap`` too (the box must be concrete: it fixes n; see :class:`MinimaResult` for the
@@ -180,7 +182,11 @@ def _stationary_points(fun, newton_steps, diameter, gtol, candidates, lo, hi, ar
     slack = 1e-6 * (hi - lo)
     inside = jnp.all((points >= lo - slack) & (points <= hi + slack), axis=1)
     kinds = _classify(objective, points, eigenvalues, 1e-3 * diameter)
-    kept = _distinct(points, kinds, (grad_norms <= gtol) & inside, 1e-6 * diameter)
+    # how far each point may lie from its stationary point: ‖∇f‖/min|λ| bounds the Newton step
+    # ‖H⁻¹∇f‖ (at most the sphere's radius, where H is near singular)
+    reach = jnp.minimum(grad_norms / jnp.min(jnp.abs(eigenvalues), axis=1), 1e-3 * diameter)
+    valid = (grad_norms <= gtol) & inside
+    kept = _distinct(points, kinds, valid, grad_norms, jnp.nan_to_num(reach), 1e-6 * diameter)
     values = jax.vmap(objective)(points)
     masks = [kept & (kinds == kind) for kind in KINDS]
     found = [_sorted_by_value(points, values, mask) for mask in masks]
@@ -229,16 +235,28 @@ def _classify(fun: Callable, points: jax.Array, eigenvalues: jax.Array, radius: 
     )
 
 
-def _distinct(points: jax.Array, kinds: jax.Array, valid: jax.Array, tol: float) -> jax.Array:
-    """Which points to keep: in order, each valid point that is farther than ``tol`` from
-    every point of its kind kept before it."""
+def _distinct(
+    points: jax.Array,
+    kinds: jax.Array,
+    valid: jax.Array,
+    grad_norms: jax.Array,
+    reach: jax.Array,
+    tol: float,
+) -> jax.Array:
+    """Which points to keep: visited from the smallest ‖∇f‖ up, each valid point that is
+    farther than max(``tol``, rᵢ + rⱼ) from every point j of its kind kept before it, with r
+    the ``reach`` of each point (how far it may lie from its stationary point), so that points
+    that Newton has not yet converged onto one stationary point count once, as the most
+    converged of them."""
     distance = jnp.linalg.norm(points[:, None] - points[None], axis=-1)
-    near = (distance <= tol) & (kinds[:, None] == kinds[None])
+    near = distance <= jnp.maximum(tol, reach[:, None] + reach[None])
+    near = near & (kinds[:, None] == kinds[None])
 
     def visit(kept: jax.Array, i: jax.Array) -> tuple[jax.Array, None]:
         return kept.at[i].set(valid[i] & ~jnp.any(kept & near[i])), None
 
-    kept, _ = jax.lax.scan(visit, jnp.zeros_like(valid), jnp.arange(points.shape[0]))
+    order = jnp.argsort(jnp.where(valid, grad_norms, jnp.inf), stable=True)
+    kept, _ = jax.lax.scan(visit, jnp.zeros_like(valid), order)
     return kept
 
 
