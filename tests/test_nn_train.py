@@ -56,6 +56,11 @@ def test_lookback_returns_the_parameters_of_the_best_validation_epoch():
     again = _train(steps=best, lookback=False)
     for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(result.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+    # fun is the loss at params whether they are the best or the last ones
+    later = _train(steps=best + 7, lookback=False)
+    last_mse = jnp.mean((nn.forward(later.params, x[rows], activation="tanh") - y[rows]) ** 2)
+    np.testing.assert_allclose(later.fun, last_mse, rtol=1e-10)
+    np.testing.assert_allclose(later.fun, later.val_loss[-1], rtol=1e-12)
 
 
 def test_patience_stops_after_that_many_epochs_without_improvement():
@@ -72,6 +77,18 @@ def test_a_diverging_run_stops_with_finite_parameters():
     )
     assert result.status_name == "diverged"
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.params))
+    last = _train(
+        optimizer=optim.gd(5.0),
+        activation="linear",
+        batch_size=64,
+        validation=0.0,
+        steps=500,
+        lookback=False,
+    )  # the parameters of the last finite epoch, and the loss there
+    x, y = _data()
+    loss = jnp.mean((nn.forward(last.params, x, activation="linear") - y) ** 2)
+    np.testing.assert_allclose(last.fun, loss, rtol=1e-8)
+    assert np.isfinite(last.fun) and last.fun > result.fun
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.final_params))
     assert result.val_loss.shape == (0,)
 

@@ -47,14 +47,17 @@ class TrainResult(NamedTuple):
     - ``best_epoch``: the epoch (1-based) with the lowest monitored loss: the validation loss,
       or the training loss without a validation split; 0 where no epoch ended with a finite
       one (``params`` are then the initial ones).
-    - ``fun``: that lowest monitored loss (the loss at ``params``, as ``fun`` is for every
-      result of jaxmin).
+    - ``fun``: the monitored loss at ``params``, as ``fun`` is for every result of jaxmin: the
+      lowest, or with ``lookback=False`` that of the last epoch whose parameters were kept.
     - ``nit``: epochs completed (the iterations of training).
     - ``status``: ``max_steps`` (all epochs ran), ``stopped_early`` (patience ran out) or
       ``diverged`` (a non-finite loss or parameter stopped the run), as an integer code.
     - ``train_loss``, ``val_loss``: the loss on the whole training / validation set after each
-      epoch (without dropout or the L2 penalty), shape ``(steps,)``; NaN after a member
-      stopped; ``val_loss`` has length 0 without a validation split.
+      epoch (without dropout or the L2 penalty), one column per epoch up to the last epoch of
+      the member that ran longest (NaN after a member stopped); inside the user's ``jit`` or
+      ``vmap``, where the length cannot depend on the run, ``steps`` columns, NaN after the
+      last epoch (as the population methods' histories); ``val_loss`` has length 0 without a
+      validation split.
     - ``val_rows``: the indices of the rows of ``x`` held out for validation.
     """
 
@@ -329,17 +332,34 @@ def _all_chunks(state: Any, data: Any, cfg: Config, statics: tuple) -> tuple[Any
 def _result(state, history, data, cfg: Config, lookback: bool, as_array) -> TrainResult:
     """The result; its counts, status and histories as NumPy arrays (``as_array=np.asarray``)
     or, inside the user's ``jit``/``vmap``, as JAX arrays (``jnp.asarray``)."""
+    monitored = history["val"] if cfg.n_val else history["train"]
+    fun = state.best_monitor
+    if not lookback:  # the monitored loss at the last parameters
+        fun = _last_finite(history["train"], monitored, state.best_monitor)
     return TrainResult(
         params=state.best_params if lookback else state.params,
         final_params=state.params,
         best_epoch=as_array(state.best_epoch),
-        fun=as_array(state.best_monitor),
+        fun=as_array(fun),
         nit=as_array(state.epoch),
         status=as_array(state.status),
         train_loss=as_array(history["train"]),
         val_loss=as_array(history["val"] if cfg.n_val else history["val"][:, :0]),
         val_rows=as_array(data.val_rows),
     )
+
+
+def _last_finite(train: Any, monitored: Any, fallback: Any) -> Any:
+    """Per member (rows), ``monitored`` at the last epoch (column) whose training and monitored
+    losses are both finite — the epoch whose parameters a run keeps, as a diverging epoch's
+    are undone —, or ``fallback`` where there is none (NumPy or JAX arrays)."""
+    xp = np if isinstance(monitored, np.ndarray) else jnp
+    if monitored.shape[1] == 0:
+        return fallback
+    finite = xp.isfinite(train) & xp.isfinite(monitored)
+    last = monitored.shape[1] - 1 - xp.argmax(finite[:, ::-1], axis=1)
+    value = xp.take_along_axis(monitored, last[:, None], axis=1)[:, 0]
+    return xp.where(xp.any(finite, axis=1), value, fallback)
 
 
 def train(
