@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from jaxmin import find_minima, nn
 from jaxmin.evolution import _driver, cmaes, ga
 
 
@@ -419,3 +420,24 @@ np.testing.assert_array_equal(np.asarray(run(checkpoint={path!r}).history.best),
     env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     for script in (killed, resumed):
         subprocess.run([sys.executable, "-c", setup + script], check=True, env=env, timeout=300)
+
+
+KEY = jax.random.key(0)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: run_cmaes(key=None), TypeError, "key must be a JAX random key"),
+        (lambda: run_ga(key=0), TypeError, "key must be a JAX random key"),
+        (lambda: run_cmaes(key=jax.random.split(KEY, 2)), ValueError, r"needs batched=True"),
+        (lambda: run_ga(key=jax.random.PRNGKey(0)[None]), ValueError, "one random key"),
+        (lambda: run_cmaes(x0=jnp.zeros(0)), ValueError, "x0 must hold at least one number"),
+        (lambda: run_ga(x0={"a": jnp.zeros((0, 2))}), ValueError, "x0 must hold at least one"),
+        (lambda: find_minima(jnp.sum, [0], [1], key=None), TypeError, "key must be a JAX"),
+        (lambda: nn.init_mlp(jax.random.split(KEY, 3), (1, 2)), ValueError, "one random key"),
+    ],
+)
+def test_a_bad_key_or_an_empty_start_is_named_before_tracing(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -345,3 +345,13 @@ def test_normals_and_integers_drawn_from_uniforms_have_their_distributions():
     assert counts.size == 7
     expected = u.shape[0] / 7
     assert np.sum((counts - expected) ** 2 / expected) < 6 + 5 * math.sqrt(12)
+
+
+@pytest.mark.parametrize("value", [jnp.inf, jnp.nan])
+def test_a_population_without_a_finite_f_stops_with_diverged(value):
+    """As CMA-ES: the first population already (no generation is bred from it)."""
+    r = ga.minimize(
+        lambda x: value + jnp.sum(x), jnp.zeros(3), key=jax.random.key(0), popsize=8, steps=5
+    )
+    assert r.status_name == "diverged"
+    assert int(r.nit) == 0 and int(r.nfev) == 8

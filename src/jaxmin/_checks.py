@@ -214,6 +214,21 @@ def bounds(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def random_key(name: str, key: Any) -> Any:
+    """Check that ``key`` is one JAX random key: a typed key of shape () (``jax.random.key``)
+    or a raw uint32 key of shape (2,) (``jax.random.PRNGKey``), concrete or traced."""
+    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32
+    if not (typed or raw):
+        raise TypeError(f"{name} must be a JAX random key (jax.random.key(seed)), got {key!r}")
+    if key.shape != (() if typed else (2,)):
+        raise ValueError(
+            f"{name} must be one random key, got {'keys' if typed else 'key data'} of shape "
+            f"{key.shape} (one key per run needs batched=True)"
+        )
+    return key
+
+
 def one_of(name: str, value: Any, allowed: Any) -> Any:
     """Check that ``value`` is one of ``allowed``."""
     if value not in allowed:

@@ -62,6 +62,8 @@ def flatten_start(
     leaves = [
         leaf if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf.astype(float) for leaf in leaves
     ]
+    if sum(math.prod(leaf.shape) for leaf in leaves) == 0:
+        raise ValueError(f"x0 must hold at least one number, got {x0!r}")
     if len(leaves) == 1 and leaves[0].ndim == 1 and treedef == jax.tree.structure(leaves[0]):
         flat, vector, unravel = fun, leaves[0], lambda v: v
     else:

@@ -171,6 +171,7 @@ def minimize(
     if batched:
         with eigh_one_at_a_time(several_cpu_devices()):
             return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
+    _checks.random_key("key", key)
     fun_flat, vector, unravel = flatten_start(fun, x0, args)
     sigma0 = _checks.positive("sigma0", sigma0)
     n = vector.shape[0]

@@ -214,7 +214,7 @@ def make_config(
 @dataclasses.dataclass(frozen=True)
 class _Generation:
     """One generation for :mod:`.._driver`: breed, evaluate the children, then the status
-    (``ftarget``, ``diverged`` when every f is NaN, ``max_steps`` after ``steps``, an operand:
+    (``ftarget``, ``diverged`` when no f is finite, ``max_steps`` after ``steps``, an operand:
     a new budget needs no new program)."""
 
     fun: ByContent
@@ -234,9 +234,15 @@ class _Generation:
         nfev = nfev + lam - config.elitism
         status = jnp.where(g + 1 >= steps, jnp.int32(Status.MAX_STEPS), _RUNNING)
         status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
-        status = jnp.where(jnp.all(jnp.isnan(fitness)), jnp.int32(Status.DIVERGED), status)
+        status = _diverged_if_no_finite(fitness, status)
         record = _record(population, fitness, nfev, config)
         return (population, fitness, g + 1, nfev), status, record
+
+
+def _diverged_if_no_finite(fitness: jax.Array, status: jax.Array) -> jax.Array:
+    """``diverged`` where no f of the population is finite (nothing left to select by, as
+    CMA-ES stops), else ``status``."""
+    return jnp.where(jnp.any(jnp.isfinite(fitness)), status, jnp.int32(Status.DIVERGED))
 
 
 def _reached(fitness: jax.Array, config: _Config) -> jax.Array:
@@ -254,6 +260,7 @@ def _start(fun, x0, key, init_scale, config: _Config, args):
     population = population.at[0].set(x0)
     fitness = evaluate(fun.value, population, args)
     status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), _RUNNING)
+    status = _diverged_if_no_finite(fitness, status)
     carry = (population, fitness, jnp.int32(0), jnp.int32(lam))  # as CMA-ES: int32 counts
     return carry, status, _record(population, fitness, lam, config)
 
@@ -319,12 +326,14 @@ def minimize(
     - ``progress``: show a progress bar on stderr (generations).
 
     **Returns** an :class:`jaxmin.evolution.EvolutionResult` (history entry 0 is the first
-    population; status ``max_steps`` when the generations ran out; with ``batched=True``, every
+    population; status ``max_steps`` when the generations ran out, ``diverged`` when no f of a
+    population — the first included — is finite; with ``batched=True``, every
     array has a leading axis of runs).
     """
     settings = _driver.settings_of(locals())
     if batched:
         return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
+    _checks.random_key("key", key)
     fun_flat, vector, unravel = flatten_start(fun, x0, args)
     config, rate, scale = make_config(
         vector.shape[0],
