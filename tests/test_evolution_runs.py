@@ -436,8 +436,11 @@ KEY = jax.random.key(0)
         (lambda: run_ga(x0={"a": jnp.zeros((0, 2))}), ValueError, "x0 must hold at least one"),
         (lambda: find_minima(jnp.sum, [0], [1], key=None), TypeError, "key must be a JAX"),
         (lambda: nn.init_mlp(jax.random.split(KEY, 3), (1, 2)), ValueError, "one random key"),
+        (lambda: run_cmaes(ftarget=float("nan")), ValueError, "ftarget must be a finite number"),
+        (lambda: run_ga(ftarget="a"), TypeError, "ftarget must be a real"),
+        (lambda: run_ga(batched="yes"), TypeError, "batched must be True or False"),
     ],
 )
-def test_a_bad_key_or_an_empty_start_is_named_before_tracing(call, error, message):
+def test_a_bad_argument_is_named_before_tracing(call, error, message):
     with pytest.raises(error, match=message):
         call()

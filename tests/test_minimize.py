@@ -312,6 +312,7 @@ def test_batched_statuses_are_per_start():
         ({"steps": 10, "record_every": 0}, ValueError, "record_every"),
         ({"steps": 10, "gtol": 0.0}, ValueError, "gtol"),
         ({"steps": 10, "gtol": -1e-3}, ValueError, "gtol"),
+        ({"batched": "yes"}, TypeError, "batched must be True or False"),
     ],
 )
 def test_bad_driver_arguments(kwargs, error, message):

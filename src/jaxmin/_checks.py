@@ -28,6 +28,21 @@ def _as_float(name: str, value: Any) -> float:
     return float(arr)
 
 
+def finite_number(name: str, value: Any) -> float:
+    """Check that ``value`` is a finite real number; return it as a float."""
+    x = _as_float(name, value)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return x
+
+
+def flag(name: str, value: Any) -> bool:
+    """Check that ``value`` is True or False (a NumPy bool too); return it as a bool."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def positive(name: str, value: Any) -> float:
     """Check ``value > 0`` and finite; return it as a float."""
     x = _as_float(name, value)

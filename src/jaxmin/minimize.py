@@ -63,6 +63,7 @@ def prepare_start(x0: Any, batched: bool) -> tuple[Any, Any]:
 
     **Returns** ``x0`` as a pytree of arrays, and one start (the first, if ``batched``).
     """
+    _checks.flag("batched", batched)
     _checks.finite_tree("x0", x0)
     leaves, structure = jax.tree.flatten(x0)
     if not all(isinstance(leaf, jax.Array) for leaf in leaves):

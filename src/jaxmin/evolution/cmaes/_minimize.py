@@ -168,7 +168,7 @@ def minimize(
     has a leading axis of runs).
     """
     settings = _driver.settings_of(locals())
-    if batched:
+    if _checks.flag("batched", batched):
         with eigh_one_at_a_time(several_cpu_devices()):
             return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
     _checks.random_key("key", key)
@@ -186,7 +186,7 @@ def minimize(
     restarts = _checks.integer_at_least("restarts", restarts, 0)
     chunk_steps = _checks.integer_at_least("chunk_steps", chunk_steps, 1)
     if ftarget is not None:
-        ftarget = float(ftarget)
+        ftarget = _checks.finite_number("ftarget", ftarget)
     tolerances = {
         "tolfun": tolfun,
         "tolfunhist": tolfunhist,

@@ -205,7 +205,7 @@ def make_config(
         mutation_probability=mutation_probability,
         rate_schedule=None if rate_schedule is None else ByContent(rate_schedule),
         scale_schedule=None if scale_schedule is None else ByContent(scale_schedule),
-        ftarget=None if ftarget is None else float(ftarget),
+        ftarget=None if ftarget is None else _checks.finite_number("ftarget", ftarget),
         record_mean=bool(record_mean),
     )
     return config, rate, scale
@@ -331,7 +331,7 @@ def minimize(
     array has a leading axis of runs).
     """
     settings = _driver.settings_of(locals())
-    if batched:
+    if _checks.flag("batched", batched):
         return batched_runs(lambda x, k: minimize(fun, x, key=k, **settings), x0, key)
     _checks.random_key("key", key)
     fun_flat, vector, unravel = flatten_start(fun, x0, args)
