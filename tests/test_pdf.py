@@ -112,6 +112,24 @@ def test_a_replica_range_outside_the_replicas_is_refused(replica_range, error):
         pdf.fit(**SMALL, replica_range=replica_range)
 
 
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"hidden": 10}, TypeError, r"hidden must be a sequence of layer widths"),
+        ({"hidden": (2.7,)}, TypeError, r"hidden\[0\] must be an integer"),
+        ({"hidden": (True,)}, TypeError, r"hidden\[0\] must be an integer"),
+        ({"alpha_bounds": (0, 1, 2)}, ValueError, r"alpha_bounds must be a pair"),
+        ({"beta_bounds": None}, TypeError, r"beta_bounds must be a pair"),
+        ({"alpha_bounds": (0, float("nan"))}, ValueError, r"alpha_bounds must be a finite"),
+        ({"replica_range": (0, 1, 2)}, ValueError, r"replica_range must be a pair \(start"),
+        ({"replicas_count": 1}, ValueError, r"replicas_count must be an integer >= 2"),
+    ],
+)
+def test_bad_network_and_bounds_are_named(settings, error, message):
+    with pytest.raises(error, match=message):
+        pdf.fit(**(SMALL | settings))
+
+
 def test_resume_after_a_kill_gives_identical_results(tmp_path, small_fit, monkeypatch):
     from jaxmin.pdf import fitting
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,7 +59,10 @@ def _replica_range(spec: Any, replicas_total: int) -> np.ndarray:
             spec = None
         if spec is None:
             raise ValueError("replica_range must look like START:STOP (e.g. 40:80)")
-    start, stop = (_checks.integer_at_least("replica_range's ends", end, 0) for end in spec)
+    start, stop = _pair("replica_range", spec, "(start, stop)")
+    start, stop = (
+        _checks.integer_at_least("replica_range's ends", end, 0) for end in (start, stop)
+    )
     if not (start < stop <= replicas_total):
         raise ValueError(
             f"replica_range must satisfy 0 <= start < stop <= replicas_count ({replicas_total}),"
@@ -67,8 +71,24 @@ def _replica_range(spec: Any, replicas_total: int) -> np.ndarray:
     return np.arange(start, stop)
 
 
+def _pair(name: str, value: Any, pair: str = "(low, high)") -> tuple[Any, Any]:
+    """``value`` as a pair: a sequence of two."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a pair {pair}, got {value!r}")
+    if len(value) != 2:
+        raise ValueError(f"{name} must be a pair {pair}, got {len(value)} values: {value!r}")
+    return value[0], value[1]
+
+
+def _hidden(hidden: Any) -> tuple[int, ...]:
+    """The hidden layers' widths: a sequence of integers >= 1 (possibly empty)."""
+    if isinstance(hidden, str | bytes) or not isinstance(hidden, Sequence | np.ndarray):
+        raise TypeError(f"hidden must be a sequence of layer widths such as (10,), got {hidden!r}")
+    return tuple(_checks.integer_at_least(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden))
+
+
 def _bounds(name: str, bounds: Any) -> tuple[float, float]:
-    lo, hi = (float(v) for v in bounds)
+    lo, hi = (_checks.finite_number(name, v) for v in _pair(name, bounds))
     if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
         raise ValueError(f"{name} must be finite (low, high) with low <= high, got {bounds!r}")
     return lo, hi
@@ -317,7 +337,7 @@ def _plan(
     _checks.one_of("optimizer", optimizer, OPTIMIZERS)
     method_settings = _method_settings(optimizer, optimizer_settings)
     level = pdf_data.closure_levels(level)
-    replicas_count = _checks.integer_at_least("replicas", replicas_count, 2)
+    replicas_count = _checks.integer_at_least("replicas_count", replicas_count, 2)
     closure_fits = _checks.integer_at_least("closure_fits", closure_fits, 1)
     epochs = _checks.integer_at_least("steps", steps, 1)
     chunk_steps = min(_checks.integer_at_least("chunk_steps", chunk_steps, 1), epochs)
@@ -330,7 +350,7 @@ def _plan(
     if dropout > 0 and optimizer in POPULATION_DEFAULTS:
         raise ValueError(f"dropout applies to the gradient rules, not to {optimizer!r}")
     normalisation = _checks.non_negative("normalisation", normalisation)
-    hidden = tuple(_checks.integer_at_least("hidden", int(h), 1) for h in hidden)
+    hidden = _hidden(hidden)
     _checks.one_of("init", init, INIT_NAMES)
     ids = _replica_range(replica_range, replicas_count)
     named_seeds = {"seed": seed, "data_seed": data_seed, "split_seed": split_seed}
