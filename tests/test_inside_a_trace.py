@@ -269,3 +269,18 @@ def test_a_ga_rate_schedule_of_traced_values_is_checked_for_its_shape():
                 ).fun
             )
         )(jnp.array([0.1, 0.2]))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda g: minimize(_rosenbrock, X0, optim.adam(0.1), gtol=g),
+        lambda s: cmaes.minimize(_rosenbrock, X0, s, key=KEY, max_evals=100),
+        lambda t: newton(_rosenbrock, X0, gtol=t),
+    ],
+)
+def test_a_traced_setting_is_named_as_such(call):
+    """A setting that shapes the compiled program (a tolerance, σ₀) cannot be traced: the
+    message says so instead of "must be a real number"."""
+    with pytest.raises(TypeError, match="must be a concrete number, got a traced value"):
+        jax.jit(call)(0.5)

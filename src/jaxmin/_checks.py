@@ -17,6 +17,12 @@ import numpy as np
 
 
 def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{name} must be a concrete number, got a traced value ({value!r}): it is a setting "
+            "of the compiled program, so pass a Python or NumPy number, not an argument of "
+            "your jit or vmap"
+        )
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a real number, got the bool {value!r}")
     try:
