@@ -263,6 +263,19 @@ def test_gauss_newton_with_a_covariance_is_generalised_least_squares():
     np.testing.assert_allclose(got_cov, exact_cov, rtol=1e-8)
 
 
+@pytest.mark.parametrize(
+    "residuals",
+    [
+        lambda p: jnp.array([p[0] - 1.0, p[0] + 1.0]),  # p[1] not in the residuals
+        lambda p: jnp.array([p[0] + p[1], p[0] + p[1] - 1.0]),  # p[0] − p[1] not determined
+    ],
+)
+def test_undetermined_parameters_have_no_covariance(residuals):
+    """A singular JᵀJ is named (it gave NaN, or in float32 finite numbers of order 10⁷)."""
+    with pytest.raises(ValueError, match="do not determine every parameter"):
+        parameter_covariance(residuals, jnp.array([2.0, 1.5]))
+
+
 def test_damped_newton_on_an_unbounded_function_never_returns_nan():
     result = newton(lambda x: -jnp.exp(x[0]) + x[1] ** 2, jnp.array([0.0, 1.0]), method="damped")
     assert np.isfinite(float(result.fun)) and np.all(np.isfinite(np.asarray(result.x)))

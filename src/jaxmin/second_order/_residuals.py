@@ -66,11 +66,24 @@ def parameter_covariance(residuals: Callable, x: Any, *, covariance: Any = None)
     - ``x``: the best-fit parameters (e.g. ``jaxmin.newton(..., method="gauss-newton").x``).
     - ``covariance``: the data covariance C (m × m), or None for C = I.
 
-    **Returns** the (M, M) matrix V for M parameters.
+    **Returns** the (M, M) matrix V for M parameters. Where JᵀC⁻¹J is singular to the dtype's
+    precision (a parameter, or a combination, that the residuals do not determine) V does not
+    exist: a ``ValueError`` says so (inside the user's ``jit``/``vmap``, where nothing can be
+    raised, V is then NaN or meaningless).
     """
     flat_x, unravel = ravel_pytree(jax.tree.map(jnp.asarray, x))
     size = check_residuals(residuals, unravel(flat_x))
     factor = None if covariance is None else jnp.asarray(covariance_factor(covariance, size))
     jac = jax.jacfwd(whitened(lambda v: residuals(unravel(v)), factor))(flat_x)
     fisher = jac.T @ jac
+    if not isinstance(fisher, jax.core.Tracer):
+        eigenvalues = np.linalg.eigvalsh(np.asarray(fisher, np.float64))
+        resolution = flat_x.size * np.finfo(fisher.dtype).eps * max(eigenvalues[-1], 0.0)
+        if not eigenvalues[0] > resolution:
+            raise ValueError(
+                "the residuals do not determine every parameter at x: JᵀC⁻¹J is singular "
+                f"(eigenvalues {eigenvalues[0]:.3g} to {eigenvalues[-1]:.3g} in "
+                f"{fisher.dtype}), so the parameters have no covariance; fix or remove the "
+                "undetermined ones"
+            )
     return cho_solve((jnp.linalg.cholesky(fisher), True), jnp.eye(flat_x.size, dtype=fisher.dtype))
