@@ -178,7 +178,7 @@ def test_cmaes_command_writes_figure_and_loadable_json(tmp_path):
 
 def test_ga_command_and_population_paths_in_landscape(tmp_path):
     out = tmp_path / "ga"
-    args = ["ga", "--function", "himmelblau", "--dim", "2", "--generations", "60"]
+    args = ["ga", "--function", "himmelblau", "--generations", "60"]  # n = 2, its own
     assert cli.main([*args, "--popsize", "30", "--out", str(out)]) == 0
     summary = json.loads((out / "himmelblau2_ga.json").read_text())
     assert summary["nfev"] == 30 + 60 * 29 and summary["distance_to_nearest_minimum"] < 0.1

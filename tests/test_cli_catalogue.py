@@ -1,6 +1,8 @@
 """A catalogue of bad `jaxmin` command lines: each ends in one line on stderr naming the problem,
 exit code 2, no traceback, and nothing written (earlier results left as they were)."""
 
+from pathlib import Path
+
 import pytest
 
 from jaxmin.cli import main
@@ -38,12 +40,12 @@ CATALOGUE = [
     (["landscape", "--steps", "0"], "--steps: expected an integer >= 1"),
     (["landscape", "--steps", "1.5"], "--steps: expected an integer"),
     (["landscape", "--record-every", "0"], "--record-every: expected an integer >= 1"),
-    (["landscape", "--seed", "-1"], "--seed: expected an integer >= 0"),
+    (["landscape", "--seed", "-1"], "--seed: expected an integer from 0 to 4294967295"),
     # minima
     (["minima", "--surface", "nope"], "argument --surface: invalid choice"),
     (["minima", "--starts", "0"], "--starts: expected an integer >= 1"),
     (["minima", "--steps", "-5"], "--steps: expected an integer >= 1"),
-    (["minima", "--seed", "x"], "--seed: expected an integer >= 0"),
+    (["minima", "--seed", "x"], "--seed: expected an integer from 0 to 4294967295"),
     # overfitting
     (["overfitting", "--validation", "0"], "--validation: expected a number in (0, 1)"),
     (["overfitting", "--validation", "1"], "--validation: expected a number in (0, 1)"),
@@ -56,7 +58,7 @@ CATALOGUE = [
     (["overfitting", "--lr", "1e-50"], "--lr: expected a number in (0, inf)"),  # 0 in float32
     (["overfitting", "--lr", "inf"], "--lr: expected a finite number"),
     (["overfitting", "--lr", "abc"], "--lr: expected a number"),
-    (["overfitting", "--seed", "-2"], "--seed: expected an integer >= 0"),
+    (["overfitting", "--seed", "-2"], "--seed: expected an integer from 0 to 4294967295"),
     # cmaes
     (["cmaes", "--function", "nope"], "argument --function: invalid choice"),
     (["cmaes", "--function", "beale", "--dim", "3"], "dimension 2"),
@@ -73,7 +75,7 @@ CATALOGUE = [
     ([*CMAES, "--x0", "1,2,3"], "--x0 must have 1 or 2 numbers"),
     ([*CMAES, "--x0", "1e30"], "outside the box of sphere"),
     ([*CMAES, "--x0", "nan"], "--x0: expected a finite number"),
-    ([*CMAES, "--seed", "-1"], "--seed: expected an integer >= 0"),
+    ([*CMAES, "--seed", "-1"], "--seed: expected an integer from 0 to 4294967295"),
     ([*CMAES, "--checkpoint-every", "0"], "--checkpoint-every: expected an integer >= 1"),
     ([*CMAES, "--resume"], "--resume: no checkpoint sphere2_cmaes_checkpoint.npz"),
     ([*GA, "--resume"], "--resume: no checkpoint sphere2_ga_checkpoint.npz"),
@@ -115,7 +117,7 @@ CATALOGUE = [
     (["fit", "--validation", "-0.1"], "--validation: expected a number in [0, 1)"),
     (["fit", "--validation", "0.9999999999"], "expected a number in [0, 1)"),  # 1 in float32
     (["fit", "--patience", "0"], "--patience: expected a number in (0, inf)"),
-    (["fit", "--seed", "-1"], "--seed: expected an integer >= 0"),
+    (["fit", "--seed", "-1"], "--seed: expected an integer from 0 to 4294967295"),
     (["fit", "--block", "0"], "--block: expected an integer >= 1"),
     (["fit", "--hidden", "0"], "--hidden: expected positive widths"),
     (["fit", "--hidden", "a,b"], "--hidden: expected widths"),
@@ -125,6 +127,9 @@ CATALOGUE = [
     (["fit", "--replica-range", "5:2"], "replica_range must satisfy 0 <= start < stop"),
     (["fit", "--replica-range", "abc"], "replica_range must look like START:STOP"),
     (["fit", "--truth", "missing.json"], "missing.json"),
+    (["fit", "--seed", "99999999999999999999"], "--seed: expected an integer from 0 to"),
+    ([*CMAES, "--seed", str(2**32)], "--seed: expected an integer from 0 to 4294967295"),
+    (["cmaes", "--function", "beale", "--dim", "3"], "beale has dimension 2, got --dim 3"),
     (["fit", "merge"], "usage: jaxmin fit merge DIR"),
     (["fit", "merge", "missing_dir"], "cannot read a fit from"),
 ]
@@ -188,3 +193,22 @@ def test_out_that_is_a_file_or_cannot_be_created(command, tmp_path, capsys):
     err = run([command, "--out", str(existing_file / "sub")], capsys)
     assert "cannot be created" in err
     assert existing_file.read_text() == "not a folder"
+    if Path("/proc/self").is_dir():  # a folder that takes no files (even for root), at once
+        assert "is not writable" in run([command, "--out", "/proc"], capsys)
+
+
+def test_force_with_a_bad_setting_leaves_earlier_results(tmp_path, capsys):
+    """--force removes earlier results only once every setting has been checked: a refused
+    command line leaves them (a fit's replica range, a scan's space file)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("earlier results")
+    err = run(["fit", "--replica-range", "5:2", "--force", "--out", str(out)], capsys)
+    assert "replica_range must satisfy" in err
+    space = tmp_path / "space.toml"
+    space.write_text('learning_rate = {type="float", low=0.01, high=0.001}\n')
+    (out / "study.db").write_text("earlier results")
+    argv = ["hyperopt", "--space", str(space), "--trials", "1", "--force", "--out", str(out)]
+    assert "low must be < high" in run(argv, capsys)
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "study.db"]
+    assert {p.read_text() for p in out.iterdir()} == {"earlier results"}

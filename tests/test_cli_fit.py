@@ -82,6 +82,8 @@ def _write(path, text):
         "few_points",
         "unreadable",
         "truth_and_data",
+        "data_and_closure_fits",
+        "data_and_observables",
         "bad_range",
         "resume_nothing",
         "bad_truth_json",
@@ -110,6 +112,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
             "--truth",
             "t.txt",
         ],
+        "data_and_closure_fits": lambda: [
+            "--data",
+            _write(tmp_path / "d.txt", good_rows),
+            "--closure-fits",
+            "3",
+        ],
+        "data_and_observables": lambda: [
+            "--data",
+            _write(tmp_path / "d.txt", good_rows),
+            "--observables",
+            "both",
+        ],
         "bad_range": lambda: ["--replica-range", "5:2"],
         "resume_nothing": lambda: ["--resume"],
         "bad_lhapdf_name": lambda: ["--lhapdf", "../escape"],
@@ -135,6 +149,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     expected = {
         "sigma_tiny": "too precise for a float32 χ² (DᵀC⁻¹D = 1e+40",
         "sigma_overflows": "the covariance must be finite",
+        "data_and_closure_fits": "closure_fits sets up a closure test's pseudo-data",
+        "data_and_observables": "observables_set sets up a closure test's pseudo-data",
     }
     assert expected.get(case, "") in err
     assert not (out / "report.json").exists()

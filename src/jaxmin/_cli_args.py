@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NoReturn
@@ -35,21 +35,33 @@ def one_line(message: object) -> str:
     return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
-def integer(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer ≥ ``minimum``."""
+INT64_MAX = 2**63 - 1
+SEED_MAX = 2**32 - 1
+"""The largest ``--seed``: NumPy's and optuna's samplers take seeds below 2³²."""
+
+
+def integer(minimum: int, maximum: int = INT64_MAX) -> Callable[[str], int]:
+    """An argparse type: an integer from ``minimum`` to ``maximum`` (by default the largest
+    that the arrays and counts behind the options hold)."""
+    allowed = f">= {minimum}" if maximum == INT64_MAX else f"from {minimum} to {maximum}"
 
     def convert(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}, got {text!r}"
+                f"expected an integer {allowed}, got {text!r}"
             ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer {allowed}, got {text!r}")
         return value
 
     return convert
+
+
+def seed(text: str) -> int:
+    """An argparse type: a random seed, an integer from 0 to :data:`SEED_MAX`."""
+    return integer(0, SEED_MAX)(text)
 
 
 def _float(text: str) -> float:
@@ -117,8 +129,11 @@ def prepare_out(out: Path, outputs: Iterable[str], *, force: bool, hint: str = "
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"--out {str(out)!r} cannot be created: {err.strerror}") from err
-    if not os.access(out, os.W_OK):
-        raise ValueError(f"--out {str(out)!r} is not writable")
+    try:  # a file made and removed: os.access says yes to root, /proc takes no files
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ValueError(f"--out {str(out)!r} is not writable: {err.strerror}") from err
     return existing
 
 

@@ -23,6 +23,7 @@ from ._cli_args import (
     one_line,
     prepare_out,
     remove_empty,
+    seed,
 )
 from ._json import write_json
 from .compile_cache import use_compile_cache
@@ -132,14 +133,19 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_objective(name: str, dim: int) -> objectives.Objective:
-    """The objective ``name`` in ``dim`` dimensions (fixed-dimension surfaces must match)."""
+DEFAULT_DIM = 10
+"""The dimension of an n-dimensional function without ``--dim``."""
+
+
+def make_objective(name: str, dim: int | None) -> objectives.Objective:
+    """The objective ``name`` in ``dim`` dimensions (None: :data:`DEFAULT_DIM` for an
+    n-dimensional one, a fixed-dimension surface's own; a given one must match it)."""
     if name not in objectives.SURFACES:
         raise ValueError(f"--function must be one of {sorted(objectives.SURFACES)}, got {name!r}")
     if name in N_DIMENSIONAL:
-        return objectives.SURFACES[name](dim)
+        return objectives.SURFACES[name](DEFAULT_DIM if dim is None else dim)
     objective = objectives.get(name)
-    if objective.dim != dim:
+    if dim is not None and objective.dim != dim:
         raise ValueError(f"--function {name} has dimension {objective.dim}, got --dim {dim}")
     return objective
 
@@ -448,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
         "|grad f| <= 1e-10); f evaluations of cmaes and ga",
     )
     p.add_argument("--record-every", type=integer(1), default=1)
-    p.add_argument("--seed", type=integer(0), default=0, help="random seed of cmaes and ga")
+    p.add_argument("--seed", type=seed, default=0, help="random seed of cmaes and ga")
     _out_arguments(p, "jaxmin-out/landscape")
     p.set_defaults(run=cmd_landscape)
 
@@ -461,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surface", default="himmelblau", choices=surfaces)
     p.add_argument("--starts", type=integer(1), default=256)
     p.add_argument("--steps", type=integer(1), default=2000)
-    p.add_argument("--seed", type=integer(0), default=0)
+    p.add_argument("--seed", type=seed, default=0)
     _out_arguments(p, "jaxmin-out/minima")
     p.set_defaults(run=cmd_minima)
 
@@ -472,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
         "curve, half of it held out; write learning curves with the look-back point, the fits "
         "against data and truth, and a JSON summary with the parameters and the history.",
     )
-    p.add_argument("--seed", type=integer(0), default=1)
+    p.add_argument("--seed", type=seed, default=1)
     p.add_argument("--points", type=integer(4), default=30)
     p.add_argument("--noise", type=number(0, low_open=True), default=0.1, help="σ of the data")
     p.add_argument("--epochs", type=integer(1), default=50_000)
@@ -539,8 +545,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _population_arguments(p: argparse.ArgumentParser, functions: list[str], out: str) -> None:
     p.add_argument("--function", default="rosenbrock", choices=functions)
-    p.add_argument("--dim", type=integer(1), default=10, help="dimension n (n-dimensional ones)")
-    p.add_argument("--seed", type=integer(0), default=0)
+    p.add_argument(
+        "--dim",
+        type=integer(1),
+        default=None,
+        help=f"dimension n of an n-dimensional function (default {DEFAULT_DIM}; a "
+        "fixed-dimension one has its own)",
+    )
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument(
         "--x0",
         type=numbers,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import pdf
-from ._cli_args import integer, number, prepare_out
+from ._cli_args import integer, number, prepare_out, seed
 from .pdf.figures import FIGURES
 from .pdf.lhapdf import check_set_name
 
@@ -32,15 +32,19 @@ def _hidden(text: str) -> tuple[int, ...]:
     return widths
 
 
-def _prepare_out(out: Path, *, force: bool, resume: bool) -> None:
-    """Refuse to overwrite earlier results unless ``--force`` (or ``--resume``) says so."""
+def _prepare_out(out: Path, *, force: bool, resume: bool, merging: bool = False) -> list[str]:
+    """Refuse to overwrite earlier results unless ``--force`` (or ``--resume``) says so; return
+    the earlier results to remove, which only the new results replace (a command refused on
+    the way, or a fit that fails, leaves them as they are). ``--force`` removes an earlier
+    checkpoint here: the new fit must not resume it."""
     if resume:
         if not (out / CHECKPOINT).exists():
             raise ValueError(f"--resume: no checkpoint in {str(out)!r} to resume from")
-        return
-    hint = " or --resume to continue an interrupted fit"
-    for name in prepare_out(out, OUTPUTS, force=force, hint=hint):
-        (out / name).unlink()
+        return []
+    hint = "" if merging else " or --resume to continue an interrupted fit"
+    stale = prepare_out(out, OUTPUTS, force=force, hint=hint)
+    (out / CHECKPOINT).unlink(missing_ok=True)
+    return [name for name in stale if name != CHECKPOINT]
 
 
 def _check_lhapdf(args: argparse.Namespace, out: Path) -> None:
@@ -57,7 +61,12 @@ def _check_lhapdf(args: argparse.Namespace, out: Path) -> None:
         )
 
 
-def _write(result: pdf.FitResult, out: Path, lhapdf: str | None, force: bool) -> list[Path]:
+def _write(
+    result: pdf.FitResult, out: Path, lhapdf: str | None, force: bool, stale: list[str]
+) -> list[Path]:
+    """Replace the earlier results ``stale`` by the new ones."""
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
     written = list(result.save(out).values()) + list(result.plot(out).values())
     if lhapdf:
         written.append(result.write_lhapdf(out, lhapdf, overwrite=force))
@@ -104,17 +113,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return _merge(args)
     out = Path(args.out)
     _check_lhapdf(args, out)
-    _prepare_out(out, force=args.force, resume=args.resume)
-    result = _fit(args, out)
-    written = _write(result, out, args.lhapdf, args.force)
+    settings = _settings(args, out)
+    pdf.fitting.plan(**settings)  # every setting and data file checked before anything is removed
+    stale = _prepare_out(out, force=args.force, resume=args.resume)
+    result = pdf.fit(**settings)
+    written = _write(result, out, args.lhapdf, args.force, stale)
     (out / CHECKPOINT).unlink(missing_ok=True)
     print(_summary(result.report()))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
-def _fit(args: argparse.Namespace, out: Path) -> pdf.FitResult:
-    return pdf.fit(
+def _settings(args: argparse.Namespace, out: Path) -> dict:
+    """The arguments of :func:`jaxmin.pdf.fit` for the command line."""
+    return dict(
         truth=args.truth,
         data=args.data,
         covariance=args.covariance,
@@ -144,8 +156,8 @@ def _merge(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_lhapdf(args, out)
     merged = pdf.merge([pdf.load(folder) for folder in args.merge[1:]])
-    _prepare_out(out, force=args.force, resume=False)
-    written = _write(merged, out, args.lhapdf, args.force)
+    stale = _prepare_out(out, force=args.force, resume=False, merging=True)
+    written = _write(merged, out, args.lhapdf, args.force, stale)
     print(_summary(merged.report()))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -197,7 +209,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="rate of hidden units dropped in each update, in [0, 1)",
     )
-    p.add_argument("--seed", type=integer(0), default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument(
         "--block", type=integer(1), default=pdf.replicas.BLOCK, help="replicas per vectorised block"
     )

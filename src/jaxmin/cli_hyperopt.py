@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from . import pdf
-from ._cli_args import integer, prepare_out
+from ._cli_args import integer, prepare_out, seed
 from ._json import write_json
 from .hyperopt import GluonProblem, report, study
 from .hyperopt import space as spaces
@@ -62,6 +63,7 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
         fixed=_fixed(args),
     )
     url = study.storage_url(out, args.storage)
+    spaces.check(space, problem.accepts, problem.hyperparameters)  # before --force removes
     _prepare(args, out)
     scan = study.run(
         problem,
@@ -72,7 +74,7 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch=args.batch,
         resume=args.resume,
-        progress=True,
+        progress=sys.stderr.isatty(),
     )
     baseline = problem.evaluate([{}])[0].reward
     written = report.write(scan, space, out, baseline)
@@ -156,7 +158,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", default=None, help="your data: a table x, value, σ[, systematics]")
     p.add_argument("--covariance", default=None, help="with --data: the full N×N covariance")
-    p.add_argument("--seed", type=integer(0), default=0, help="of the sampler and the data")
+    p.add_argument("--seed", type=seed, default=0, help="of the sampler and the data")
     p.add_argument(
         "--storage", default=None, help="database URL (default: sqlite in --out/study.db)"
     )

@@ -363,6 +363,18 @@ def _plan(
         seed if init_seed is None else init_seed,
     )
     if data is not None:
+        closure_only = {
+            "observables_set": (observables_set, "points"),
+            "level": (level, 2),
+            "closure_fits": (closure_fits, 1),
+            "normalisation": (normalisation, pdf_data.NORMALISATION),
+        }
+        for name, (value, default) in closure_only.items():
+            if value != default:
+                raise ValueError(
+                    f"{name} sets up a closure test's pseudo-data, not a fit to your data: "
+                    f"leave it at {default!r} with data (got {value!r})"
+                )
         obs, central, cov = pdf_data.read_data_table(data, covariance)
         data_sets = [pdf_data.DataSet(obs, central, cov, None)]
         truth_obj, level, closure_fits = None, 2, 1
