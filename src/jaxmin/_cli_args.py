@@ -114,6 +114,12 @@ def numbers(text: str) -> list[float]:
     return values
 
 
+def resume_or_force(args: argparse.Namespace) -> None:
+    """Refuse ``--resume`` with ``--force``: one continues a run, the other starts anew."""
+    if args.resume and args.force:
+        raise ValueError("--resume continues a run and --force starts a new one: pass one")
+
+
 def prepare_out(out: Path, outputs: Iterable[str], *, force: bool, hint: str = "") -> list[str]:
     """Check that ``out`` can take the results ``outputs`` and create it; return the outputs
     already there (to be overwritten: only with ``force``, refused otherwise)."""

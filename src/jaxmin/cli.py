@@ -23,6 +23,7 @@ from ._cli_args import (
     one_line,
     prepare_out,
     remove_empty,
+    resume_or_force,
     seed,
 )
 from ._json import write_json
@@ -164,9 +165,8 @@ def _population_start(args: argparse.Namespace, objective: objectives.Objective)
         x0 = np.random.default_rng(args.seed).uniform(objective.lower, objective.upper)
     checkpoint = _checkpoint(args, objective)
     out, stem = checkpoint.parent, _stem(objective, args.command)
+    resume_or_force(args)
     if args.resume:
-        if args.force:
-            raise ValueError("--resume continues a run and --force starts a new one: pass one")
         if not checkpoint.exists():
             raise ValueError(f"--resume: no checkpoint {checkpoint.name} in {str(out)!r}")
         return x0

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import pdf
-from ._cli_args import integer, number, prepare_out, seed
+from ._cli_args import integer, number, prepare_out, resume_or_force, seed
 from .pdf.figures import FIGURES
 from .pdf.lhapdf import check_set_name
 
@@ -112,6 +112,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.merge:
         return _merge(args)
     out = Path(args.out)
+    resume_or_force(args)
     _check_lhapdf(args, out)
     settings = _settings(args, out)
     pdf.fitting.plan(**settings)  # every setting and data file checked before anything is removed

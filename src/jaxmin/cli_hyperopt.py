@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import pdf
-from ._cli_args import integer, prepare_out, seed
+from ._cli_args import integer, prepare_out, resume_or_force, seed
 from ._json import write_json
 from .hyperopt import GluonProblem, report, study
 from .hyperopt import space as spaces
@@ -54,6 +54,7 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.action == "best":
         return _best(args, out)
+    resume_or_force(args)
     space = spaces.load(args.space) if args.space else DEFAULT_SPACE
     problem = GluonProblem(
         folds=args.folds,
