@@ -444,3 +444,21 @@ KEY = jax.random.key(0)
 def test_a_bad_argument_is_named_before_tracing(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_stacked_raw_keys_run_as_their_typed_keys():
+    """jax.random.PRNGKey keys stacked for batched=True, as they are accepted for one run."""
+    raw = jnp.stack([jax.random.PRNGKey(seed) for seed in (1, 2)])
+    x0 = jnp.stack([X0, -X0])
+    typed = ga.minimize(
+        rastrigin,
+        x0,
+        key=jax.random.wrap_key_data(raw),
+        popsize=8,
+        steps=4,
+        args=SHIFT,
+        batched=True,
+    )
+    ours = ga.minimize(rastrigin, x0, key=raw, popsize=8, steps=4, args=SHIFT, batched=True)
+    np.testing.assert_array_equal(ours.fun, typed.fun)
+    np.testing.assert_array_equal(ours.x, typed.x)

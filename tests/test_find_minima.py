@@ -52,6 +52,19 @@ def test_points_newton_has_not_converged_onto_count_once(dtype):
     assert np.all(nearest(result.x, np.array([[-1.0, 0.0], [1.0, 0.0]])) < 1e-4)
 
 
+def test_an_objective_nan_everywhere_ends_diverged():
+    result = find_minima(
+        lambda x: jnp.sum(x) * jnp.nan,
+        [-1, -1],
+        [1, 1],
+        key=jax.random.key(0),
+        n_starts=4,
+        steps=10,
+        newton_steps=2,
+    )
+    assert result.status_name == "diverged" and result.x.shape == (0, 2)
+
+
 def test_degenerate_saddle_has_no_minimum():
     obj = objectives.monkey_saddle()
     result = find_minima(

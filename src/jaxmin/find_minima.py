@@ -27,7 +27,8 @@ class MinimaResult(NamedTuple):
     - ``starts``: the (n_starts, n) sampled starts; ``ends``: where the first-order runs ended.
     - ``nfev``: f evaluations (with their gradients) of the first-order runs and the Newton
       refinement; ``nhev``: Hessian evaluations of the refinement.
-    - ``status``: ``converged`` when at least one minimum was found, ``max_steps`` otherwise
+    - ``status``: ``converged`` when at least one minimum was found; else ``diverged`` when every
+      first-order run diverged (f non-finite wherever it was tried), ``max_steps`` otherwise
       (no point reached ‖∇f‖ ≤ gtol as a minimum within the step budgets).
 
     Inside the user's ``jit`` or ``vmap`` (any call inside a trace) the number of points found is
@@ -146,7 +147,9 @@ def find_minima(
     (x, fx), (saddles, saddles_fun), (maxima, maxima_fun) = found
     refined = candidates.shape[0] * (newton_steps + 1)  # each step and the final test
     nfev = jnp.sum(first_order.nfev) + refined
-    status = jnp.where(counts[MINIMUM] > 0, int(Status.CONVERGED), int(Status.MAX_STEPS))
+    diverged = jnp.all(first_order.status == int(Status.DIVERGED))
+    status = jnp.where(diverged, int(Status.DIVERGED), int(Status.MAX_STEPS))
+    status = jnp.where(counts[MINIMUM] > 0, int(Status.CONVERGED), status)
     xp = jnp if traced else np
     if not traced:
         nfev, status = int(nfev), int(status)

@@ -111,6 +111,9 @@ def batched_runs(run: Callable[[Any, jax.Array], Any], x0: Any, key: jax.Array) 
     (``key`` holds one per start), at once under ``vmap``: each run gives the numbers it gives
     alone. ``run`` returns an :class:`~jaxmin.evolution.EvolutionResult`."""
     runs = _checks.leading_axis("x0", x0)
+    raw = isinstance(key, jax.Array) and key.dtype == jnp.uint32 and key.shape == (runs, 2)
+    if raw:  # stacked jax.random.PRNGKey keys: the numbers of each raw key run alone
+        key = jax.random.wrap_key_data(key)
     if not (isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)):
         raise TypeError(f"key must be JAX random keys (jax.random.split(key, {runs})), got {key!r}")
     if key.shape != (runs,):
