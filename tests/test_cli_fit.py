@@ -25,6 +25,9 @@ def test_fit_writes_report_band_replicas_and_figures(tmp_path, capsys, parton_pd
     for key in ("chi2_central", "coverage_1sigma", "xi_1sigma", "momentum_fraction", "stopping"):
         assert key in report
     assert report["momentum_fraction"]["max_deviation"] < 1e-6
+    timings = report["timings"]  # the whole call: setup (with its programs), compile, training
+    assert set(timings) == {"setup_s", "compile_s", "train_s"} and min(timings.values()) >= 0
+    assert f"setup {timings['setup_s']:.1f} s, compile" in stdout
     counts = report["stopping"]["status"]
     assert sum(counts.values()) == 3
     assert "replicas: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) in stdout

@@ -103,7 +103,8 @@ def _summary(report: dict) -> str:
         f"(largest sum-rule deviation {m['max_deviation']:.1e})"
     )
     t = report["timings"]
-    lines.append(f"compile {t['compile_s']:.1f} s, training {t['train_s']:.1f} s")
+    setup = f"setup {t['setup_s']:.1f} s, " if "setup_s" in t else ""  # results before 12-06
+    lines.append(f"{setup}compile {t['compile_s']:.1f} s, training {t['train_s']:.1f} s")
     return "\n".join(lines)
 
 
