@@ -108,8 +108,11 @@ def generation_info(
 
 def batched_runs(run: Callable[[Any, jax.Array], Any], x0: Any, key: jax.Array) -> Any:
     """``run(x, k)`` for every start x (a leading axis on every leaf of ``x0``) and its key k
-    (``key`` holds one per start), at once under ``vmap``: each run gives the numbers it gives
-    alone. ``run`` returns an :class:`~jaxmin.evolution.EvolutionResult`."""
+    (``key`` holds one per start), at once under ``vmap``: each run draws what it draws alone
+    and gives its numbers to round-off (the batch's products are fused and vectorised
+    differently, and CMA-ES amplifies a last-bit difference over the generations: 100 batched
+    runs at n = 10 ended with the loop's evaluation counts in 6, the GA's in all, 2026-12-05).
+    ``run`` returns an :class:`~jaxmin.evolution.EvolutionResult`."""
     runs = _checks.leading_axis("x0", x0)
     raw = isinstance(key, jax.Array) and key.dtype == jnp.uint32 and key.shape == (runs, 2)
     if raw:  # stacked jax.random.PRNGKey keys: the numbers of each raw key run alone
