@@ -47,7 +47,9 @@ def _rows(leaf: Any, transform: Callable[[np.ndarray], np.ndarray]) -> Any:
 
 def padded(tree: Any, rows: int) -> Any:
     """Every leaf's leading axis padded to ``rows`` with copies of its first row (host
-    arrays; keys as keys)."""
+    arrays; keys as keys; a stack of ``rows`` rows as it is)."""
+    if jax.tree.leaves(tree)[0].shape[0] == rows:
+        return tree
 
     def pad(array: np.ndarray) -> np.ndarray:
         extra = rows - array.shape[0]
@@ -66,6 +68,9 @@ def take(tree: Any, rows: Any) -> Any:
 def concatenate(trees: list) -> Any:
     """Stacks of replicas joined along the leading axis (host arrays; keys as keys)."""
 
+    if len(trees) == 1:
+        return to_host(trees[0])
+
     def join(*leaves):
         if _is_key(leaves[0]):
             data = np.concatenate([np.asarray(jax.random.key_data(k)) for k in leaves])
@@ -77,8 +82,13 @@ def concatenate(trees: list) -> Any:
 
 
 def on_device(tree: Any) -> Any:
-    """The tree's host arrays put on the default device (``jax.device_put``: no program)."""
-    return jax.tree.map(lambda leaf: leaf if _is_key(leaf) else jax.device_put(leaf), tree)
+    """The tree's host arrays put on the default device, in one ``jax.device_put`` (no
+    program; one call for all costs half of one call each)."""
+    leaves, structure = jax.tree.flatten(tree)
+    hosted = [i for i, leaf in enumerate(leaves) if not isinstance(leaf, jax.Array)]
+    for i, array in zip(hosted, jax.device_put([leaves[i] for i in hosted]), strict=True):
+        leaves[i] = array
+    return jax.tree.unflatten(structure, leaves)
 
 
 def per_replica(program: Callable, stack: Any, *args: Any) -> Any:
@@ -86,4 +96,6 @@ def per_replica(program: Callable, stack: Any, *args: Any) -> Any:
     row per replica: run on the stack padded to :func:`size` rows, returned cut to the stack's
     own rows (host arrays; keys as keys)."""
     count = jax.tree.leaves(stack)[0].shape[0]
-    return take(program(on_device(padded(stack, size(count))), *args), slice(count))
+    rows = size(count)
+    out = program(on_device(padded(stack, rows)), *args)
+    return to_host(out) if rows == count else take(out, slice(count))
