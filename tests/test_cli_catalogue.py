@@ -129,7 +129,6 @@ CATALOGUE = [
     (["fit", "--truth", "missing.json"], "missing.json"),
     (["fit", "--seed", "99999999999999999999"], "--seed: expected an integer from 0 to"),
     ([*CMAES, "--seed", str(2**32)], "--seed: expected an integer from 0 to 4294967295"),
-    (["cmaes", "--function", "beale", "--dim", "3"], "beale has dimension 2, got --dim 3"),
     (["fit", "--resume", "--force"], "--resume continues a run and --force starts a new one"),
     (["hyperopt", "--resume", "--force"], "--resume continues a run and --force starts a new"),
     (["fit", "merge"], "usage: jaxmin fit merge DIR"),

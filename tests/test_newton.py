@@ -276,6 +276,14 @@ def test_undetermined_parameters_have_no_covariance(residuals):
         parameter_covariance(residuals, jnp.array([2.0, 1.5]))
 
 
+def test_parameters_in_other_units_are_not_undetermined():
+    """Condition number 10⁸ from the units alone (float32): the covariance is still given."""
+    residuals = lambda p: jnp.array([1e4 * p[0] - 1, p[1] - 2, 1e4 * p[0] + p[1]])  # noqa: E731
+    with jax.enable_x64(False):
+        got = parameter_covariance(residuals, jnp.array([1.0, 1.0], jnp.float32))
+    np.testing.assert_allclose(got, [[2 / 3e8, -1 / 3e4], [-1 / 3e4, 2 / 3]], rtol=1e-4)
+
+
 def test_damped_newton_on_an_unbounded_function_never_returns_nan():
     result = newton(lambda x: -jnp.exp(x[0]) + x[1] ** 2, jnp.array([0.0, 1.0]), method="damped")
     assert np.isfinite(float(result.fun)) and np.all(np.isfinite(np.asarray(result.x)))

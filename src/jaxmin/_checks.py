@@ -235,17 +235,20 @@ def bounds(lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def random_key(name: str, key: Any) -> Any:
+def random_key(name: str, key: Any, batched: bool = True) -> Any:
     """Check that ``key`` is one JAX random key: a typed key of shape () (``jax.random.key``)
-    or a raw uint32 key of shape (2,) (``jax.random.PRNGKey``), concrete or traced."""
+    or a raw uint32 key, a vector (``jax.random.PRNGKey``: 2 numbers for Threefry, 4 for
+    rbg), concrete or traced. ``batched``: whether the caller has ``batched=True`` to offer
+    for a stack of keys."""
     typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
     raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32
     if not (typed or raw):
         raise TypeError(f"{name} must be a JAX random key (jax.random.key(seed)), got {key!r}")
-    if key.shape != (() if typed else (2,)):
+    if key.ndim != (0 if typed else 1):
+        hint = " (one key per run needs batched=True)" if batched else ""
         raise ValueError(
             f"{name} must be one random key, got {'keys' if typed else 'key data'} of shape "
-            f"{key.shape} (one key per run needs batched=True)"
+            f"{key.shape}{hint}"
         )
     return key
 

@@ -36,16 +36,19 @@ def _fixed(args: argparse.Namespace) -> dict:
     return fixed
 
 
-def _prepare(args: argparse.Namespace, out: Path) -> None:
-    """Refuse to overwrite a scan's results unless ``--force`` (or ``--resume``)."""
+def _prepare(args: argparse.Namespace, out: Path) -> list[str]:
+    """Refuse to overwrite a scan's results unless ``--force`` (or ``--resume``); with it,
+    remove the old study file (the new scan starts a new one) and return the other earlier
+    results, which the new report replaces."""
     if args.resume:
-        return
+        return []
     outputs = OUTPUTS if args.storage else (*OUTPUTS, STUDY_FILE)
     hint = " or --resume to continue the study"
-    for name in prepare_out(out, outputs, force=args.force, hint=hint):
-        if name == STUDY_FILE:
-            study.check_sqlite_file(out / name)  # --force never deletes a foreign database
-        (out / name).unlink()
+    stale = prepare_out(out, outputs, force=args.force, hint=hint)
+    if STUDY_FILE in stale:
+        study.check_sqlite_file(out / STUDY_FILE)  # --force never deletes a foreign database
+        (out / STUDY_FILE).unlink()
+    return [name for name in stale if name != STUDY_FILE]
 
 
 def cmd_hyperopt(args: argparse.Namespace) -> int:
@@ -65,7 +68,7 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
     )
     url = study.storage_url(out, args.storage)
     spaces.check(space, problem.accepts, problem.hyperparameters)  # before --force removes
-    _prepare(args, out)
+    stale = _prepare(args, out)
     scan = study.run(
         problem,
         space,
@@ -78,6 +81,8 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     baseline = problem.evaluate([{}])[0].reward
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
     written = report.write(scan, space, out, baseline)
     print(report.table(report.report(scan, baseline)))
     print("wrote " + ", ".join(str(p) for p in written) + f"; study in {url}")
@@ -99,11 +104,12 @@ def _best(args: argparse.Namespace, out: Path) -> int:
         raise ValueError(
             "the study's data have changed since its scan: its best trial cannot be re-trained"
         )
-    for name in prepare_out(out, BEST_OUTPUTS, force=args.force):
-        (out / name).unlink()
+    stale = prepare_out(out, BEST_OUTPUTS, force=args.force)
     outcome = problem.evaluate([spaces.decode(space, best.params)])[0]
     if outcome.reward is None:
         raise ValueError(f"trial {best.number} failed when re-trained: {outcome.reason}")
+    for name in stale:  # only new results replace earlier ones
+        (out / name).unlink(missing_ok=True)
     settings = spaces.decode(space, best.params)
     summary = {
         "trial": best.number,

@@ -115,7 +115,7 @@ def find_minima(
     **Returns** a :class:`MinimaResult`.
     """
     lo, hi = _checks.bounds(lower, upper)
-    _checks.random_key("key", key)
+    _checks.random_key("key", key, batched=False)
     n_starts = _checks.integer_at_least("n_starts", n_starts, 1)
     steps = _checks.integer_at_least("steps", steps, 1)
     newton_steps = _checks.integer_at_least("newton_steps", newton_steps, 1)

@@ -97,7 +97,7 @@ def init_mlp(
     pytree that any optax optimiser, ``jax.grad`` or :func:`jaxmin.nn.backprop` works on.
     """
     sizes = check_sizes(sizes)
-    _checks.random_key("key", key)
+    _checks.random_key("key", key, batched=False)
     _checks.one_of("init", init, INIT_NAMES)
     scale = _checks.positive("scale", scale)
     dtype = jnp.zeros(0, dtype).dtype

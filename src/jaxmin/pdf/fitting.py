@@ -258,8 +258,8 @@ def fit(
         nit=np.asarray(state.epoch),
         status=np.asarray(state.status),
         timings={
-            # the rest of the call: pseudo-data, keys, initial parameters, the final
-            # evaluation (their programs compiled for a new bucket of replica counts included)
+            # the rest of the call after the checks and closure data sets: replica data, keys,
+            # initial parameters, the final evaluation (with their programs for a new bucket)
             "setup_s": time.perf_counter() - begun - compile_s - train_s,
             "compile_s": compile_s,
             "train_s": train_s,
@@ -572,7 +572,8 @@ def train(
         "chunks_done": np.zeros((), np.int64),
         "slots": np.arange(padded),
     }
-    meta = (meta or {}) | {"jax": jax.__version__, "devices": cfg.devices}
+    # the padded rows: a checkpoint of another layout (an older version's) is another run
+    meta = (meta or {}) | {"jax": jax.__version__, "devices": cfg.devices, "rows": padded}
     if path is not None and Path(path).exists():
         loaded, history = checkpoints.load(path, (state, history), meta)
         history = jax.tree.map(np.array, history)

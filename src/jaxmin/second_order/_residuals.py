@@ -77,13 +77,17 @@ def parameter_covariance(residuals: Callable, x: Any, *, covariance: Any = None)
     jac = jax.jacfwd(whitened(lambda v: residuals(unravel(v)), factor))(flat_x)
     fisher = jac.T @ jac
     if not isinstance(fisher, jax.core.Tracer):
-        eigenvalues = np.linalg.eigvalsh(np.asarray(fisher, np.float64))
+        # on the matrix scaled to a unit diagonal: parameters in other units are not singular
+        matrix = np.asarray(fisher, np.float64)
+        scale = np.sqrt(np.abs(np.diagonal(matrix)))
+        scaled = matrix / np.outer(scale, scale) if np.all(scale > 0) else np.zeros_like(matrix)
+        eigenvalues = np.linalg.eigvalsh(np.nan_to_num(scaled))
         resolution = flat_x.size * np.finfo(fisher.dtype).eps * max(eigenvalues[-1], 0.0)
-        if not eigenvalues[0] > resolution:
+        if not (np.all(np.isfinite(matrix)) and eigenvalues[0] > resolution):
             raise ValueError(
                 "the residuals do not determine every parameter at x: JᵀC⁻¹J is singular "
-                f"(eigenvalues {eigenvalues[0]:.3g} to {eigenvalues[-1]:.3g} in "
-                f"{fisher.dtype}), so the parameters have no covariance; fix or remove the "
-                "undetermined ones"
+                f"(scaled to a unit diagonal, eigenvalues {eigenvalues[0]:.3g} to "
+                f"{eigenvalues[-1]:.3g} in {fisher.dtype}; or not finite), so the parameters "
+                "have no covariance; fix or remove the undetermined ones"
             )
     return cho_solve((jnp.linalg.cholesky(fisher), True), jnp.eye(flat_x.size, dtype=fisher.dtype))

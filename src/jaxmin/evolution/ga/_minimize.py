@@ -233,8 +233,8 @@ class _Generation:
         fitness = jnp.concatenate([elite_f, children_f])
         nfev = nfev + lam - config.elitism
         status = jnp.where(g + 1 >= steps, jnp.int32(Status.MAX_STEPS), _RUNNING)
-        status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
         status = _diverged_if_no_finite(fitness, status)
+        status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
         record = _record(population, fitness, nfev, config)
         return (population, fitness, g + 1, nfev), status, record
 
@@ -259,8 +259,8 @@ def _start(fun, x0, key, init_scale, config: _Config, args):
     population = x0 + init_scale * _random.normal(key, (lam, n), x0.dtype)
     population = population.at[0].set(x0)
     fitness = evaluate(fun.value, population, args)
-    status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), _RUNNING)
-    status = _diverged_if_no_finite(fitness, status)
+    status = _diverged_if_no_finite(fitness, jnp.int32(_RUNNING))
+    status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
     carry = (population, fitness, jnp.int32(0), jnp.int32(lam))  # as CMA-ES: int32 counts
     return carry, status, _record(population, fitness, lam, config)
 
