@@ -41,8 +41,12 @@ def _rows(leaf: Any, transform: Callable[[np.ndarray], np.ndarray]) -> Any:
     array again (its data put on the device, no program compiled) for keys."""
     if not _is_key(leaf):
         return transform(np.asarray(leaf))
-    data = transform(np.asarray(jax.random.key_data(leaf)))
-    return jax.random.wrap_key_data(jax.device_put(data), impl=jax.random.key_impl(leaf))
+    return _as_keys(transform(np.asarray(jax.random.key_data(leaf))), leaf)
+
+
+def _as_keys(data: np.ndarray, like: jax.Array) -> jax.Array:
+    """Host key data as keys of ``like``'s implementation, on the device (no program)."""
+    return jax.random.wrap_key_data(jax.device_put(data), impl=jax.random.key_impl(like))
 
 
 def padded(tree: Any, rows: int) -> Any:
@@ -74,8 +78,7 @@ def concatenate(trees: list) -> Any:
     def join(*leaves):
         if _is_key(leaves[0]):
             data = np.concatenate([np.asarray(jax.random.key_data(k)) for k in leaves])
-            impl = jax.random.key_impl(leaves[0])
-            return jax.random.wrap_key_data(jax.device_put(data), impl=impl)
+            return _as_keys(data, leaves[0])
         return np.concatenate([np.asarray(leaf) for leaf in leaves])
 
     return jax.tree.map(join, *trees)

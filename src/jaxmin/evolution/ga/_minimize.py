@@ -232,17 +232,18 @@ class _Generation:
         population = jnp.concatenate([elite, children])
         fitness = jnp.concatenate([elite_f, children_f])
         nfev = nfev + lam - config.elitism
-        status = jnp.where(g + 1 >= steps, jnp.int32(Status.MAX_STEPS), _RUNNING)
-        status = _diverged_if_no_finite(fitness, status)
-        status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
+        status = _status(fitness, config, g + 1 >= steps)
         record = _record(population, fitness, nfev, config)
         return (population, fitness, g + 1, nfev), status, record
 
 
-def _diverged_if_no_finite(fitness: jax.Array, status: jax.Array) -> jax.Array:
-    """``diverged`` where no f of the population is finite (nothing left to select by, as
-    CMA-ES stops), else ``status``."""
-    return jnp.where(jnp.any(jnp.isfinite(fitness)), status, jnp.int32(Status.DIVERGED))
+def _status(fitness: jax.Array, config: _Config, spent: Any = False) -> jax.Array:
+    """The status after a population: ``ftarget`` where its best f reached it, else
+    ``diverged`` where no f is finite (nothing left to select by, as CMA-ES stops), else
+    ``max_steps`` where the budget is ``spent``, else running."""
+    status = jnp.where(spent, jnp.int32(Status.MAX_STEPS), jnp.int32(_RUNNING))
+    status = jnp.where(jnp.any(jnp.isfinite(fitness)), status, jnp.int32(Status.DIVERGED))
+    return jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
 
 
 def _reached(fitness: jax.Array, config: _Config) -> jax.Array:
@@ -259,8 +260,7 @@ def _start(fun, x0, key, init_scale, config: _Config, args):
     population = x0 + init_scale * _random.normal(key, (lam, n), x0.dtype)
     population = population.at[0].set(x0)
     fitness = evaluate(fun.value, population, args)
-    status = _diverged_if_no_finite(fitness, jnp.int32(_RUNNING))
-    status = jnp.where(_reached(fitness, config), jnp.int32(Status.FTARGET), status)
+    status = _status(fitness, config)
     carry = (population, fitness, jnp.int32(0), jnp.int32(lam))  # as CMA-ES: int32 counts
     return carry, status, _record(population, fitness, lam, config)
 
