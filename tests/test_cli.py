@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jaxmin import cli, landscape, nn, optim
+from jaxmin._cli_args import in_options
 from jaxmin._json import finite_or_null
 from jaxmin.evolution import _driver
 
@@ -224,7 +225,14 @@ def test_a_killed_population_run_resumes_to_the_same_results(argv, tmp_path, mon
     assert cli.main([*argv, "--out", str(cut)]) == 2  # a new run would lose it: refused
     assert "--resume" in capsys.readouterr().err
     assert cli.main([*argv, "--seed", "1", "--out", str(cut), "--resume"]) == 2
-    assert "checkpoint" in capsys.readouterr().err  # another run's checkpoint is refused
+    err = capsys.readouterr().err  # another run's checkpoint is refused, in the command's words
+    assert "belongs to a different run" in err
+    assert "start over with --force (without --resume)" in err
+    if argv[0] == "ga":  # a budget below what the run has spent
+        shorter = [*argv]
+        shorter[shorter.index("--generations") + 1] = "6"
+        assert cli.main([*shorter, "--out", str(cut), "--resume"]) == 2
+        assert "pass --generations >= 12 to resume it" in capsys.readouterr().err
     assert cli.main([*argv, "--out", str(cut), "--resume"]) == 0
     [name] = [p.name for p in whole.glob("*.json")]
     assert json.loads((cut / name).read_text()) == json.loads((whole / name).read_text())
@@ -241,3 +249,21 @@ def test_a_rule_added_to_optim_rules_is_all_the_landscape_needs(tmp_path, monkey
     assert summary["optimizers"]["plain"]["settings"] == {"learning_rate": 1e-3}
     assert summary["optimizers"]["plain"]["nit"] == 50
     assert "plain" in landscape.methods()
+
+
+def test_api_messages_name_the_command_options():
+    """An API error reaches the user with the options that set the arguments it names: names
+    with an underscore anywhere, plain names where they open the message or take a value; English
+    words, quoted paths and options already written as such are left alone."""
+    options = {"replica_range": "--replica-range", "steps": "--epochs", "level": "--level"}
+    message = (
+        "level sets up the steps of a test: checkpoint '/tmp/replica_range/steps=3' has run 8, "
+        "more than steps=5: pass steps >= 8 to resume it (the replica_range is --level's); "
+        "remove it or choose another path"
+    )
+    assert in_options(message, options) == (
+        "--level sets up the steps of a test: checkpoint '/tmp/replica_range/steps=3' has run "
+        "8, more than --epochs=5: pass --epochs >= 8 to resume it (the --replica-range is "
+        "--level's); start over with --force (without --resume) or choose another --out"
+    )
+    assert in_options(message, {}) == message

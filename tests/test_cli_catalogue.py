@@ -67,7 +67,7 @@ CATALOGUE = [
     ([*CMAES, "--sigma0", "0"], "--sigma0: expected a number in (0, inf)"),
     ([*CMAES, "--popsize", "1"], "--popsize: expected an integer >= 2"),
     ([*CMAES, "--max-evals", "0"], "--max-evals: expected an integer >= 1"),
-    ([*CMAES, "--max-evals", "1"], "max_evals must be >= popsize"),
+    ([*CMAES, "--max-evals", "1"], "--max-evals must be >= --popsize"),
     ([*CMAES, "--sigma0", "1e300"], "--sigma0: expected a number within float32's range"),
     ([*CMAES, "--restarts", "-1"], "--restarts: expected an integer >= 0"),
     ([*CMAES, "--ftarget", "nan"], "--ftarget: expected a finite number"),
@@ -124,8 +124,8 @@ CATALOGUE = [
     (["fit", "--optimizer", "sgd"], "argument --optimizer: invalid choice"),
     (["fit", "--observables", "nonsense"], "argument --observables: invalid choice"),
     (["fit", "--level", "3"], "argument --level: invalid choice"),
-    (["fit", "--replica-range", "5:2"], "replica_range must satisfy 0 <= start < stop"),
-    (["fit", "--replica-range", "abc"], "replica_range must look like START:STOP"),
+    (["fit", "--replica-range", "5:2"], "must satisfy 0 <= start < stop <= --replicas (100)"),
+    (["fit", "--replica-range", "abc"], "--replica-range must look like START:STOP"),
     (["fit", "--truth", "missing.json"], "missing.json"),
     (["fit", "--seed", "99999999999999999999"], "--seed: expected an integer from 0 to"),
     ([*CMAES, "--seed", str(2**32)], "--seed: expected an integer from 0 to 4294967295"),
@@ -205,7 +205,7 @@ def test_force_with_a_bad_setting_leaves_earlier_results(tmp_path, capsys):
     out.mkdir()
     (out / "report.json").write_text("earlier results")
     err = run(["fit", "--replica-range", "5:2", "--force", "--out", str(out)], capsys)
-    assert "replica_range must satisfy" in err
+    assert "--replica-range must satisfy" in err
     space = tmp_path / "space.toml"
     space.write_text('learning_rate = {type="float", low=0.01, high=0.001}\n')
     (out / "study.db").write_text("earlier results")

@@ -152,8 +152,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
     expected = {
         "sigma_tiny": "too precise for a float32 χ² (DᵀC⁻¹D = 1e+40",
         "sigma_overflows": "the covariance must be finite",
-        "data_and_closure_fits": "closure_fits sets up a closure test's pseudo-data",
-        "data_and_observables": "observables_set sets up a closure test's pseudo-data",
+        "data_and_closure_fits": "--closure-fits sets up a closure test's pseudo-data",
+        "data_and_observables": "--observables sets up a closure test's pseudo-data",
     }
     assert expected.get(case, "") in err
     assert not (out / "report.json").exists()

@@ -387,7 +387,7 @@ def test_a_study_is_never_resumed_with_other_settings(tmp_path):
     study.run(Quadratic(), SPACE, trials=2, storage=url, batch=2)
     with pytest.raises(ValueError, match="already holds a study: pass --resume"):
         study.run(Quadratic(), SPACE, trials=4, storage=url)
-    with pytest.raises(ValueError, match="holds another study \\(its seed differ"):
+    with pytest.raises(ValueError, match="holds another study \\(settings that differ: seed"):
         study.run(Quadratic(), SPACE, trials=4, storage=url, resume=True, seed=1, batch=2)
     with pytest.raises(ValueError, match="no jaxmin study"):
         study.run(Quadratic(), SPACE, trials=4, storage=_url(tmp_path, "new.db"), resume=True)

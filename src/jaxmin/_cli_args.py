@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -33,6 +34,57 @@ class Parser(argparse.ArgumentParser):
 def one_line(message: object) -> str:
     """A message on one line (the newlines of multi-line messages become '; ')."""
     return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def option_names(parser: argparse.ArgumentParser, **renamed: str) -> dict[str, str]:
+    """The options of ``parser`` by the names of the API arguments they set: each option's own
+    (``--max-evals`` sets ``max_evals``), and ``renamed`` ones (``steps="--epochs"``)."""
+    names = {
+        action.dest: max(action.option_strings, key=len)
+        for action in parser._actions
+        if action.option_strings and action.dest != "help"
+    }
+    return names | renamed
+
+
+_QUOTED = re.compile(r"""((?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w))""")
+"""A quoted value (a path, a repr): left as it is. An apostrophe inside a word opens none."""
+
+_ADVICE = {
+    "remove it or choose another path": "start over with --force (without --resume) or choose "
+    "another --out",
+}
+"""The API's advice, as a command's user would take it."""
+
+_WORD = re.compile(r"(?<![\w-])[A-Za-z_]\w*(?![\w-])")
+"""A name, not part of an option (``--max-evals``) or of a longer word."""
+
+
+def in_options(message: str, options: Mapping[str, str]) -> str:
+    """An API error ``message`` in the words of the command that called it: an argument's name
+    becomes the option that sets it (``options``, :func:`option_names`) where it names the
+    argument — a name with an underscore anywhere, any name that opens the message
+    (``level sets up …``) or is given a value (``steps=10``, ``steps >= 12``) — and the API's
+    advice the command's (:data:`_ADVICE`). Quoted values (paths) are left as they are."""
+    if not options:
+        return message
+    parts = _QUOTED.split(message)
+    for i in range(0, len(parts), 2):  # the unquoted parts
+
+        def option(word: re.Match, opening: bool = i == 0) -> str:
+            name = word.group()
+            names_argument = (
+                "_" in name
+                or (opening and word.start() == 0)
+                or re.match(r"\s*>?=", word.string[word.end() :]) is not None
+            )
+            return options[name] if name in options and names_argument else name
+
+        text = _WORD.sub(option, parts[i])
+        for advice, instead in _ADVICE.items():
+            text = text.replace(advice, instead)
+        parts[i] = text
+    return "".join(parts)
 
 
 INT64_MAX = 2**63 - 1

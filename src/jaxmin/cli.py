@@ -16,11 +16,13 @@ import numpy as np
 from . import cli_fit, cli_hyperopt, landscape, objectives, optim, overfitting, plot
 from ._cli_args import (
     Parser,
+    in_options,
     integer,
     missing_folders,
     number,
     numbers,
     one_line,
+    option_names,
     prepare_out,
     remove_empty,
     resume_or_force,
@@ -456,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-every", type=integer(1), default=1)
     p.add_argument("--seed", type=seed, default=0, help="random seed of cmaes and ga")
     _out_arguments(p, "jaxmin-out/landscape")
-    p.set_defaults(run=cmd_landscape)
+    p.set_defaults(run=cmd_landscape, options=option_names(p, learning_rate="--lr"))
 
     p = sub.add_parser(
         "minima",
@@ -469,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=integer(1), default=2000)
     p.add_argument("--seed", type=seed, default=0)
     _out_arguments(p, "jaxmin-out/minima")
-    p.set_defaults(run=cmd_minima)
+    p.set_defaults(run=cmd_minima, options=option_names(p, n_starts="--starts"))
 
     p = sub.add_parser(
         "overfitting",
@@ -490,7 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction held out, in (0, 1)",
     )
     _out_arguments(p, "jaxmin-out/overfitting")
-    p.set_defaults(run=cmd_overfitting)
+    p.set_defaults(
+        run=cmd_overfitting, options=option_names(p, steps="--epochs", learning_rate="--lr")
+    )
 
     functions = sorted(objectives.SURFACES)
     p = sub.add_parser(
@@ -512,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every restart in one compiled program (each generation samples the largest "
         "population): one compilation instead of one per λ, more evaluations per generation",
     )
-    p.set_defaults(run=cmd_cmaes)
+    p.set_defaults(run=cmd_cmaes, options=option_names(p, chunk_steps="--checkpoint-every"))
 
     p = sub.add_parser(
         "ga",
@@ -539,7 +543,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="rates × decay per generation, in (0, 1]",
     )
     p.add_argument("--elitism", type=integer(0), default=1, help="best kept, < --popsize")
-    p.set_defaults(run=cmd_ga)
+    p.set_defaults(
+        run=cmd_ga,
+        options=option_names(
+            p,
+            steps="--generations",
+            chunk_steps="--checkpoint-every",
+            mutation_rate="--rate",
+            mutation_scale="--scale",
+        ),
+    )
     return parser
 
 
@@ -608,7 +621,11 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"jaxmin {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError) as err:
+    except (ValueError, TypeError) as err:  # the API's arguments named as the command's options
+        message = in_options(one_line(err), getattr(args, "options", {}))
+        print(f"jaxmin {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as err:
         print(f"jaxmin {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except Exception as err:  # a bug: still one line, never a traceback

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import pdf
-from ._cli_args import integer, number, prepare_out, resume_or_force, seed
+from ._cli_args import integer, number, option_names, prepare_out, resume_or_force, seed
 from .pdf.figures import FIGURES
 from .pdf.lhapdf import check_set_name
 
@@ -219,4 +219,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="jaxmin-fit", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--force", action="store_true", help="overwrite earlier results")
-    p.set_defaults(run=cmd_fit)
+    p.set_defaults(
+        run=cmd_fit,
+        options=option_names(
+            p,
+            observables_set="--observables",
+            replicas_count="--replicas",
+            steps="--epochs",
+            learning_rate="--lr",
+        ),
+    )

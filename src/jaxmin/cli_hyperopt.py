@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import pdf
-from ._cli_args import integer, prepare_out, resume_or_force, seed
+from ._cli_args import integer, option_names, prepare_out, resume_or_force, seed
 from ._json import write_json
 from .hyperopt import GluonProblem, report, study
 from .hyperopt import space as spaces
@@ -172,4 +172,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="jaxmin-hyperopt", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue (or join) the study")
     p.add_argument("--force", action="store_true", help="overwrite earlier results")
-    p.set_defaults(run=cmd_hyperopt)
+    p.set_defaults(
+        run=cmd_hyperopt, options=option_names(p, steps="--epochs", fold_reward="--reward")
+    )

@@ -154,7 +154,7 @@ def open_study(
     if settings is not None and recorded != _plain(settings):
         differ = sorted(k for k in settings if recorded.get(k) != _plain(settings[k]))
         raise ValueError(
-            f"{url!r} holds another study (its {', '.join(differ) or 'settings'} differ): "
+            f"{url!r} holds another study (settings that differ: {', '.join(differ) or 'all'}): "
             "choose another --out/--storage"
         )
     return study

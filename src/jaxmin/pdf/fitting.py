@@ -380,7 +380,7 @@ def _plan(
             if value != default:
                 raise ValueError(
                     f"{name} sets up a closure test's pseudo-data, not a fit to your data: "
-                    f"leave it at {default!r} with data (got {value!r})"
+                    f"leave it at {default!r} when fitting data (got {value!r})"
                 )
         obs, central, cov = pdf_data.read_data_table(data, covariance)
         data_sets = [pdf_data.DataSet(obs, central, cov, None)]
