@@ -133,6 +133,10 @@ CATALOGUE = [
     (["hyperopt", "--resume", "--force"], "--resume continues a run and --force starts a new"),
     (["fit", "merge"], "usage: jaxmin fit merge DIR"),
     (["fit", "merge", "missing_dir"], "cannot read a fit from"),
+    # options that the task would ignore
+    (["fit", "merge", "a", "b", "--epochs", "3", "--resume"], "merge takes no --epochs, --resume"),
+    (["hyperopt", "best", "--trials", "3"], "best takes no --trials"),
+    (["landscape", "--optimizers", "ga,cmaes", "--lr", "0.1"], "--optimizers lists none"),
 ]
 
 # command lines and the results they would overwrite

@@ -36,15 +36,27 @@ def one_line(message: object) -> str:
     return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
-def option_names(parser: argparse.ArgumentParser, **renamed: str) -> dict[str, str]:
-    """The options of ``parser`` by the names of the API arguments they set: each option's own
-    (``--max-evals`` sets ``max_evals``), and ``renamed`` ones (``steps="--epochs"``)."""
-    names = {
-        action.dest: max(action.option_strings, key=len)
-        for action in parser._actions
-        if action.option_strings and action.dest != "help"
-    }
-    return names | renamed
+def command(parser: argparse.ArgumentParser, run: Callable, **renamed: str) -> dict:
+    """The defaults that make ``parser`` a sub-command: its ``run`` function, its ``options`` by
+    the names of the API arguments they set (each option's own, ``--max-evals`` for
+    ``max_evals``, and ``renamed`` ones, ``steps="--epochs"``: :func:`in_options`), and each
+    option's ``defaults`` (:func:`refuse_unused`). Use as ``parser.set_defaults(**command(…))``."""
+    given = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    options = {a.dest: max(a.option_strings, key=len) for a in given}
+    defaults = {a.dest: a.default for a in given}
+    return {"run": run, "options": options | renamed, "defaults": defaults}
+
+
+def refuse_unused(args: argparse.Namespace, used: Iterable[str], task: str) -> None:
+    """Refuse the options given (not at their defaults) that ``task`` does not read: it would
+    ignore them, and the user would believe they took effect."""
+    unused = [
+        args.options[dest]
+        for dest, default in args.defaults.items()
+        if dest not in used and getattr(args, dest) != default
+    ]
+    if unused:
+        raise ValueError(f"{task} takes no {', '.join(unused)}")
 
 
 _QUOTED = re.compile(r"""((?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w))""")
@@ -62,7 +74,7 @@ _WORD = re.compile(r"(?<![\w-])[A-Za-z_]\w*(?![\w-])")
 
 def in_options(message: str, options: Mapping[str, str]) -> str:
     """An API error ``message`` in the words of the command that called it: an argument's name
-    becomes the option that sets it (``options``, :func:`option_names`) where it names the
+    becomes the option that sets it (``options``, :func:`command`) where it names the
     argument — a name with an underscore anywhere, any name that opens the message
     (``level sets up …``) or is given a value (``steps=10``, ``steps >= 12``) — and the API's
     advice the command's (:data:`_ADVICE`). Quoted values (paths) are left as they are."""

@@ -16,13 +16,13 @@ import numpy as np
 from . import cli_fit, cli_hyperopt, landscape, objectives, optim, overfitting, plot
 from ._cli_args import (
     Parser,
+    command,
     in_options,
     integer,
     missing_folders,
     number,
     numbers,
     one_line,
-    option_names,
     prepare_out,
     remove_empty,
     resume_or_force,
@@ -42,6 +42,8 @@ def parse_learning_rates(text: str | None, names: list[str]) -> dict[str, float 
     """``--lr``: one rate for all, one per optimiser (``1e-6,1e-3``), or ``name=rate`` pairs."""
     if text is None:
         return dict.fromkeys(names)
+    if not names:
+        raise ValueError("--lr sets the rates of gradient rules, and --optimizers lists none")
     if "=" in text:
         rates: dict[str, float | None] = dict.fromkeys(names)
         given: set[str] = set()
@@ -458,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-every", type=integer(1), default=1)
     p.add_argument("--seed", type=seed, default=0, help="random seed of cmaes and ga")
     _out_arguments(p, "jaxmin-out/landscape")
-    p.set_defaults(run=cmd_landscape, options=option_names(p, learning_rate="--lr"))
+    p.set_defaults(**command(p, cmd_landscape, learning_rate="--lr"))
 
     p = sub.add_parser(
         "minima",
@@ -471,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=integer(1), default=2000)
     p.add_argument("--seed", type=seed, default=0)
     _out_arguments(p, "jaxmin-out/minima")
-    p.set_defaults(run=cmd_minima, options=option_names(p, n_starts="--starts"))
+    p.set_defaults(**command(p, cmd_minima, n_starts="--starts"))
 
     p = sub.add_parser(
         "overfitting",
@@ -492,9 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction held out, in (0, 1)",
     )
     _out_arguments(p, "jaxmin-out/overfitting")
-    p.set_defaults(
-        run=cmd_overfitting, options=option_names(p, steps="--epochs", learning_rate="--lr")
-    )
+    p.set_defaults(**command(p, cmd_overfitting, steps="--epochs", learning_rate="--lr"))
 
     functions = sorted(objectives.SURFACES)
     p = sub.add_parser(
@@ -516,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every restart in one compiled program (each generation samples the largest "
         "population): one compilation instead of one per λ, more evaluations per generation",
     )
-    p.set_defaults(run=cmd_cmaes, options=option_names(p, chunk_steps="--checkpoint-every"))
+    p.set_defaults(**command(p, cmd_cmaes, chunk_steps="--checkpoint-every"))
 
     p = sub.add_parser(
         "ga",
@@ -544,9 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--elitism", type=integer(0), default=1, help="best kept, < --popsize")
     p.set_defaults(
-        run=cmd_ga,
-        options=option_names(
+        **command(
             p,
+            cmd_ga,
             steps="--generations",
             chunk_steps="--checkpoint-every",
             mutation_rate="--rate",

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import pdf
-from ._cli_args import integer, number, option_names, prepare_out, resume_or_force, seed
+from ._cli_args import command, integer, number, prepare_out, refuse_unused, resume_or_force, seed
 from .pdf.figures import FIGURES
 from .pdf.lhapdf import check_set_name
 
@@ -155,6 +155,7 @@ def _settings(args: argparse.Namespace, out: Path) -> dict:
 def _merge(args: argparse.Namespace) -> int:
     if args.merge[0] != "merge" or len(args.merge) < 2:
         raise ValueError("usage: jaxmin fit merge DIR [DIR ...] --out OUT")
+    refuse_unused(args, ("merge", "out", "force", "lhapdf"), "merge")
     out = Path(args.out)
     _check_lhapdf(args, out)
     merged = pdf.merge([pdf.load(folder) for folder in args.merge[1:]])
@@ -220,9 +221,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--force", action="store_true", help="overwrite earlier results")
     p.set_defaults(
-        run=cmd_fit,
-        options=option_names(
+        **command(
             p,
+            cmd_fit,
             observables_set="--observables",
             replicas_count="--replicas",
             steps="--epochs",

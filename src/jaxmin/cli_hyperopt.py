@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import pdf
-from ._cli_args import integer, option_names, prepare_out, resume_or_force, seed
+from ._cli_args import command, integer, prepare_out, refuse_unused, resume_or_force, seed
 from ._json import write_json
 from .hyperopt import GluonProblem, report, study
 from .hyperopt import space as spaces
@@ -91,6 +91,7 @@ def cmd_hyperopt(args: argparse.Namespace) -> int:
 
 def _best(args: argparse.Namespace, out: Path) -> int:
     """Re-train the study's best trial: its reward again, its models saved."""
+    refuse_unused(args, ("action", "out", "storage", "force"), "best")
     url = study.storage_url(out, args.storage)
     scan = study.open_study(url, None, resume=True)
     recorded = scan.user_attrs["jaxmin"]
@@ -172,6 +173,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="jaxmin-hyperopt", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue (or join) the study")
     p.add_argument("--force", action="store_true", help="overwrite earlier results")
-    p.set_defaults(
-        run=cmd_hyperopt, options=option_names(p, steps="--epochs", fold_reward="--reward")
-    )
+    p.set_defaults(**command(p, cmd_hyperopt, steps="--epochs", fold_reward="--reward"))
