@@ -214,6 +214,8 @@ def run_chunked(
     """
     length = min(chunk, 1 << (max(1, length) - 1).bit_length())
     status = int(status)
+    if bar is not None and bar.enabled:
+        bar.resumed(done(carry))
     while status == RUNNING:
         packing = _packing(generation, operands, carry, length)
         flat = run_chunk(generation, operands, carry, status, length, packed=True)

@@ -282,6 +282,8 @@ def run(
     }
     study = open_study(storage, settings, resume=resume, heartbeat_s=heartbeat_s, grace_s=grace_s)
     bar = ProgressBar(trials, "hyperopt", enabled=progress)
+    if progress:
+        bar.resumed(len(_finished(study)))
     started = time.perf_counter()
     ran = 0
     try:

@@ -299,6 +299,7 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
     # the history holds one column per epoch up to the furthest member (running members are
     # all there; stopped ones have NaN after their last epoch)
     done = int(np.max(np.asarray(state.epoch)))
+    bar.resumed(done)
     while done < cfg.epochs and np.any(np.asarray(state.status) == -1):
         state, losses = _chunk_many(state, data, cfg)
         done = int(np.max(np.asarray(state.epoch)))

@@ -586,6 +586,8 @@ def train(
     bar = ProgressBar(cfg.epochs, "fit", enabled=progress)
     compile_s = 0.0
     first = int(history["chunks_done"])
+    if first and progress:
+        bar.resumed(int(jnp.max(state.epoch)))
     for index in range(first, n_chunks):
         running = np.asarray(state.status) == replicas.RUNNING
         if not running.any():

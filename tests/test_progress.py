@@ -1,0 +1,35 @@
+"""The progress bar of long runs: a resumed run shows what it had done, and its remaining time
+comes from the rate of this call alone."""
+
+import re
+
+from jaxmin import _progress
+from jaxmin._progress import ProgressBar
+
+
+def _last_line(err: str) -> str:
+    return err.split("\r")[-1].strip()
+
+
+def test_a_resumed_bar_starts_at_its_count_and_estimates_from_this_call(capsys, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(_progress.time, "perf_counter", lambda: now[0])
+    bar = ProgressBar(100, "train")
+    now[0] = 10.0  # the checkpoint read
+    bar.resumed(60)  # 60 done by an earlier call
+    assert "60/100 [0.0s<?]" in _last_line(capsys.readouterr().err)
+    now[0] = 12.0
+    bar.update(70)  # 10 units in 2 s, 30 left: 6 s
+    assert re.search(r"70/100 \[2\.0s<6\.0s\]", _last_line(capsys.readouterr().err))
+    bar.resumed(0)  # after progress (a later restart of the run): ignored
+    now[0] = 14.0
+    bar.update(80)  # 20 units in 4 s, 20 left: 4 s
+    assert re.search(r"80/100 \[4\.0s<4\.0s\]", _last_line(capsys.readouterr().err))
+
+
+def test_a_disabled_bar_writes_nothing(capsys):
+    bar = ProgressBar(10, "ga", enabled=False)
+    bar.resumed(5)
+    bar.update(7)
+    bar.close()
+    assert capsys.readouterr().err == ""
