@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmin import cli, landscape, nn, optim
+from jaxmin import cli, landscape, nn, optim, overfitting
 from jaxmin._cli_args import in_options
 from jaxmin._json import finite_or_null
 from jaxmin.evolution import _driver
@@ -138,7 +138,14 @@ def test_a_diverged_overfitting_run_reports_its_status_and_writes_strict_json(tm
     assert "status: diverged (the χ² turned non-finite" in capsys.readouterr().out
     summary = json.loads((tmp_path / "overfitting_summary.json").read_text(), parse_constant=_no)
     assert summary["status"] == "diverged" and summary["lookback"]["epoch"] == 0
-    assert summary["lookback"]["train_chi2"] is None
+    with jax.enable_x64(False):  # the initial network's χ²: no epoch recorded them
+        key = jax.random.fold_in(jax.random.key(1), 1)
+        initial = nn.init_mlp(key, overfitting.SIZES, init="glorot_normal")
+        x, y, sigma = overfitting.pseudo_data(1)  # 15 points for training, 15 held out
+        predicted = np.asarray(nn.forward(initial, x, activation="sigmoid"))[:, 0]
+    chi2 = np.mean(((predicted - y) / sigma) ** 2)
+    both = (summary["lookback"]["train_chi2"] + summary["lookback"]["val_chi2"]) / 2
+    assert both == pytest.approx(chi2, rel=1e-5)
     assert summary["last_epoch"]["train_chi2"] is None  # infinite: JSON has no infinity
     assert (tmp_path / "overfitting_learning_curves.png").stat().st_size > 5_000
 

@@ -16,6 +16,13 @@ def test_lookback_avoids_the_overfitting_of_a_long_run():
     assert best["val_chi2"] < 2.0
     assert best["rms_to_truth_over_sigma"] < 1.0 < last["rms_to_truth_over_sigma"]
     assert best["epoch"] == int(np.nanargmin(run["result"].val_loss)) + 1
+    # the χ² of a network computed from it (as for a first epoch that diverged) are the ones
+    # the training recorded
+    np.testing.assert_allclose(
+        overfitting.chi2_of(run, run["result"].params),
+        (best["train_chi2"], best["val_chi2"]),
+        rtol=1e-5,
+    )
 
 
 def test_pseudo_data_are_reproducible_and_follow_the_truth():

@@ -392,12 +392,11 @@ def cmd_overfitting(args: argparse.Namespace) -> int:
         ),
         write_json(summary, out / "overfitting_summary.json"),
     ]
-    chi2 = lambda value: "none" if value is None else f"{value:.3f}"  # noqa: E731
     for tag in ("lookback", "last_epoch"):
         part = summary[tag]
         print(
-            f"{tag:10s} epoch {part['epoch']:6d}  train χ²/N {chi2(part['train_chi2'])}  "
-            f"val χ²/N {chi2(part['val_chi2'])}  "
+            f"{tag:10s} epoch {part['epoch']:6d}  train χ²/N {part['train_chi2']:.3f}  "
+            f"val χ²/N {part['val_chi2']:.3f}  "
             f"rms to truth {part['rms_to_truth_over_sigma']:.2f}σ"
         )
     diverged = summary["status"] == "diverged"

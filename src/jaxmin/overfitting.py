@@ -91,29 +91,42 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
     """A JSON-serialisable summary: χ² at the look-back point and at the end, and the distance
     of each network from the truth, rms over [0, 1] in units of σ.
 
-    A run that diverged in its first epoch has no look-back epoch (``epoch`` 0: the initial
-    network) and its χ² there are None."""
+    A run that diverged in its first epoch has no look-back epoch (``epoch`` 0): its network is
+    the initial one, whose χ² no epoch recorded; they are computed from it (:func:`chi2_of`)."""
     result = run["result"]
     best, last = int(result.best_epoch), int(result.nit)
     sigma = float(run["sigma"][0])
     rms = lambda f: float(np.sqrt(np.mean((f - run["truth"]) ** 2)) / sigma)  # noqa: E731
-    at = lambda losses, epoch: float(losses[epoch - 1]) if epoch >= 1 else None  # noqa: E731
+
+    def part(epoch: int, params: Any, curve: np.ndarray) -> dict[str, Any]:
+        if epoch >= 1:
+            train, val = float(result.train_loss[epoch - 1]), float(result.val_loss[epoch - 1])
+        else:
+            train, val = chi2_of(run, params)
+        return {
+            "epoch": epoch,
+            "train_chi2": train,
+            "val_chi2": val,
+            "rms_to_truth_over_sigma": rms(curve),
+        }
+
     return {
         "network": list(SIZES),
         "points": len(run["x"]),
         "validation_points": len(result.val_rows),
         "epochs": last,
-        "lookback": {
-            "epoch": best,
-            "train_chi2": at(result.train_loss, best),
-            "val_chi2": at(result.val_loss, best),
-            "rms_to_truth_over_sigma": rms(run["lookback"]),
-        },
-        "last_epoch": {
-            "epoch": last,
-            "train_chi2": at(result.train_loss, last),
-            "val_chi2": at(result.val_loss, last),
-            "rms_to_truth_over_sigma": rms(run["last"]),
-        },
+        "lookback": part(best, result.params, run["lookback"]),
+        "last_epoch": part(last, result.final_params, run["last"]),
         "status": result.status_name,
     }
+
+
+def chi2_of(run: dict[str, Any], params: Any) -> tuple[float, float]:
+    """(training, validation) χ²/N of the network ``params`` on the run's data: the means of
+    ((ŷᵢ − yᵢ)/σᵢ)² over each set's points, as the training records them per epoch."""
+    x, y, sigma = run["x"], run["y"], run["sigma"]
+    predicted = np.asarray(nn.forward(params, x, activation="sigmoid"), float)[:, 0]
+    pulls = ((predicted - y) / sigma) ** 2
+    held_out = np.zeros(len(x), bool)
+    held_out[np.asarray(run["result"].val_rows)] = True
+    return float(np.mean(pulls[~held_out])), float(np.mean(pulls[held_out]))
