@@ -146,7 +146,8 @@ def test_a_diverged_overfitting_run_reports_its_status_and_writes_strict_json(tm
     chi2 = np.mean(((predicted - y) / sigma) ** 2)
     both = (summary["lookback"]["train_chi2"] + summary["lookback"]["val_chi2"]) / 2
     assert both == pytest.approx(chi2, rel=1e-5)
-    assert summary["last_epoch"]["train_chi2"] is None  # infinite: JSON has no infinity
+    assert summary["last_epoch"] == summary["lookback"]  # the last finite network: the initial one
+    assert summary["epochs"] == 1 and summary["history"]["train_chi2"] == [None]  # JSON: no inf
     assert (tmp_path / "overfitting_learning_curves.png").stat().st_size > 5_000
 
 

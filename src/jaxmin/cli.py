@@ -377,7 +377,7 @@ def cmd_overfitting(args: argparse.Namespace) -> int:
     curves = {
         "truth": (run["grid"], run["truth"]),
         f"look-back (epoch {int(result.best_epoch)})": (run["grid"], run["lookback"]),
-        f"last epoch ({int(result.nit)})": (run["grid"], run["last"]),
+        f"last epoch ({summary['last_epoch']['epoch']})": (run["grid"], run["last"]),
     }
     written = [
         plot.plot_learning_curves(result, out / "overfitting_learning_curves.png", ylabel="χ²/N"),

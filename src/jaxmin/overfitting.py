@@ -91,10 +91,14 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
     """A JSON-serialisable summary: χ² at the look-back point and at the end, and the distance
     of each network from the truth, rms over [0, 1] in units of σ.
 
-    A run that diverged in its first epoch has no look-back epoch (``epoch`` 0): its network is
-    the initial one, whose χ² no epoch recorded; they are computed from it (:func:`chi2_of`)."""
+    A run that diverged reports as its last network the last finite one, of the epoch before
+    the one that diverged. In its first epoch, that network and the look-back one (``epoch``
+    0) are the initial network, whose χ² no epoch recorded: they are computed from it
+    (:func:`chi2_of`)."""
     result = run["result"]
     best, last = int(result.best_epoch), int(result.nit)
+    if result.status_name == "diverged":
+        last -= 1  # the epoch of final_params, the last finite ones
     sigma = float(run["sigma"][0])
     rms = lambda f: float(np.sqrt(np.mean((f - run["truth"]) ** 2)) / sigma)  # noqa: E731
 
@@ -114,7 +118,7 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
         "network": list(SIZES),
         "points": len(run["x"]),
         "validation_points": len(result.val_rows),
-        "epochs": last,
+        "epochs": int(result.nit),
         "lookback": part(best, result.params, run["lookback"]),
         "last_epoch": part(last, result.final_params, run["last"]),
         "status": result.status_name,
