@@ -3,11 +3,14 @@
 import json
 import shutil
 import subprocess
+import tomllib
+from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
+import jaxmin
 from jaxmin import cli, landscape, nn, optim, overfitting
 from jaxmin._cli_args import in_options
 from jaxmin._json import finite_or_null
@@ -275,3 +278,11 @@ def test_api_messages_name_the_command_options():
         "--level's); start over with --force (without --resume) or choose another --out"
     )
     assert in_options(message, {}) == message
+
+
+def test_version(capsys):
+    """``jaxmin --version``: the package's version, the one pyproject.toml declares."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == jaxmin.__version__
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith(f"jaxmin {jaxmin.__version__} (jax ")

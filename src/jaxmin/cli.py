@@ -13,7 +13,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from . import cli_fit, cli_hyperopt, landscape, objectives, optim, overfitting, plot
+from . import __version__, cli_fit, cli_hyperopt, landscape, objectives, optim, overfitting, plot
 from ._cli_args import (
     Parser,
     command,
@@ -416,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jaxmin",
         description="Optimisers and neural networks for physicists, in JAX.",
         epilog="Negative starts need '=': --start=-2,-4",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"jaxmin {__version__} (jax {jax.__version__})"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     surfaces = sorted(name for name, make in objectives.SURFACES.items() if make().dim <= 2)
