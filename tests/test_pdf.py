@@ -1,5 +1,6 @@
 """jaxmin.pdf: truths, FK tables, the sum rule, replica reproducibility, closure estimators."""
 
+import json
 import math
 import os
 import subprocess
@@ -73,6 +74,15 @@ def small_fit():
 def test_sum_rule_exact_for_every_replica(small_fit):
     assert small_fit.sum_rule.shape == (12,)
     np.testing.assert_allclose(small_fit.sum_rule, 0.425, rtol=0, atol=1e-6)
+
+
+def test_a_fit_has_the_summary_and_status_names_of_every_result(small_fit):
+    assert small_fit.summary() == small_fit.report()
+    json.dumps(small_fit.summary())
+    names = small_fit.status_name
+    assert len(names) == 12 and set(names) <= {"max_steps", "stopped_early", "diverged"}
+    counts = small_fit.report()["stopping"]["status"]
+    assert {name: names.count(name) for name in set(names)} == counts
 
 
 def test_replica_is_the_same_alone_in_a_range_and_merged(small_fit):

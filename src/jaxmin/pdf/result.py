@@ -62,6 +62,16 @@ class FitResult:
 
     # --- views -----------------------------------------------------------------------------
 
+    @property
+    def status_name(self) -> list:
+        """Each replica's status as a name (``max_steps``, ``stopped_early``, ``diverged``)."""
+        return status_names(self.status)
+
+    def summary(self) -> dict:
+        """A JSON-serialisable dict of the outcome without parameters, as every jaxmin result
+        has: the :meth:`report`."""
+        return self.report()
+
     def replicas_of(self, fit: int = 0) -> np.ndarray:
         """Indices (into the replica axis) of the replicas of closure fit ``fit``."""
         return np.flatnonzero(self.fits == fit)
