@@ -264,18 +264,27 @@ def test_a_rule_added_to_optim_rules_is_all_the_landscape_needs(tmp_path, monkey
 
 def test_api_messages_name_the_command_options():
     """An API error reaches the user with the options that set the arguments it names: names
-    with an underscore anywhere, plain names where they open the message or take a value; English
-    words, quoted paths and options already written as such are left alone."""
-    options = {"replica_range": "--replica-range", "steps": "--epochs", "level": "--level"}
+    with an underscore anywhere, plain names where they open the message or take a value, and a
+    flag's value as its presence; English words, quoted paths, dotted names (a checkpoint's
+    keys) and options already written as such are left alone."""
+    options = {
+        "replica_range": "--replica-range",
+        "steps": "--epochs",
+        "level": "--level",
+        "restarts": "--restarts",
+        "padded_restarts": "--padded-restarts",
+        "learning_rate": "--lr",
+    }
     message = (
         "level sets up the steps of a test: checkpoint '/tmp/replica_range/steps=3' has run 8, "
-        "more than steps=5: pass steps >= 8 to resume it (the replica_range is --level's); "
-        "remove it or choose another path"
+        "more than steps=5: pass steps >= 8 to resume it (the replica_range is --level's; "
+        "settings.learning_rate differ); pass restarts <= 3 or padded_restarts=False"
     )
     assert in_options(message, options) == (
         "--level sets up the steps of a test: checkpoint '/tmp/replica_range/steps=3' has run "
         "8, more than --epochs=5: pass --epochs >= 8 to resume it (the --replica-range is "
-        "--level's); start over with --force (without --resume) or choose another --out"
+        "--level's; settings.learning_rate differ); pass --restarts <= 3 or leave out "
+        "--padded-restarts"
     )
     assert in_options(message, {}) == message
 

@@ -30,7 +30,7 @@ CATALOGUE = [
     (["landscape", "--lr", "nan"], "--lr: expected a finite number"),
     (["landscape", "--lr", ","], "--lr: expected learning rates"),
     (["landscape", "--lr", "1e-3,1e-3"], "2 rates for 5"),
-    (["landscape", "--optimizers", "adam", "--lr", "gd=0.1"], "not in --optimizers"),
+    (["landscape", "--optimizers", "adam", "--lr", "gd=0.1"], "not one of the gradient rules"),
     (["landscape", "--optimizers", "adam", "--lr", "adam=abc"], "expected a number"),
     (["landscape", "--start", "1,2,3"], "--start must have 2 numbers"),
     (["landscape", "--start=1e30,0"], "outside the box of beale"),
@@ -137,6 +137,16 @@ CATALOGUE = [
     (["fit", "merge", "a", "b", "--epochs", "3", "--resume"], "merge takes no --epochs, --resume"),
     (["hyperopt", "best", "--trials", "3"], "best takes no --trials"),
     (["landscape", "--optimizers", "ga,cmaes", "--lr", "0.1"], "--optimizers lists none"),
+    (["landscape", "--optimizers", "adam", "--seed", "7"], "--optimizers lists none of them"),
+    ([*CMAES, "--padded-restarts"], "--padded-restarts runs IPOP restarts in one program"),
+    ([*GA, "--mutation", "additive", "--rate", "0.5"], "--mutation additive has none"),
+    ([*GA, "--mutation", "multiplicative", "--scale", "0.5"], "multiplicative has none"),
+    (["fit", "--optimizer", "cmaes", "--lr", "0.5"], "--lr applies to the gradient rules"),
+    ([*CMAES, "--padded-restarts", "--restarts", "40"], "pass --restarts <= 22 or leave out"),
+    ([*GA, "--generations", "100000000"], "pass --generations <= 21691753"),
+    ([*CMAES, "--max-evals", "99999999999999"], "--max-evals must be an integer from 1 to"),
+    (["landscape", "--steps", "99999999999"], "--steps must be an integer from 1 to 1073741824"),
+    (["fit", "--epochs", "99999999999"], "--epochs must be an integer from 1 to 1073741824"),
 ]
 
 # command lines and the results they would overwrite

@@ -175,7 +175,7 @@ def test_bad_input_is_rejected():
         ga.minimize(f, jnp.asarray([1.0, jnp.inf]), **kw)
     with pytest.raises(ValueError, match="scalar"):
         ga.minimize(lambda x: x, jnp.ones(2), **kw)
-    with pytest.raises(ValueError, match=r"steps=300000000 .* pass fewer steps"):
+    with pytest.raises(ValueError, match=r"steps=300000000 .* pass steps <= \d+"):
         ga.minimize(f, jnp.ones(2), **(kw | {"steps": 300_000_000}))  # int32 counts
 
 

@@ -304,7 +304,7 @@ def test_newton_cg_counts_products_and_records_sparsely_for_many_parameters():
         ({"method": "bfgs"}, "method must be one of"),
         ({"gtol": 0.0}, "gtol must be a finite number > 0"),
         ({"gtol": -1e-8}, "gtol must be a finite number > 0"),
-        ({"steps": 0}, "steps must be an integer >= 1"),
+        ({"steps": 0}, "steps must be an integer from 1 to 1073741824"),
         ({"armijo": 0.7}, "armijo must lie in"),
         ({"damping": -1.0}, "damping must be a finite number >= 0"),
         ({"covariance": np.eye(2)}, "covariance is only used by method='gauss-newton'"),

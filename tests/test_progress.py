@@ -3,8 +3,12 @@ comes from the rate of this call alone."""
 
 import re
 
+import jax
+import jax.numpy as jnp
+
 from jaxmin import _progress
 from jaxmin._progress import ProgressBar
+from jaxmin.evolution import ga
 
 
 def _last_line(err: str) -> str:
@@ -33,3 +37,15 @@ def test_a_disabled_bar_writes_nothing(capsys):
     bar.update(7)
     bar.close()
     assert capsys.readouterr().err == ""
+
+
+def test_a_resumed_population_run_shows_its_generations_at_once(tmp_path, capsys):
+    """The drivers call ``resumed``: a GA extended from a checkpoint of 10 generations to 20
+    draws 10/20 before its first new chunk."""
+    settings = dict(key=jax.random.key(0), popsize=8, chunk_steps=5, checkpoint=tmp_path / "c.npz")
+    ga.minimize(lambda x: jnp.sum(x**2), jnp.ones(2), steps=10, **settings)
+    capsys.readouterr()
+    ga.minimize(lambda x: jnp.sum(x**2), jnp.ones(2), steps=20, progress=True, **settings)
+    frames = [_last_line(frame) for frame in capsys.readouterr().err.split("\r") if frame]
+    shown = [frame.split("| ")[1].split(" ")[0] for frame in frames if "| " in frame]
+    assert shown[:3] == ["0/20", "10/20", "15/20"] and shown[-1] == "20/20"

@@ -73,12 +73,19 @@ def unit_interval(name: str, value: Any) -> float:
     return x
 
 
-def integer_at_least(name: str, value: Any, minimum: int) -> int:
-    """Check that ``value`` is an integer ``>= minimum``; return it as an int."""
+COUNT_MAX = 2**30
+"""The largest budget of steps or evaluations: the drivers count them in int32, with room
+for their bookkeeping (a count one beyond the budget, a record per step)."""
+
+
+def integer_at_least(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    """Check that ``value`` is an integer ``>= minimum`` (and ``<= maximum`` if given); return
+    it as an int."""
+    allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise TypeError(f"{name} must be an integer {allowed}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
     return int(value)
 
 

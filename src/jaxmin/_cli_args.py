@@ -62,22 +62,21 @@ def refuse_unused(args: argparse.Namespace, used: Iterable[str], task: str) -> N
 _QUOTED = re.compile(r"""((?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w))""")
 """A quoted value (a path, a repr): left as it is. An apostrophe inside a word opens none."""
 
-_ADVICE = {
-    "remove it or choose another path": "start over with --force (without --resume) or choose "
-    "another --out",
-}
-"""The API's advice, as a command's user would take it."""
+_WORD = re.compile(r"(?<![\w.-])[A-Za-z_]\w*(?![\w-])")
+"""A name, not part of an option (``--max-evals``), of a longer word or of a dotted name
+(``settings.learning_rate``, a key of a checkpoint's identity)."""
 
-_WORD = re.compile(r"(?<![\w-])[A-Za-z_]\w*(?![\w-])")
-"""A name, not part of an option (``--max-evals``) or of a longer word."""
+_VALUED = re.compile(r"\s*[<>]?=")
+"""What follows a name that is given a value: ``steps=10``, ``steps >= 12``, ``restarts <= 5``."""
 
 
 def in_options(message: str, options: Mapping[str, str]) -> str:
     """An API error ``message`` in the words of the command that called it: an argument's name
-    becomes the option that sets it (``options``, :func:`command`) where it names the
-    argument — a name with an underscore anywhere, any name that opens the message
-    (``level sets up …``) or is given a value (``steps=10``, ``steps >= 12``) — and the API's
-    advice the command's (:data:`_ADVICE`). Quoted values (paths) are left as they are."""
+    becomes the option that sets it (``options``, :func:`command`) where it names the argument
+    — a name with an underscore anywhere, any name that opens the message (``level sets up …``)
+    or is given a value (``steps=10``, ``steps >= 12``) — and a flag's value its presence
+    (``--padded-restarts=False``: leave out ``--padded-restarts``). Quoted values (paths) and
+    dotted names are left as they are."""
     if not options:
         return message
     parts = _QUOTED.split(message)
@@ -88,14 +87,13 @@ def in_options(message: str, options: Mapping[str, str]) -> str:
             names_argument = (
                 "_" in name
                 or (opening and word.start() == 0)
-                or re.match(r"\s*>?=", word.string[word.end() :]) is not None
+                or _VALUED.match(word.string, word.end()) is not None
             )
             return options[name] if name in options and names_argument else name
 
         text = _WORD.sub(option, parts[i])
-        for advice, instead in _ADVICE.items():
-            text = text.replace(advice, instead)
-        parts[i] = text
+        text = re.sub(r"(--[\w-]+)=True\b", r"\1", text)
+        parts[i] = re.sub(r"(--[\w-]+)=False\b", r"leave out \1", text)
     return "".join(parts)
 
 

@@ -76,11 +76,21 @@ def stored_meta(path: str | Path) -> dict:
         return json.loads(str(data["meta"]))
 
 
+class ForeignCheckpoint(ValueError):
+    """A checkpoint written by another run: the message says what differs (``mismatch``) and
+    advises to remove it or choose another path (a command gives its own advice instead)."""
+
+    def __init__(self, mismatch: str) -> None:
+        super().__init__(f"{mismatch}; remove it or choose another path")
+        self.mismatch = mismatch
+
+
 def load(path: str | Path, template: Any, meta: dict) -> Any:
     """Read a checkpoint written by :func:`save` into the structure of ``template``.
 
-    **Raises** ``ValueError`` if the file was written for a different run (its ``meta`` differs)
-    or its leaves do not match the template's shapes and dtypes.
+    **Raises** :class:`ForeignCheckpoint` (a ``ValueError``) if the file was written for a
+    different run (its ``meta`` differs), ``ValueError`` if its leaves do not match the
+    template's shapes and dtypes.
     """
     with np.load(Path(path)) as data:
         stored_meta = json.loads(str(data["meta"]))
@@ -91,10 +101,9 @@ def load(path: str | Path, template: Any, meta: dict) -> Any:
                 f"{key}: {_short(then)} in the checkpoint, {_short(now)} now"
                 for key, then, now in differ
             )
-            raise ValueError(
+            raise ForeignCheckpoint(
                 f"checkpoint {str(path)!r} belongs to a different run "
-                f"({', '.join(key for key, _, _ in differ)} differ: {details}); remove it or "
-                "choose another path"
+                f"({', '.join(key for key, _, _ in differ)} differ: {details})"
             )
         leaves, treedef = jax.tree.flatten(template)
         if len(data.files) - 1 != len(leaves):

@@ -29,6 +29,7 @@ from ._cli_args import (
     seed,
 )
 from ._json import write_json
+from .checkpoint import ForeignCheckpoint
 from .compile_cache import use_compile_cache
 from .devices import use_cpu_cores
 from .evolution import cmaes, ga
@@ -51,7 +52,10 @@ def parse_learning_rates(text: str | None, names: list[str]) -> dict[str, float 
             name, _, value = pair.partition("=")
             name = name.strip()
             if name not in rates:
-                raise ValueError(f"--lr names {name!r}, which is not in --optimizers {names}")
+                raise ValueError(
+                    f"--lr names {name!r}, which is not one of the gradient rules listed in "
+                    f"--optimizers ({', '.join(names) or 'none'})"
+                )
             if name in given:
                 raise ValueError(f"--lr gives {name!r} two rates: {text!r}")
             given.add(name)
@@ -100,6 +104,11 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         raise ValueError(f"--optimizers names one optimizer twice: {args.optimizers!r}")
     population = [name for name in names if name in landscape.POPULATION_SETTINGS]
+    if not population and args.seed != args.defaults["seed"]:
+        raise ValueError(
+            f"--seed draws the populations of {' and '.join(landscape.POPULATION_SETTINGS)}: "
+            "--optimizers lists none of them"
+        )
     if population and args.steps < landscape.MIN_EVALUATIONS:
         raise ValueError(
             f"--steps must be >= {landscape.MIN_EVALUATIONS} with {', '.join(population)} "
@@ -237,6 +246,8 @@ def _report_population(
 
 
 def cmd_cmaes(args: argparse.Namespace) -> int:
+    if args.padded_restarts and args.restarts == 0:
+        raise ValueError("--padded-restarts runs IPOP restarts in one program: pass --restarts")
     objective = make_objective(args.function, args.dim)
     x0 = _population_start(args, objective)
     width = float(np.max(objective.upper - objective.lower))
@@ -270,6 +281,10 @@ def cmd_ga(args: argparse.Namespace) -> int:
     objective = make_objective(args.function, args.dim)
     if args.elitism >= args.popsize:
         raise ValueError(f"--elitism must be < --popsize = {args.popsize}, got {args.elitism}")
+    if args.mutation == "additive" and args.rate != args.defaults["rate"]:
+        raise ValueError("--rate is the multiplicative mutation's: --mutation additive has none")
+    if args.mutation == "multiplicative" and args.scale is not None:
+        raise ValueError("--scale is the additive mutation's: --mutation multiplicative has none")
     x0 = _population_start(args, objective)
     width = float(np.max(objective.upper - objective.lower))
     scale = args.scale if args.scale is not None else 0.05 * width
@@ -623,12 +638,22 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"jaxmin {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ForeignCheckpoint as err:  # the command's advice
+        print(
+            f"jaxmin {args.command}: error: {one_line(err.mismatch)}; start over with --force "
+            "(without --resume) or choose another --out",
+            file=sys.stderr,
+        )
+        return 2
     except (ValueError, TypeError) as err:  # the API's arguments named as the command's options
         message = in_options(one_line(err), getattr(args, "options", {}))
         print(f"jaxmin {args.command}: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"jaxmin {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"jaxmin {args.command}: error: out of memory", file=sys.stderr)
         return 2
     except Exception as err:  # a bug: still one line, never a traceback
         print(

@@ -114,6 +114,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return _merge(args)
     out = Path(args.out)
     resume_or_force(args)
+    if args.optimizer in pdf.fitting.POPULATION_DEFAULTS and args.lr != args.defaults["lr"]:
+        raise ValueError(f"--lr applies to the gradient rules, not to {args.optimizer!r}")
     _check_lhapdf(args, out)
     settings = _settings(args, out)
     pdf.fitting.plan(**settings)  # every setting and data file checked before anything is removed

@@ -117,8 +117,8 @@ def find_minima(
     lo, hi = _checks.bounds(lower, upper)
     _checks.random_key("key", key, batched=False)
     n_starts = _checks.integer_at_least("n_starts", n_starts, 1)
-    steps = _checks.integer_at_least("steps", steps, 1)
-    newton_steps = _checks.integer_at_least("newton_steps", newton_steps, 1)
+    steps = _checks.integer_at_least("steps", steps, 1, _checks.COUNT_MAX)
+    newton_steps = _checks.integer_at_least("newton_steps", newton_steps, 1, _checks.COUNT_MAX)
     dtype = jnp.zeros(()).dtype  # float64 where x64 is enabled, float32 otherwise
     gtol = 10 * float(np.sqrt(np.finfo(dtype).eps)) if gtol is None else gtol
     gtol = _checks.positive("gtol", gtol)

@@ -145,7 +145,7 @@ def minimize(
 
     **Returns** a :class:`jaxmin.result.MinimizeResult` (batched fields for many starts).
     """
-    steps = _checks.integer_at_least("steps", steps, 1)
+    steps = _checks.integer_at_least("steps", steps, 1, _checks.COUNT_MAX)
     record_every = _checks.integer_at_least("record_every", record_every, 1)
     gtol_value = None if gtol is None else _checks.positive("gtol", gtol)
     if not isinstance(optimizer, optax.GradientTransformation):

@@ -118,7 +118,7 @@ def _as_keys(keys: Any, members: int) -> jax.Array:
 
 def _config(sizes, hidden, output, loss: Loss, optimizer, n_rows: int, settings: dict) -> Config:
     """Check the training settings and build the static configuration."""
-    epochs = _checks.integer_at_least("steps", settings["steps"], 1)
+    epochs = _checks.integer_at_least("steps", settings["steps"], 1, _checks.COUNT_MAX)
     validation = settings["validation"]
     if not isinstance(validation, float | int) or isinstance(validation, bool):
         raise TypeError(f"validation must be a fraction in [0, 1), got {validation!r}")

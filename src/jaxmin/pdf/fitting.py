@@ -346,7 +346,7 @@ def _plan(
     level = pdf_data.closure_levels(level)
     replicas_count = _checks.integer_at_least("replicas_count", replicas_count, 2)
     closure_fits = _checks.integer_at_least("closure_fits", closure_fits, 1)
-    epochs = _checks.integer_at_least("steps", steps, 1)
+    epochs = _checks.integer_at_least("steps", steps, 1, _checks.COUNT_MAX)
     chunk_steps = min(_checks.integer_at_least("chunk_steps", chunk_steps, 1), epochs)
     block = _checks.integer_at_least("block", block, 1)
     member = member_values(learning_rate, patience, l2, epochs, optimizer)

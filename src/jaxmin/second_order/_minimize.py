@@ -115,7 +115,7 @@ def newton(
     or Jacobian products for ``"gauss-newton"``).
     """
     _checks.one_of("method", method, METHODS)
-    steps = _checks.integer_at_least("steps", steps, 1)
+    steps = _checks.integer_at_least("steps", steps, 1, _checks.COUNT_MAX)
     record_every = _checks.integer_at_least("record_every", record_every, 1)
     gtol_value = -1.0 if gtol is None else _checks.positive("gtol", gtol)
     damping = _checks.non_negative("damping", damping)

@@ -177,10 +177,10 @@ def minimize(
     n = vector.shape[0]
     popsize = check_popsize(popsize, n)
     if steps is not None:
-        steps = _checks.integer_at_least("steps", steps, 1)
-    limit = np.iinfo(np.int32).max
+        steps = _checks.integer_at_least("steps", steps, 1, _checks.COUNT_MAX)
+    limit = _checks.COUNT_MAX
     if max_evals is not None:
-        limit = _checks.integer_at_least("max_evals", max_evals, 1)
+        limit = _checks.integer_at_least("max_evals", max_evals, 1, _checks.COUNT_MAX)
         if limit < popsize:
             raise ValueError(f"max_evals must be >= popsize = {popsize}, got {max_evals}")
     restarts = _checks.integer_at_least("restarts", restarts, 0)
@@ -229,10 +229,11 @@ def minimize(
         )
     if padded and popsize * 2**restarts * n > _LARGEST_PADDED:
         alternative = "" if traced else " or padded_restarts=False"
+        most = max(0, (_LARGEST_PADDED // (popsize * n)).bit_length() - 1)
         raise ValueError(
             f"padded_restarts: the largest population ({popsize} * 2**{restarts} candidates of "
-            f"{n} coordinates) is too large to sample every generation; pass fewer "
-            f"restarts{alternative}"
+            f"{n} coordinates) is too large to sample every generation; pass restarts <= "
+            f"{most}{alternative}"
         )
     identity = None  # fingerprints, for a checkpoint only
     if checkpoint is not None:

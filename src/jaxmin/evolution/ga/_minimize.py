@@ -351,12 +351,14 @@ def minimize(
         record_mean=record_mean,
     )
     init_scale = _checks.non_negative("init_scale", init_scale)
-    steps = _checks.integer_at_least("steps", steps, 1)
-    evaluations = config.popsize + steps * (config.popsize - config.elitism)
-    if evaluations > np.iinfo(np.int32).max:  # the counts are int32
+    steps = _checks.integer_at_least("steps", steps, 1, _checks.COUNT_MAX)
+    largest = int(np.iinfo(np.int32).max)  # the counts are int32
+    bred = config.popsize - config.elitism  # evaluated per generation
+    evaluations = config.popsize + steps * bred
+    if evaluations > largest:
         raise ValueError(
             f"steps={steps} of {config.popsize} candidates would count {evaluations} "
-            f"evaluations, more than {np.iinfo(np.int32).max}: pass fewer steps"
+            f"evaluations, more than {largest}: pass steps <= {(largest - config.popsize) // bred}"
         )
     chunk_steps = _checks.integer_at_least("chunk_steps", chunk_steps, 1)
     dtype = vector.dtype
