@@ -103,13 +103,14 @@ def minimize(
     that diverges makes the batch replay its chunk) that compute ∇E and the update only: ‖∇E‖ ≤
     ``gtol`` is checked every step when ``gtol`` is set, and E, ∇E and θ at the chunk's end; a chunk
     in which the run stops is replayed step by step. Statuses, ``nit`` and the counts are then those
-    of the step-by-step run (``nfev`` counts the rule's one E-and-∇E evaluation per step, though the
-    compiler drops E where nothing reads it), and the numbers equal it to round-off (the compiler
-    fuses a chunk's steps differently). What a chunk can miss is a loss that turns non-finite and
-    finite again inside it while θ stays finite, and, with ``gtol=None``, a ∇E non-finite (or with a
-    squared norm beyond the dtype's range) at a step inside it that leaves θ finite (a rule such as
-    ``optax.zero_nans``, or a tiny learning rate); ``record_every=1`` checks every step. With
-    ``gtol=None`` and ``record_every=steps`` a step costs within a few per cent of a step of a bare
+    of the step-by-step run (``nfev`` counts the rule's E-and-∇E evaluations: one per step and
+    the last iterate's, ``nit`` + 1, and the non-finite one where a run diverged, though the
+    compiler drops E where nothing reads it), and the numbers equal it to round-off (the compiler fuses a chunk's steps differently). What a chunk
+    can miss is a loss that turns non-finite and finite again inside it while θ stays finite, and,
+    with ``gtol=None``, a ∇E non-finite (or with a squared norm beyond the dtype's range) at a step
+    inside it that leaves θ finite (a rule such as ``optax.zero_nans``, or a tiny learning rate);
+    ``record_every=1`` checks every step. With ``gtol=None`` and ``record_every=steps`` a step
+    costs within a few per cent of a step of a bare
     ``lax.fori_loop`` of the rule, and a call 32–46 µs more on a 2-core CPU (55–85 µs in the
     machine's slower state: its checks, the start's evaluation, the result's arrays:
     ``benchmarks/bench_minimize.py``); inside the caller's

@@ -402,11 +402,12 @@ def train(
     - ``optimizer``: any optax GradientTransformation (default ``jaxmin.optim.adam(1e-3)``).
     - ``steps``: the budget, the most epochs (≥ 1); an epoch is one pass over the training
       rows, ⌊n_train/B⌋ optimiser updates.
-    - ``batch_size``: rows per mini-batch (default: all training rows, full-batch descent);
-      the ⌊n_train/B⌋ batches of an epoch leave out the remainder of a random shuffle.
+    - ``batch_size``: rows per mini-batch, at most the training rows (default: all of them,
+      full-batch descent); the ⌊n_train/B⌋ batches of an epoch leave out the remainder of a
+      random shuffle.
     - ``validation``: the fraction of rows held out at random for validation (0: none).
     - ``lookback``: return the parameters of the best epoch (True) or of the last (False).
-    - ``patience``: stop after this many epochs without improvement (None: never).
+    - ``patience``: stop after this many (≥ 1) epochs without improvement (None: never).
     - ``dropout``: the rate p ∈ [0, 1) of inverted dropout on hidden units, training only.
     - ``l2``: λ ≥ 0 of the penalty λ Σ_l ‖W⁽ˡ⁾‖² on the weights (not the biases).
     - ``gradient``: ``"backprop"`` (hand-written) or ``"autodiff"`` (``jax.grad``).

@@ -144,7 +144,8 @@ def fit(
     - ``observables_set``: ``points`` (F on a log x-grid), ``convolution`` (x P_qg ⊗ g and
       Mellin moments N = 3, 4) or ``both``.
     - ``level``: closure level 0, 1 or 2 (see :mod:`jaxmin.pdf.data`).
-    - ``replicas_count``: replicas per fit; ``closure_fits``: independent level-1 data sets K.
+    - ``replicas_count``: replicas per fit (≥ 2: the band's spread); ``closure_fits``:
+      independent level-1 data sets K.
     - ``replica_range``: fit only replicas ``start:stop`` of each data set (a string or a pair),
       to share a large fit between processes; :func:`jaxmin.pdf.merge` joins the outputs.
       Replicas are stacked in a power of two of blocks (setup stacks in a power of two of
@@ -163,7 +164,9 @@ def fit(
     - ``dropout``: rate p ∈ [0, 1) of the hidden units dropped (a fresh mask each epoch,
       inverted dropout) in a gradient rule's update; look-back and the reported χ² use the
       whole network.
-    - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β.
+    - ``fit_exponents``, ``alpha_bounds``, ``beta_bounds``: preprocessing x^(1−α)(1−x)^β;
+      ``random_exponents``: each replica starts its exponents uniformly within the bounds
+      (False: at the middle of the bounds).
     - ``normalisation``: the correlated normalisation uncertainty of the default model.
     - ``optimizer``: ``adam`` or another first-order rule of :data:`OPTIMIZERS` (gradients by
       the hand-written backprop, step ``learning_rate``), ``cmaes`` or ``ga`` (one generation

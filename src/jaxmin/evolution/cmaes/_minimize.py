@@ -148,7 +148,8 @@ def minimize(
       run's checkpoint resumes with the same ``restarts`` only. None (default): padded inside
       ``jit``/``vmap`` and with ``batched=True``, separate programs otherwise.
     - ``tolfun``, ``tolfunhist``, ``tolx``, ``tolconditioncov``, ``tolflatfitness``,
-      ``tolfacupx``: pycma's stopping criteria and defaults (0 or None switches one off).
+      ``tolfacupx``: pycma's stopping criteria and defaults (0 switches one off; None too
+      for ``tolflatfitness``, which counts generations).
     - ``record_mean``: also record the mean of every generation (for plotting paths).
     - ``args``: extra arguments of ``fun`` (data: traced, so new data needs no new program).
     - ``batched``: whether ``x0`` (and ``key``) carry a leading axis of independent runs.
