@@ -99,26 +99,26 @@ def minimize(
     ``max_steps``. The run is one ``lax.while_loop``; under ``vmap`` it ends when every start has.
 
     With ``record_every > 1`` the steps run in chunks (a divisor of ``record_every``, up to 256
-    steps; up to 4096 for one run, or a plain ``vmap`` of runs, with ``gtol=None``, where a start
-    that diverges makes the batch replay its chunk) that compute ∇E and the update only: ‖∇E‖ ≤
-    ``gtol`` is checked every step when ``gtol`` is set, and E, ∇E and θ at the chunk's end; a chunk
-    in which the run stops is replayed step by step. Statuses, ``nit`` and the counts are then those
-    of the step-by-step run (``nfev`` counts the rule's E-and-∇E evaluations: one per step and
-    the last iterate's, ``nit`` + 1, and the non-finite one where a run diverged, though the
-    compiler drops E where nothing reads it), and the numbers equal it to round-off (the compiler fuses a chunk's steps differently). What a chunk
-    can miss is a loss that turns non-finite and finite again inside it while θ stays finite, and,
-    with ``gtol=None``, a ∇E non-finite (or with a squared norm beyond the dtype's range) at a step
-    inside it that leaves θ finite (a rule such as ``optax.zero_nans``, or a tiny learning rate);
-    ``record_every=1`` checks every step. With ``gtol=None`` and ``record_every=steps`` a step
-    costs within a few per cent of a step of a bare
-    ``lax.fori_loop`` of the rule, and a call 32–46 µs more on a 2-core CPU (55–85 µs in the
-    machine's slower state: its checks, the start's evaluation, the result's arrays:
-    ``benchmarks/bench_minimize.py``); inside the caller's
-    ``jax.jit``, which returns only the fields it keeps, the settings are checked once, at
-    tracing, and a Rosenbrock run of 10³ steps costs 1.07–1.36× the bare loop. ``batched=True``
-    runs all starts in one loop that ends when the last start stops: a stopped start keeps its
-    result, and the rule's state is not selected per start, so ``batched=True`` costs what a
-    ``vmap`` of the bare loop costs (``benchmarks/bench_multistart.py``).
+    steps; up to 4096 for one run, or a plain ``vmap`` of runs, with ``gtol=None``, where a
+    start that diverges makes the batch replay its chunk) that compute ∇E and the update only:
+    ‖∇E‖ ≤ ``gtol`` is checked every step when ``gtol`` is set, and E, ∇E and θ at the chunk's
+    end; a chunk in which the run stops is replayed step by step. Statuses, ``nit`` and the
+    counts are then those of the step-by-step run (``nfev`` counts the rule's E-and-∇E
+    evaluations: one per step and the last iterate's, ``nit`` + 1, and the non-finite one where
+    a run diverged, though the compiler drops E where nothing reads it), and the numbers equal
+    it to round-off (the compiler fuses a chunk's steps differently). What a chunk can miss is a
+    loss that turns non-finite and finite again inside it while θ stays finite, and, with
+    ``gtol=None``, a ∇E non-finite (or with a squared norm beyond the dtype's range) at a step
+    inside it that leaves θ finite (a rule such as ``optax.zero_nans``, or a tiny learning
+    rate); ``record_every=1`` checks every step. With ``gtol=None`` and ``record_every=steps`` a
+    step costs within a few per cent of a step of a bare ``lax.fori_loop`` of the rule, and a
+    call 32–46 µs more on a 2-core CPU (55–85 µs in the machine's slower state: its checks, the
+    start's evaluation, the result's arrays: ``benchmarks/bench_minimize.py``); inside the
+    caller's ``jax.jit``, which returns only the fields it keeps, the settings are checked once,
+    at tracing, and a Rosenbrock run of 10³ steps costs 1.07–1.36× the bare loop.
+    ``batched=True`` runs all starts in one loop that ends when the last start stops: a stopped
+    start keeps its result, and the rule's state is not selected per start, so ``batched=True``
+    costs what a ``vmap`` of the bare loop costs (``benchmarks/bench_multistart.py``).
 
     ``minimize`` composes with the user's ``jax.jit``, ``jax.vmap`` and ``jax.grad``-free
     transformations: settings are checked eagerly, values only where they are known (a traced
