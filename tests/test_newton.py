@@ -307,6 +307,7 @@ def test_newton_cg_counts_products_and_records_sparsely_for_many_parameters():
         ({"steps": 0}, "steps must be an integer from 1 to 1073741824"),
         ({"armijo": 0.7}, "armijo must lie in"),
         ({"damping": -1.0}, "damping must be a finite number >= 0"),
+        ({"cg_rtol": 1.0}, "cg_rtol must lie in \\(0, 1\\)"),
         ({"covariance": np.eye(2)}, "covariance is only used by method='gauss-newton'"),
     ],
 )

@@ -254,6 +254,7 @@ def test_any_optax_optimizer_and_a_chi2_with_covariance():
         ({"key": 3}, TypeError, "JAX random key"),
         ({"loss": nn.chi2(sigma=np.ones(10))}, ValueError, "does not fit targets y"),
         ({"activation": "gelu"}, ValueError, "activation must be one of"),
+        ({"lookback": 1}, TypeError, "lookback must be True or False"),
     ],
 )
 def test_train_rejects_bad_settings(kwargs, error, match):

@@ -259,7 +259,7 @@ def _run(params, x, y, keys, data_axis, members, **settings) -> TrainResult:
         y = jnp.asarray(y, dtype).reshape(members, n_rows, sizes[-1])
     optimizer = settings.pop("optimizer")
     optimizer = adam(1e-3) if optimizer is None else optimizer
-    lookback = settings.pop("lookback")
+    lookback = _checks.flag("lookback", settings.pop("lookback"))
     progress = settings.pop("progress")
     path = settings.pop("checkpoint")
     chunk_steps = settings["chunk_steps"]

@@ -125,6 +125,8 @@ def newton(
     max_backtracks = _checks.integer_at_least("max_backtracks", max_backtracks, 0)
     if cg_rtol is not None:
         cg_rtol = _checks.positive("cg_rtol", cg_rtol)
+        if cg_rtol >= 1:  # CG would stop before its first step
+            raise ValueError(f"cg_rtol must lie in (0, 1), got {cg_rtol!r}")
     if matrix_free is not None and not isinstance(matrix_free, bool):
         raise TypeError(f"matrix_free must be True, False or None, got {matrix_free!r}")
     x0, first = prepare_start(x0, batched)
