@@ -157,7 +157,10 @@ def minimize(
       chunks; the numbers do not depend on it).
     - ``checkpoint``: a ``.npz`` path written after every chunk; if it exists when the run
       starts, the run resumes from it and ends with the same numbers as an uninterrupted run.
-      A checkpoint of another run (another f, start, key, data or setting) is refused.
+      A checkpoint of another run (another f, start, key, data or setting) is refused; the
+      budget may change (``steps``, ``max_evals``, ``restarts`` where they are not padded, and
+      ``chunk_steps``): a larger one extends the run to the numbers of one longer run, one
+      smaller than what the checkpoint has spent is refused.
     - ``progress``: show a progress bar on stderr (evaluations).
 
     Inside the user's ``jit`` or ``vmap`` a run is one program: its history has one row per

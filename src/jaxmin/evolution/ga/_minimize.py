@@ -322,7 +322,9 @@ def minimize(
       chunks; the numbers do not depend on it).
     - ``checkpoint``: a ``.npz`` path written after every chunk; if it exists when the run
       starts, the run resumes from it and ends with the same numbers as an uninterrupted run.
-      A checkpoint of another run (another f, start, key, data or setting) is refused.
+      A checkpoint of another run (another f, start, key, data or setting) is refused; ``steps``
+      and ``chunk_steps`` may change: more steps extend the run to the numbers of one longer
+      run, fewer than the checkpoint has run are refused.
     - ``progress``: show a progress bar on stderr (generations).
 
     **Returns** an :class:`jaxmin.evolution.EvolutionResult` (history entry 0 is the first
