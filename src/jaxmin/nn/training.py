@@ -422,6 +422,9 @@ def train(
     - ``progress``: show a progress bar on stderr.
     - ``checkpoint``: a ``.npz`` path written after every chunk; if it exists when the run
       starts, the run resumes from it and ends with the same numbers as an uninterrupted run.
+      A checkpoint of another run (other data, network, settings or key) is refused; ``steps``
+      may grow (members that ran out of epochs run on, as in one longer run), and fewer steps
+      than the checkpoint has run are refused.
 
     **Returns**
 

@@ -177,7 +177,9 @@ def fit(
       replicas run, for a given block size (pass the same one to compare runs bit by bit); 1
       is fastest for one or a few replicas on a CPU, larger blocks for many replicas or a GPU.
     - ``chunk_steps``: epochs per compiled chunk; ``progress``: a progress bar on stderr;
-      ``checkpoint``: a path written after every chunk, resumed from when it exists.
+      ``checkpoint``: a path written after every chunk, resumed from when it exists (to the
+      numbers of an uninterrupted fit; a checkpoint of other settings, data or replicas, the
+      budget ``steps`` included, is refused).
 
     **Returns** a :class:`~jaxmin.pdf.FitResult`.
     """
