@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxmin import _progress
 from jaxmin._progress import ProgressBar
 from jaxmin.evolution import ga
+from jaxmin.evolution.cmaes import _minimize
 
 
 def _last_line(err: str) -> str:
@@ -49,3 +50,18 @@ def test_a_resumed_population_run_shows_its_generations_at_once(tmp_path, capsys
     frames = [_last_line(frame) for frame in capsys.readouterr().err.split("\r") if frame]
     shown = [frame.split("| ")[1].split(" ")[0] for frame in frames if "| " in frame]
     assert shown[:3] == ["0/20", "10/20", "15/20"] and shown[-1] == "20/20"
+
+
+def test_an_ipop_bar_counts_every_restarts_budget(monkeypatch):
+    """Without ``max_evals`` the bar's total is the evaluations of all restarts' budgets."""
+    totals = []
+
+    class Recorded(ProgressBar):
+        def __init__(self, total, *args, **kwargs):
+            totals.append(total)
+            super().__init__(total, *args, **kwargs)
+
+    monkeypatch.setattr(_minimize, "ProgressBar", Recorded)
+    f = lambda x: jnp.sum(x**2)  # noqa: E731
+    _minimize.minimize(f, jnp.ones(2), 0.5, key=jax.random.key(0), popsize=4, steps=5, restarts=2)
+    assert totals == [5 * 4 + 5 * 8 + 5 * 16]

@@ -254,7 +254,8 @@ def minimize(
         # the state carries the eigendecomposition's interval: a checkpoint written under
         # another one (pycma's, before jaxmin took purecma's) would resume a mixed run
         identity["lazy_gap"] = LAZY_GAP
-    total = limit if max_evals is not None else budget(popsize) * popsize
+    populations = [popsize * 2**r for r in range(restarts + 1)]  # the restarts' λ
+    total = limit if max_evals is not None else sum(budget(lam) * lam for lam in populations)
     bar = ProgressBar(total, "cmaes", enabled=progress and not traced)
     if padded:
         return _padded_run(
