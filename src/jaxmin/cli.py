@@ -638,30 +638,26 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"jaxmin {args.command}: interrupted", file=sys.stderr)
         return 130
-    except ForeignCheckpoint as err:  # the command's advice
-        print(
-            f"jaxmin {args.command}: error: {one_line(err.mismatch)}; start over with --force "
-            "(without --resume) or choose another --out",
-            file=sys.stderr,
+    except Exception as err:  # every failure, a bug too: one line, never a traceback
+        print(f"jaxmin {args.command}: error: {_failure(args, err)}", file=sys.stderr)
+        return 2
+
+
+def _failure(args: argparse.Namespace, err: Exception) -> str:
+    """The one line that says why a command failed: the API's arguments named as the command's
+    options, a foreign checkpoint with the command's advice, a bug as a bug."""
+    if isinstance(err, ForeignCheckpoint):
+        return (
+            f"{one_line(err.mismatch)}; start over with --force (without --resume) or choose "
+            "another --out"
         )
-        return 2
-    except (ValueError, TypeError) as err:  # the API's arguments named as the command's options
-        message = in_options(one_line(err), getattr(args, "options", {}))
-        print(f"jaxmin {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"jaxmin {args.command}: error: {one_line(err)}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        print(f"jaxmin {args.command}: error: out of memory", file=sys.stderr)
-        return 2
-    except Exception as err:  # a bug: still one line, never a traceback
-        print(
-            f"jaxmin {args.command}: error: unexpected {type(err).__name__}: {one_line(err)} "
-            "(please report this)",
-            file=sys.stderr,
-        )
-        return 2
+    if isinstance(err, ValueError | TypeError):
+        return in_options(one_line(err), getattr(args, "options", {}))
+    if isinstance(err, OSError):
+        return one_line(err)
+    if isinstance(err, MemoryError):
+        return "out of memory"
+    return f"unexpected {type(err).__name__}: {one_line(err)} (please report this)"
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from . import _checks, nn, optim
 
 SIZES = (1, 20, 1)
 """The tutorial's network: one input, 20 sigmoid units, one linear output."""
+ACTIVATION = "sigmoid"
 
 
 def truth(x: np.ndarray) -> np.ndarray:
@@ -65,7 +66,7 @@ def run_overfitting(
         x,
         y,
         key=key,
-        activation="sigmoid",
+        activation=ACTIVATION,
         loss=nn.chi2(sigma=sigma),
         optimizer=optim.adam(learning_rate),
         steps=steps,
@@ -74,7 +75,6 @@ def run_overfitting(
         progress=progress,
     )
     grid = np.linspace(0, 1, 400)
-    predict = lambda p: np.asarray(nn.forward(p, grid, activation="sigmoid"))[:, 0]  # noqa: E731
     return {
         "x": x,
         "y": y,
@@ -82,8 +82,8 @@ def run_overfitting(
         "result": result,
         "grid": grid,
         "truth": truth(grid),
-        "lookback": predict(result.params),
-        "last": predict(result.final_params),
+        "lookback": predict(result.params, grid),
+        "last": predict(result.final_params, grid),
     }
 
 
@@ -129,8 +129,12 @@ def chi2_of(run: dict[str, Any], params: Any) -> tuple[float, float]:
     """(training, validation) χ²/N of the network ``params`` on the run's data: the means of
     ((ŷᵢ − yᵢ)/σᵢ)² over each set's points, as the training records them per epoch."""
     x, y, sigma = run["x"], run["y"], run["sigma"]
-    predicted = np.asarray(nn.forward(params, x, activation="sigmoid"), float)[:, 0]
-    pulls = ((predicted - y) / sigma) ** 2
+    pulls = ((predict(params, x) - y) / sigma) ** 2
     held_out = np.zeros(len(x), bool)
     held_out[np.asarray(run["result"].val_rows)] = True
     return float(np.mean(pulls[~held_out])), float(np.mean(pulls[held_out]))
+
+
+def predict(params: Any, x: np.ndarray) -> np.ndarray:
+    """The network's output ŷ(x) at the points ``x`` (its one output column)."""
+    return np.asarray(nn.forward(params, x, activation=ACTIVATION), float)[:, 0]
